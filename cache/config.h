@@ -1,0 +1,46 @@
+/*
+ * config.h — molcache settings: built-in defaults < config file < environment
+ * < command-line flags. The file is $XDG_CONFIG_HOME/molcache/config (else
+ * ~/.config/molcache/config), lines "key = value", '#' comments:
+ *   repo_prefix, ref, dockerfile, platform, docker_host, networkmode,
+ *   runtimes (comma-separated allowlist), build_arg (repeatable K=V),
+ *   lock_timeout (seconds)
+ * Environment: MOLCACHE_REPO_PREFIX (or MOLECULE_LOCAL_TEMPLATE_REPO_PREFIX),
+ * MOLCACHE_REF, MOLCACHE_PLATFORM (or MOLECULE_IMAGE_PLATFORM), DOCKER_HOST,
+ * MOLCACHE_GIT_TOKEN (or MOLECULE_GITEA_TOKEN), MOLCACHE_RUNTIMES,
+ * MOLCACHE_LOCK_TIMEOUT.
+ */
+#ifndef MC_CONFIG_H
+#define MC_CONFIG_H
+
+#include "../util/mc_util.h"
+
+struct mc_config {
+	char *repo_prefix;   /* may carry credentials: never print it, use mc_url_redact */
+	char *ref;           /* NULL = the remote's default branch */
+	char *dockerfile;    /* default "Dockerfile" */
+	char *platform;      /* NULL = the engine's native platform */
+	char *docker_host;   /* NULL = unix:///var/run/docker.sock */
+	char *networkmode;   /* default "default" */
+	char *git_token;     /* secret */
+	struct mc_strv runtimes;   /* allowlist; defaults to mc_default_runtimes */
+	struct mc_strv build_args; /* "K=V" */
+	int lock_timeout_s;  /* default 1800 */
+};
+
+typedef const char *(*mc_getenv_fn)(const char *name);
+
+/* Fills defaults. */
+void mc_config_init(struct mc_config *c);
+/* Reads the file at path (missing file: 0, nothing changes). MC_EINVAL names
+ * file:line for a malformed line or unknown key. */
+int mc_config_load_file(struct mc_config *c, const char *path);
+/* The default file path from env ($XDG_CONFIG_HOME, $HOME); malloc'd or NULL. */
+char *mc_config_default_path(mc_getenv_fn env);
+/* Applies the environment (through env, normally getenv). */
+int mc_config_apply_env(struct mc_config *c, mc_getenv_fn env);
+/* Replaces a string field (frees the old value). */
+void mc_config_set(char **field, const char *value);
+void mc_config_release(struct mc_config *c);
+
+#endif

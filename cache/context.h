@@ -1,0 +1,43 @@
+/*
+ * context.h — a build context directory as a deterministic, streamed tar.
+ *
+ * The stream is pulled (mc_context_read), so it plugs straight into libcurl's
+ * read callback; memory stays bounded whatever the tree's size (one file
+ * chunk plus libarchive's small state). Entries are sorted by path (bytewise),
+ * mtime fixed at 0, uid/gid 0, empty user/group names, no atime/ctime,
+ * pax-restricted format (extended headers only when needed: long paths and
+ * link targets). Symlinks keep their targets, hard links inside the tree are
+ * written as hard links, modes are kept. .dockerignore at the root is applied
+ * with Docker's rules (see mc_ignore_*); the Dockerfile and .dockerignore are
+ * always sent.
+ */
+#ifndef MC_CONTEXT_H
+#define MC_CONTEXT_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include "../util/mc_util.h"
+
+struct mc_context;
+
+/* Walks dir (lstat, no symlink following) and prepares the stream.
+ * dockerfile is the Dockerfile path relative to dir (never excluded). */
+int mc_context_open(struct mc_context **out, const char *dir, const char *dockerfile);
+/* Fills up to n bytes; returns the count, 0 at the end, < 0 on error
+ * (an MC_E… code with the message set). */
+ssize_t mc_context_read(struct mc_context *c, void *buf, size_t n);
+/* Bytes produced so far. */
+size_t mc_context_bytes(const struct mc_context *c);
+void mc_context_free(struct mc_context *c);
+
+/* .dockerignore (Docker's patternmatcher rules): '#' comments, blank lines,
+ * leading '/' and "./" dropped, paths cleaned, '*', '?', '[…]', '**' (any
+ * number of path segments), '!' exceptions (last match wins), and a pattern
+ * that matches a directory excludes everything under it. */
+struct mc_ignore;
+int mc_ignore_parse(struct mc_ignore **out, const char *text, size_t len);
+/* 1 when the relative path (no leading "./") is excluded. */
+int mc_ignore_match(const struct mc_ignore *ig, const char *path);
+void mc_ignore_free(struct mc_ignore *ig);
+
+#endif

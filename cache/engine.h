@@ -1,0 +1,84 @@
+/*
+ * engine.h — the Docker Engine API over its socket, with libcurl. Never runs
+ * the docker CLI or buildx.
+ *
+ * mc_engine_open() pings and negotiates the API version once per process
+ * (min(ours=1.41, theirs), refusing below 1.39) and learns whether BuildKit
+ * can be used and the native platform (GET /version: Os/Arch). Every call then
+ * reuses one curl handle (keep-alive).
+ */
+#ifndef MC_ENGINE_H
+#define MC_ENGINE_H
+
+#include <stdint.h>
+#include "../util/mc_util.h"
+#include "context.h"
+
+struct mc_engine;
+
+/*
+ * host: "unix:///path", "tcp://host:port" or NULL/"" for
+ * unix:///var/run/docker.sock. MC_EENGINE when it does not answer /_ping,
+ * with the socket or address in the message and a hint.
+ */
+int mc_engine_open(struct mc_engine **out, const char *host);
+void mc_engine_free(struct mc_engine *e);
+const char *mc_engine_api_version(const struct mc_engine *e); /* "1.41" */
+/* "linux/amd64" (with "/variant" when the engine reports one). */
+const char *mc_engine_platform(const struct mc_engine *e);
+/* 1 when builds use BuildKit (version=2). Every engine since 18.09 honours it
+ * except Podman (Libpod-Api-Version header, or Builder-Version: 1). */
+int mc_engine_buildkit(const struct mc_engine *e);
+/* Forces the builder for tests and doctor: 1 BuildKit, 0 classic. */
+void mc_engine_set_buildkit(struct mc_engine *e, int on);
+
+/* Image facts. */
+struct mc_image {
+	char id[80];   /* "sha256:…" */
+	int64_t size;
+};
+/* GET /images/{name}/json: MC_ENOTFOUND on 404 (branch on status, never text).
+ * out may be NULL. */
+int mc_engine_image_inspect(struct mc_engine *e, const char *name, struct mc_image *out);
+/* POST /images/{src}/tag?repo=&tag=. MC_ENOTFOUND when src is missing. */
+int mc_engine_image_tag(struct mc_engine *e, const char *src, const char *repo, const char *tag);
+/* DELETE /images/{name}[?force=1]. MC_ENOTFOUND on 404, MC_ELOCKED on 409
+ * (a container uses it). */
+int mc_engine_image_remove(struct mc_engine *e, const char *name, int force);
+/* POST /images/create?fromImage=&tag=[&platform=]: pulls one reference (a
+ * missing tag means "latest", never every tag; a digest reference is kept).
+ * Checks every streamed line for an error. */
+int mc_engine_image_pull(struct mc_engine *e, const char *ref, const char *platform);
+
+/* One line of build output, for progress. kind: 's' stream text (classic),
+ * 't' a BuildKit trace (data = the base64 "aux" string), 'e' an error
+ * message. data is NUL-terminated. */
+typedef void (*mc_build_progress_fn)(void *ud, char kind, const char *data);
+
+struct mc_build_req {
+	struct mc_context *context; /* the tar body, streamed chunked */
+	const char *dockerfile;     /* path in the context */
+	const char *const *tags;    /* NULL-terminated, "repo:tag" */
+	const char *platform;       /* may be NULL */
+	const char *networkmode;    /* may be NULL ("default") */
+	const struct mc_strv *build_args; /* "K=V", may be NULL */
+	const struct mc_strv *labels;     /* "K=V", may be NULL */
+	mc_build_progress_fn progress;
+	void *ud;
+};
+
+/*
+ * POST /build (version=2 when BuildKit, else 1; pull=0, rm=1) with
+ * Content-Type application/x-tar, chunked, empty Expect. Reads the JSON lines
+ * (split across callbacks: buffered to '\n'), fails with MC_EBUILD on any
+ * errorDetail/error line (message = the engine's message), and writes the last
+ * aux.ID seen ("sha256:…") to out_id. The last ~40 lines of output are kept in
+ * log (may be NULL) for the error report.
+ */
+int mc_engine_build(struct mc_engine *e, const struct mc_build_req *req, char out_id[80],
+		    struct mc_buf *log);
+
+/* GET path and return the body (for tests/doctor); status in *status. */
+int mc_engine_get(struct mc_engine *e, const char *path, long *status, struct mc_buf *body);
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * git.h — the template repositories, through libgit2 (never the git binary).
+ * Works over file://, git:// and http(s)://.
+ *
+ * Credentials: url may carry "user:pass@" or "token@"; token (may be NULL) is
+ * used when it carries none. Either is handed to libgit2 only through a
+ * credentials callback: remotes are always created from the credential-free
+ * URL (mc_url_strip_credentials), so nothing secret reaches a mirror's config,
+ * and every error message is built from the redacted URL.
+ *
+ * Call sequence for a miss: mc_git_resolve() → mc_git_mirror_fetch() →
+ * mc_git_read_file() (Dockerfile) → mc_git_checkout().
+ * Call once per process: mc_git_init() / mc_git_shutdown().
+ */
+#ifndef MC_GIT_H
+#define MC_GIT_H
+
+#include "../util/mc_util.h"
+
+int mc_git_init(void);
+void mc_git_shutdown(void);
+
+/* Progress of a fetch, for the CLI. */
+struct mc_git_progress {
+	unsigned received_objects, total_objects, indexed_objects;
+	size_t received_bytes;
+};
+typedef void (*mc_git_progress_fn)(void *ud, const struct mc_git_progress *p);
+
+/*
+ * Resolves ref on the remote in one round trip (ls-remote) and writes the
+ * commit's 40-hex sha to out. ref NULL or "" = the remote's default branch
+ * (HEAD); otherwise a branch name, a tag name (annotated tags are peeled to
+ * their commit), a full ref ("refs/heads/x") or a full 40-hex sha (returned
+ * as is, no I/O). If *resolved_ref is non-NULL it receives the full ref name
+ * that matched (malloc'd; the sha itself for a sha).
+ * MC_EUNREACHABLE: cannot connect/authenticate (message names the redacted URL).
+ * MC_ENOTFOUND: the ref does not exist (message names it).
+ */
+int mc_git_resolve(char out[41], char **resolved_ref, const char *url, const char *ref, const char *token);
+
+/*
+ * Makes sure the bare mirror at mirror_path (created if missing) holds commit
+ * sha, fetching from url only what it lacks: if sha is already present no
+ * network I/O happens. The fetch asks for resolved_ref only (e.g.
+ * "refs/heads/main"; NULL or a sha = all branches and tags) and stores it under
+ * refs/molcache/… so incremental fetches negotiate against what is there.
+ * *fetched (may be NULL) is set to 1 when a network fetch happened.
+ * Takes no lock: callers serialise fetches into one mirror.
+ */
+int mc_git_mirror_fetch(const char *mirror_path, const char *url, const char *resolved_ref,
+			const char *sha, const char *token, mc_git_progress_fn progress, void *ud,
+			int *fetched);
+
+/* Reads the blob at path inside commit sha of the mirror into out (capped at
+ * max_bytes). MC_ENOTFOUND when the commit has no such file. */
+int mc_git_read_file(struct mc_buf *out, const char *mirror_path, const char *sha, const char *path,
+		     size_t max_bytes);
+
+/* Writes the tree of commit sha into target_dir (which must not exist yet, or
+ * be empty): regular files with their modes, symlinks as symlinks, no .git. */
+int mc_git_checkout(const char *mirror_path, const char *sha, const char *target_dir);
+
+#endif

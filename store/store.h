@@ -1,0 +1,126 @@
+/*
+ * store.h — where molcache keeps its state: the cache root (XDG), the SQLite
+ * index, and per-key flock(2) locks. Knows nothing about Docker or git.
+ *
+ * Call sequence: mc_paths_resolve() → mc_paths_create() → mc_index_open() →
+ * queries … → mc_index_free(); mc_paths_release().
+ */
+#ifndef MC_STORE_H
+#define MC_STORE_H
+
+#include <stdint.h>
+#include "../util/mc_util.h"
+
+/* ---- paths -------------------------------------------------------------- */
+
+struct mc_paths {
+	char *root;  /* the cache root, absolute */
+	char *index; /* root/index.db */
+	char *repos; /* root/repos */
+	char *trees; /* root/trees */
+	char *locks; /* root/locks */
+	char *tmp;   /* root/tmp */
+	char *logs;  /* root/logs */
+};
+
+/*
+ * Resolves the root: $MOLCACHE_HOME, else $MOLECULE_LOCAL_BUILD_CACHE, else
+ * $XDG_CACHE_HOME/molcache, else $HOME/.cache/molcache. Relative values are
+ * made absolute against the working directory. Fails (MC_EINVAL) when none of
+ * them is set. Touches no file.
+ */
+int mc_paths_resolve(struct mc_paths *out);
+/* Creates the root and its subdirectories with mode 0700 (the root is chmod'ed
+ * to 0700 when molcache created it). */
+int mc_paths_create(const struct mc_paths *p);
+void mc_paths_release(struct mc_paths *p);
+
+/* ---- locks -------------------------------------------------------------- */
+
+enum mc_lock_mode { MC_LOCK_SHARED, MC_LOCK_EXCLUSIVE };
+
+struct mc_lock {
+	int fd; /* -1 when not held */
+};
+#define MC_LOCK_INIT { -1 }
+
+/*
+ * Takes flock(2) on path (created 0600 if missing). timeout_ms: 0 = try once,
+ * < 0 = wait forever, > 0 = wait up to that long. MC_ELOCKED when not taken.
+ * The kernel drops the lock when the process dies.
+ */
+int mc_lock_take(struct mc_lock *out, const char *path, enum mc_lock_mode mode, int timeout_ms);
+/* Is anybody holding path (any mode)? 1 yes, 0 no; never blocks. */
+int mc_lock_busy(const char *path);
+void mc_lock_release(struct mc_lock *l);
+/* locks/<key>.lock — malloc'd. */
+char *mc_lock_path_key(const struct mc_paths *p, const char *key);
+
+/* ---- index -------------------------------------------------------------- */
+
+enum mc_state { MC_STATE_BUILDING = 0, MC_STATE_READY = 1, MC_STATE_FAILED = 2, MC_STATE_EVICTING = 3 };
+const char *mc_state_name(int state);
+
+/* One cached key. Strings are owned (mc_entry_release frees them); NULL = unset. */
+struct mc_entry {
+	char *key;             /* 64 hex */
+	char *runtime;
+	char *repo_prefix;     /* never with a credential */
+	char *ref;             /* as asked ("" = default branch) */
+	char *head_sha;
+	char *dockerfile_path;
+	char *dockerfile_hash;
+	char *platform;
+	char *build_args;      /* canonical: sorted "K=V" lines joined by '\n' */
+	char *image_tag;       /* e.g. molcache/claude-code:<key12> */
+	char *image_id;        /* sha256:… */
+	char *tree_path;       /* absolute, under root/trees */
+	int state;
+	int64_t tree_bytes, image_bytes;
+	int64_t created_ms, last_used_ms, build_ms;
+	int64_t use_count;
+};
+
+struct mc_index;
+
+/* Opens (creating) the index: WAL, busy timeout 10 s, foreign keys, forward
+ * migrations to the current schema inside one transaction. A newer schema than
+ * this binary knows is an error (MC_EINVAL) with a hint. */
+int mc_index_open(struct mc_index **out, const char *path);
+void mc_index_free(struct mc_index *ix);
+/* The schema version this binary writes. */
+int mc_index_schema_version(void);
+
+/* MC_ENOTFOUND when absent. */
+int mc_index_get(struct mc_index *ix, struct mc_entry *out, const char *key);
+/* Inserts or replaces every column of e (by key). */
+int mc_index_put(struct mc_index *ix, const struct mc_entry *e);
+int mc_index_set_state(struct mc_index *ix, const char *key, int state);
+/* last_used_ms = now_ms, use_count += 1. */
+int mc_index_touch(struct mc_index *ix, const char *key, int64_t now_ms);
+int mc_index_delete(struct mc_index *ix, const char *key);
+/* The ready entry of runtime with the greatest last_used_ms; MC_ENOTFOUND. */
+int mc_index_newest_ready(struct mc_index *ix, struct mc_entry *out, const char *runtime);
+/* Every entry (runtime NULL = all), ordered by last_used_ms descending.
+ * *out is a malloc'd array of *n entries; free with mc_entries_free. */
+int mc_index_list(struct mc_index *ix, struct mc_entry **out, size_t *n, const char *runtime);
+void mc_entry_release(struct mc_entry *e);
+void mc_entries_free(struct mc_entry *v, size_t n);
+
+/* Named counters: "hits", "misses", "builds", "build_failures", … */
+int mc_index_counter_add(struct mc_index *ix, const char *name, int64_t delta);
+/* 0 when never set. */
+int mc_index_counter_get(struct mc_index *ix, const char *name, int64_t *out);
+
+/* A commit's tree never changes, so (repo url, commit, dockerfile path) →
+ * sha256 of the Dockerfile is remembered: a hit needs no fetch. repo_url is
+ * credential-free. get: MC_ENOTFOUND when unknown; out is 65 bytes. */
+int mc_index_dfhash_get(struct mc_index *ix, char out[65], const char *repo_url, const char *commit,
+			const char *path);
+int mc_index_dfhash_put(struct mc_index *ix, const char *repo_url, const char *commit, const char *path,
+			const char *hash);
+
+/* Runs PRAGMA integrity_check; 0 when "ok", MC_ERR with the first problem. */
+int mc_index_check(struct mc_index *ix);
+
+#endif

@@ -1,0 +1,105 @@
+/*
+ * mc_util.h — the small base every module shares: errors, a growable buffer,
+ * a string vector, and the functions banned from the code base.
+ *
+ * Errors: a function returns 0 or a negative MC_E… code and records the message
+ * with mc_error_set(). The message keeps the lower layer's words ("connection
+ * refused", "no such file or directory"). Only the front end (cli/) prints it.
+ * The record is thread-local; it holds the last error set on this thread.
+ */
+#ifndef MC_UTIL_H
+#define MC_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+	MC_OK = 0,
+	MC_ERR = -1,          /* anything callers do not branch on */
+	MC_ENOTFOUND = -2,    /* key, image, ref, file: not there */
+	MC_ELOCKED = -3,      /* a lock is held by someone else (or timed out) */
+	MC_EUNREACHABLE = -4, /* git remote could not be reached */
+	MC_EENGINE = -5,      /* docker engine unreachable or refused */
+	MC_EBUILD = -6,       /* the image build itself failed */
+	MC_EINVAL = -7,       /* bad input from the user */
+};
+
+/* Records a message (printf-style) for code and returns code. Clears the hint. */
+int mc_error_set(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Adds a next-step hint to the current error ("hint: …" line in the CLI). */
+void mc_error_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Records "<what>: <strerror(errno)>" and returns MC_ERR (MC_ENOTFOUND for ENOENT). */
+int mc_error_errno(const char *what);
+/* The last message, "" when none. */
+const char *mc_error_msg(void);
+/* The last hint, "" when none. */
+const char *mc_error_hint_msg(void);
+/* The code of the last mc_error_set(). */
+int mc_error_code(void);
+void mc_error_clear(void);
+
+/*
+ * struct mc_buf: a growable byte buffer, always NUL-terminated (ptr[len] == 0)
+ * once anything was added; ptr is NULL only before the first add. max caps
+ * len (0 = 64 MiB); growing past it fails with MC_EINVAL and leaves the buffer
+ * unchanged. Allocation failure aborts: there is no recovery for it here.
+ */
+struct mc_buf {
+	char *ptr;
+	size_t len, cap, max;
+};
+#define MC_BUF_INIT { NULL, 0, 0, 0 }
+
+int mc_buf_add(struct mc_buf *b, const void *data, size_t n);
+int mc_buf_adds(struct mc_buf *b, const char *s);
+int mc_buf_addf(struct mc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int mc_buf_vaddf(struct mc_buf *b, const char *fmt, va_list ap);
+/* "" when empty, never NULL. */
+const char *mc_buf_cstr(const struct mc_buf *b);
+void mc_buf_reset(struct mc_buf *b);      /* len = 0, keeps memory */
+void mc_buf_release(struct mc_buf *b);    /* frees, back to MC_BUF_INIT */
+/* Hands the string to the caller (to free()), leaves b empty. Never NULL. */
+char *mc_buf_detach(struct mc_buf *b);
+
+/* struct mc_strv: an owned vector of owned strings; v[n] == NULL. */
+struct mc_strv {
+	char **v;
+	size_t n, cap;
+};
+#define MC_STRV_INIT { NULL, 0, 0 }
+
+void mc_strv_push(struct mc_strv *sv, const char *s);
+void mc_strv_pushn(struct mc_strv *sv, const char *s, size_t n);
+void mc_strv_sort(struct mc_strv *sv);
+/* Index of s, or -1. */
+long mc_strv_find(const struct mc_strv *sv, const char *s);
+void mc_strv_release(struct mc_strv *sv);
+
+/* Allocation that aborts on failure. */
+void *mc_malloc(size_t n);
+void *mc_calloc(size_t n, size_t size);
+void *mc_realloc(void *p, size_t n);
+char *mc_strdup(const char *s);
+char *mc_strndup(const char *s, size_t n);
+/* malloc'd printf. */
+char *mc_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Milliseconds since the epoch / a monotonic clock. */
+int64_t mc_now_ms(void);
+int64_t mc_mono_ms(void);
+
+/* mkdir -p with mode for every component created. */
+int mc_mkdir_p(const char *path, unsigned mode);
+/* Remove a directory tree without following symlinks; never crosses into
+ * another filesystem object than the one named. ENOENT is success. */
+int mc_rm_rf(const char *path);
+/* Sum of st_size over regular files under path (lstat, no symlink following). */
+int64_t mc_du(const char *path);
+
+/* Programmer errors. */
+#define MC_BUG(msg) mc_bug(__FILE__, __LINE__, (msg))
+_Noreturn void mc_bug(const char *file, int line, const char *msg);
+
+#include "mc_banned.h"
+#endif

@@ -1,0 +1,340 @@
+/* util.c — errors, buffers, string vectors, allocation and file-tree helpers. */
+#define _GNU_SOURCE
+#include "mc_util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static _Thread_local struct {
+	int code;
+	char msg[1024];
+	char hint[512];
+} err;
+
+int mc_error_set(int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err.msg, sizeof(err.msg), fmt, ap);
+	va_end(ap);
+	err.code = code;
+	err.hint[0] = 0;
+	return code;
+}
+
+void mc_error_hint(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err.hint, sizeof(err.hint), fmt, ap);
+	va_end(ap);
+}
+
+int mc_error_errno(const char *what)
+{
+	int e = errno;
+	return mc_error_set(e == ENOENT ? MC_ENOTFOUND : MC_ERR, "%s: %s", what, strerror(e));
+}
+
+const char *mc_error_msg(void) { return err.msg; }
+const char *mc_error_hint_msg(void) { return err.hint; }
+int mc_error_code(void) { return err.code; }
+void mc_error_clear(void) { err.code = 0; err.msg[0] = 0; err.hint[0] = 0; }
+
+_Noreturn void mc_bug(const char *file, int line, const char *msg)
+{
+	fprintf(stderr, "molcache: BUG at %s:%d: %s\n", file, line, msg);
+	abort();
+}
+
+void *mc_malloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		MC_BUG("out of memory");
+	return p;
+}
+
+void *mc_calloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (!p)
+		MC_BUG("out of memory");
+	return p;
+}
+
+void *mc_realloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		MC_BUG("out of memory");
+	return p;
+}
+
+char *mc_strdup(const char *s) { return mc_strndup(s, strlen(s)); }
+
+char *mc_strndup(const char *s, size_t n)
+{
+	size_t len = strnlen(s, n);
+	char *p = mc_malloc(len + 1);
+	memcpy(p, s, len);
+	p[len] = 0;
+	return p;
+}
+
+char *mc_asprintf(const char *fmt, ...)
+{
+	struct mc_buf b = MC_BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	mc_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	return mc_buf_detach(&b);
+}
+
+static size_t buf_max(const struct mc_buf *b) { return b->max ? b->max : (size_t)64 << 20; }
+
+static int buf_grow(struct mc_buf *b, size_t extra)
+{
+	if (extra > buf_max(b) - b->len)
+		return mc_error_set(MC_EINVAL, "buffer: would exceed %zu bytes", buf_max(b));
+	if (b->len + extra + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 64;
+		while (cap < b->len + extra + 1)
+			cap *= 2;
+		b->ptr = mc_realloc(b->ptr, cap);
+		b->cap = cap;
+	}
+	return 0;
+}
+
+int mc_buf_add(struct mc_buf *b, const void *data, size_t n)
+{
+	if (buf_grow(b, n))
+		return MC_EINVAL;
+	if (n)
+		memcpy(b->ptr + b->len, data, n);
+	b->len += n;
+	b->ptr[b->len] = 0;
+	return 0;
+}
+
+int mc_buf_adds(struct mc_buf *b, const char *s) { return mc_buf_add(b, s, strlen(s)); }
+
+int mc_buf_vaddf(struct mc_buf *b, const char *fmt, va_list ap)
+{
+	va_list cp;
+	va_copy(cp, ap);
+	int n = vsnprintf(NULL, 0, fmt, cp);
+	va_end(cp);
+	if (n < 0)
+		return mc_error_set(MC_ERR, "format error");
+	if (buf_grow(b, (size_t)n))
+		return MC_EINVAL;
+	vsnprintf(b->ptr + b->len, (size_t)n + 1, fmt, ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+int mc_buf_addf(struct mc_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = mc_buf_vaddf(b, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+const char *mc_buf_cstr(const struct mc_buf *b) { return b->ptr ? b->ptr : ""; }
+
+void mc_buf_reset(struct mc_buf *b)
+{
+	b->len = 0;
+	if (b->ptr)
+		b->ptr[0] = 0;
+}
+
+void mc_buf_release(struct mc_buf *b)
+{
+	free(b->ptr);
+	b->ptr = NULL;
+	b->len = b->cap = 0;
+}
+
+char *mc_buf_detach(struct mc_buf *b)
+{
+	char *p = b->ptr ? b->ptr : mc_strdup("");
+	b->ptr = NULL;
+	b->len = b->cap = 0;
+	return p;
+}
+
+void mc_strv_pushn(struct mc_strv *sv, const char *s, size_t n)
+{
+	if (sv->n + 2 > sv->cap) {
+		sv->cap = sv->cap ? sv->cap * 2 : 8;
+		sv->v = mc_realloc(sv->v, sv->cap * sizeof(*sv->v));
+	}
+	sv->v[sv->n++] = mc_strndup(s, n);
+	sv->v[sv->n] = NULL;
+}
+
+void mc_strv_push(struct mc_strv *sv, const char *s) { mc_strv_pushn(sv, s, strlen(s)); }
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void mc_strv_sort(struct mc_strv *sv)
+{
+	if (sv->n > 1)
+		qsort(sv->v, sv->n, sizeof(*sv->v), cmp_str);
+}
+
+long mc_strv_find(const struct mc_strv *sv, const char *s)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		if (!strcmp(sv->v[i], s))
+			return (long)i;
+	return -1;
+}
+
+void mc_strv_release(struct mc_strv *sv)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		free(sv->v[i]);
+	free(sv->v);
+	sv->v = NULL;
+	sv->n = sv->cap = 0;
+}
+
+int64_t mc_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t mc_mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int mc_mkdir_p(const char *path, unsigned mode)
+{
+	char *p = mc_strdup(path);
+	int ret = 0;
+	for (char *s = p + 1;; s++) {
+		if (*s == '/' || *s == 0) {
+			char c = *s;
+			*s = 0;
+			if (mkdir(p, mode) && errno != EEXIST) {
+				ret = mc_error_errno(p);
+				goto done;
+			}
+			*s = c;
+			if (!c)
+				break;
+		}
+	}
+done:
+	free(p);
+	return ret;
+}
+
+/* Removes everything inside the directory open as dfd; never follows a symlink
+ * (entries are unlinked, directories opened with O_NOFOLLOW relative to dfd). */
+static int rm_in(int dfd, const char *what)
+{
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return mc_error_errno(what);
+	}
+	int ret = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		const char *n = de->d_name;
+		if (!strcmp(n, ".") || !strcmp(n, ".."))
+			continue;
+		if (!unlinkat(dirfd(d), n, 0))
+			continue;
+		if (errno != EISDIR && errno != EPERM) {
+			ret = mc_error_errno(what);
+			continue;
+		}
+		int sub = openat(dirfd(d), n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0) {
+			ret = mc_error_errno(what);
+			continue;
+		}
+		struct stat st;
+		if (fstat(sub, &st) == 0 && (st.st_mode & 0700) != 0700)
+			fchmod(sub, st.st_mode | 0700);
+		if (rm_in(sub, what) < 0)
+			ret = MC_ERR;
+		if (unlinkat(dirfd(d), n, AT_REMOVEDIR) && errno != ENOENT)
+			ret = mc_error_errno(what);
+	}
+	closedir(d);
+	return ret;
+}
+
+int mc_rm_rf(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st))
+		return errno == ENOENT ? 0 : mc_error_errno(path);
+	if (!S_ISDIR(st.st_mode))
+		return unlink(path) && errno != ENOENT ? mc_error_errno(path) : 0;
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return mc_error_errno(path);
+	int ret = rm_in(fd, path);
+	if (rmdir(path) && errno != ENOENT)
+		ret = mc_error_errno(path);
+	return ret;
+}
+
+static int64_t du_in(int dfd)
+{
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return 0;
+	}
+	int64_t total = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		struct stat st;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW))
+			continue;
+		if (S_ISREG(st.st_mode))
+			total += st.st_size;
+		else if (S_ISDIR(st.st_mode)) {
+			int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub >= 0)
+				total += du_in(sub);
+		}
+	}
+	closedir(d);
+	return total;
+}
+
+int64_t mc_du(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? 0 : du_in(fd);
+}
