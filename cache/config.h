@@ -13,6 +13,7 @@
 #ifndef MC_CONFIG_H
 #define MC_CONFIG_H
 
+#include <stddef.h>
 #include "../util/mc_util.h"
 
 struct mc_config {
@@ -35,9 +36,13 @@ void mc_config_init(struct mc_config *c);
 /* Reads the file at path (missing file: 0, nothing changes). MC_EINVAL names
  * file:line for a malformed line or unknown key. */
 int mc_config_load_file(struct mc_config *c, const char *path);
-/* The default file path from env ($XDG_CONFIG_HOME, $HOME); malloc'd or NULL. */
+/* The parser behind mc_config_load_file: text[0..len) as the file's content,
+ * name used in messages. */
+int mc_config_load_buffer(struct mc_config *c, const char *name, const char *text, size_t len);
+/* The default file path from env ($XDG_CONFIG_HOME, $HOME); malloc'd or NULL.
+ * env NULL means the process environment (getenv). */
 char *mc_config_default_path(mc_getenv_fn env);
-/* Applies the environment (through env, normally getenv). */
+/* Applies the environment (through env; NULL = getenv). */
 int mc_config_apply_env(struct mc_config *c, mc_getenv_fn env);
 /* Replaces a string field (frees the old value). */
 void mc_config_set(char **field, const char *value);

@@ -41,7 +41,7 @@ extern const char *const mc_default_runtimes[];
 /* Copy of url with any "user:password@" / "token@" userinfo removed
  * (https://tok@host/x → https://host/x). For hashing, storing, labels. malloc'd. */
 char *mc_url_strip_credentials(const char *url);
-/* Copy of url with userinfo replaced by "***" (https://***@host/x), for messages. malloc'd. */
+/* Copy of url with userinfo replaced by three asterisks, for messages. malloc'd. */
 char *mc_url_redact(const char *url);
 /* Replaces each occurrence of secret in s with "***" in place-safe copy; malloc'd.
  * secret NULL or "" returns a plain copy. */

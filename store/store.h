@@ -123,4 +123,16 @@ int mc_index_dfhash_put(struct mc_index *ix, const char *repo_url, const char *c
 /* Runs PRAGMA integrity_check; 0 when "ok", MC_ERR with the first problem. */
 int mc_index_check(struct mc_index *ix);
 
+/* Appends one build attempt to the history (ok: 1 built, 0 failed; log_path
+ * may be NULL). */
+int mc_index_build_record(struct mc_index *ix, const char *key, int64_t started_ms, int64_t duration_ms,
+			  int ok, const char *log_path);
+
+/* Groups writes into one transaction. begin takes the write lock at once
+ * (BEGIN IMMEDIATE, waiting up to the busy timeout: MC_ELOCKED); rollback is a
+ * no-op outside a transaction. Without begin, every call commits by itself. */
+int mc_index_begin(struct mc_index *ix);
+int mc_index_commit(struct mc_index *ix);
+void mc_index_rollback(struct mc_index *ix);
+
 #endif

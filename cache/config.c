@@ -1,0 +1,305 @@
+/* config.c — settings: built-in defaults, the "key = value" config file, then the environment. */
+#include "config.h"
+#include "key.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Keeps timeout_s * 1000 inside an int for the millisecond lock code. */
+#define LOCK_TIMEOUT_MAX 2147483
+/* A config file is a few lines; anything bigger is a mistake. */
+#define FILE_MAX (1 << 20)
+
+static const char *sys_getenv(const char *name) { return getenv(name); }
+
+void mc_config_set(char **field, const char *value)
+{
+	char *old = *field;
+
+	*field = value ? mc_strdup(value) : NULL;
+	free(old);
+}
+
+void mc_config_init(struct mc_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->dockerfile = mc_strdup("Dockerfile");
+	c->networkmode = mc_strdup("default");
+	for (const char *const *r = mc_default_runtimes; *r; r++)
+		mc_strv_push(&c->runtimes, *r);
+	c->lock_timeout_s = 1800;
+}
+
+void mc_config_release(struct mc_config *c)
+{
+	if (!c)
+		return;
+	free(c->repo_prefix);
+	free(c->ref);
+	free(c->dockerfile);
+	free(c->platform);
+	free(c->docker_host);
+	free(c->networkmode);
+	free(c->git_token);
+	mc_strv_release(&c->runtimes);
+	mc_strv_release(&c->build_args);
+	memset(c, 0, sizeof(*c));
+}
+
+char *mc_config_default_path(mc_getenv_fn env)
+{
+	const char *xdg, *home;
+
+	if (!env)
+		env = sys_getenv;
+	xdg = env("XDG_CONFIG_HOME");
+	/* the XDG spec says to ignore a relative XDG_CONFIG_HOME */
+	if (xdg && xdg[0] == '/')
+		return mc_asprintf("%s/molcache/config", xdg);
+	home = env("HOME");
+	if (home && *home)
+		return mc_asprintf("%s/.config/molcache/config", home);
+	return NULL;
+}
+
+/*
+ * Parses a comma list of runtime names into a new allowlist. On error
+ * (a bad name, or no name at all) sets the message and leaves out untouched.
+ */
+static int parse_runtimes(struct mc_strv *out, const char *list, const char *where)
+{
+	struct mc_strv rt = MC_STRV_INIT;
+	const char *p = list;
+	int ret = 0;
+
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		const char *s = p, *e = p + n;
+		while (s < e && (*s == ' ' || *s == '\t'))
+			s++;
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (e > s) {
+			mc_strv_pushn(&rt, s, (size_t)(e - s));
+			if (mc_runtime_check(rt.v[rt.n - 1], NULL)) {
+				char *why = mc_strdup(mc_error_msg());
+				ret = mc_error_set(MC_EINVAL, "%s: %s", where, why);
+				free(why);
+				goto done;
+			}
+		}
+		p += n + (p[n] == ',');
+	}
+	if (!rt.n) {
+		ret = mc_error_set(MC_EINVAL, "%s: runtimes lists no runtime", where);
+		goto done;
+	}
+	mc_strv_release(out);
+	*out = rt;
+	rt = (struct mc_strv)MC_STRV_INIT;
+done:
+	mc_strv_release(&rt);
+	return ret;
+}
+
+static int parse_timeout(int *out, const char *s, const char *where)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || *end || errno || v > LOCK_TIMEOUT_MAX)
+		return mc_error_set(MC_EINVAL, "%s: lock timeout '%.32s' is not a number of seconds (0..%d)",
+				    where, s, LOCK_TIMEOUT_MAX);
+	*out = (int)v;
+	return 0;
+}
+
+static int parse_build_arg(struct mc_strv *out, const char *s, const char *where)
+{
+	const char *eq = strchr(s, '=');
+
+	/* the value may be a secret: never quote it */
+	if (!eq || eq == s)
+		return mc_error_set(MC_EINVAL, "%s: build_arg needs the form K=V", where);
+	mc_strv_push(out, s);
+	return 0;
+}
+
+/* Key text for a message: printable, cut short, since a confused line may hold anything. */
+static char *shown_key(const char *s, size_t n)
+{
+	char *p = mc_strndup(s, n < 40 ? n : 40);
+	for (char *q = p; *q; q++)
+		if ((unsigned char)*q < 0x20 || *q == 0x7f)
+			*q = '?';
+	return p;
+}
+
+/* An empty value puts a string setting back to its built-in default. */
+static void set_or_default(char **field, const char *value, const char *dflt)
+{
+	mc_config_set(field, *value ? value : dflt);
+}
+
+static int apply_line(struct mc_config *c, const char *key, size_t klen, const char *val, const char *where)
+{
+#define KEY_IS(k) (klen == sizeof(k) - 1 && !memcmp(key, k, klen))
+	int ret = 0;
+
+	if (KEY_IS("repo_prefix"))
+		set_or_default(&c->repo_prefix, val, NULL);
+	else if (KEY_IS("ref"))
+		set_or_default(&c->ref, val, NULL);
+	else if (KEY_IS("dockerfile"))
+		set_or_default(&c->dockerfile, val, "Dockerfile");
+	else if (KEY_IS("platform"))
+		set_or_default(&c->platform, val, NULL);
+	else if (KEY_IS("docker_host"))
+		set_or_default(&c->docker_host, val, NULL);
+	else if (KEY_IS("networkmode"))
+		set_or_default(&c->networkmode, val, "default");
+	else if (KEY_IS("runtimes"))
+		ret = parse_runtimes(&c->runtimes, val, where);
+	else if (KEY_IS("build_arg"))
+		ret = parse_build_arg(&c->build_args, val, where);
+	else if (KEY_IS("lock_timeout"))
+		ret = parse_timeout(&c->lock_timeout_s, val, where);
+	else {
+		char *k = shown_key(key, klen);
+		ret = mc_error_set(MC_EINVAL, "%s: unknown key '%s'", where, k);
+		free(k);
+	}
+	return ret;
+#undef KEY_IS
+}
+
+static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
+
+int mc_config_load_buffer(struct mc_config *c, const char *name, const char *text, size_t len)
+{
+	struct mc_buf val = MC_BUF_INIT;
+	size_t pos = 0;
+	int lineno = 0, ret = 0;
+
+	while (pos < len) {
+		const char *line = text + pos, *eq, *nl = memchr(line, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - line) : len - pos, klen;
+		char *where = NULL;
+
+		pos += n + (nl ? 1 : 0);
+		lineno++;
+		while (n && is_blank(*line)) {
+			line++;
+			n--;
+		}
+		while (n && is_blank(line[n - 1]))
+			n--;
+		if (!n || line[0] == '#')
+			continue;
+		where = mc_asprintf("config '%s' line %d", name, lineno);
+		if (memchr(line, 0, n)) {
+			ret = mc_error_set(MC_EINVAL, "%s: contains a NUL byte", where);
+		} else if (!(eq = memchr(line, '=', n))) {
+			ret = mc_error_set(MC_EINVAL, "%s: expected 'key = value'", where);
+		} else {
+			const char *v = eq + 1;
+			klen = (size_t)(eq - line);
+			while (klen && is_blank(line[klen - 1]))
+				klen--;
+			while (v < line + n && is_blank(*v))
+				v++;
+			mc_buf_reset(&val);
+			mc_buf_add(&val, v, (size_t)(line + n - v));
+			if (!klen)
+				ret = mc_error_set(MC_EINVAL, "%s: no key before '='", where);
+			else
+				ret = apply_line(c, line, klen, mc_buf_cstr(&val), where);
+		}
+		free(where);
+		if (ret)
+			goto done;
+	}
+done:
+	mc_buf_release(&val);
+	return ret;
+}
+
+int mc_config_load_file(struct mc_config *c, const char *path)
+{
+	struct mc_buf text = MC_BUF_INIT;
+	char chunk[8192];
+	FILE *f = NULL;
+	size_t n;
+	int ret = 0;
+
+	if (!(f = fopen(path, "r"))) {
+		if (errno != ENOENT) {
+			char *what = mc_asprintf("config '%s'", path);
+			ret = mc_error_errno(what);
+			free(what);
+		}
+		goto done;
+	}
+	text.max = FILE_MAX;
+	mc_buf_adds(&text, "");
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (mc_buf_add(&text, chunk, n)) {
+			ret = mc_error_set(MC_EINVAL, "config '%s': larger than %d bytes", path, FILE_MAX);
+			goto done;
+		}
+	}
+	if (ferror(f)) {
+		char *what = mc_asprintf("config '%s'", path);
+		ret = mc_error_errno(what);
+		free(what);
+		goto done;
+	}
+	ret = mc_config_load_buffer(c, path, text.ptr, text.len);
+done:
+	if (f)
+		fclose(f);
+	mc_buf_release(&text);
+	return ret;
+}
+
+/* The first of names set to a non-empty value, or NULL. */
+static const char *env_first(mc_getenv_fn env, const char *a, const char *b)
+{
+	const char *v = env(a);
+
+	if (v && *v)
+		return v;
+	v = b ? env(b) : NULL;
+	return v && *v ? v : NULL;
+}
+
+int mc_config_apply_env(struct mc_config *c, mc_getenv_fn env)
+{
+	const char *v;
+	int ret = 0;
+
+	if (!env)
+		env = sys_getenv;
+	if ((v = env_first(env, "MOLCACHE_REPO_PREFIX", "MOLECULE_LOCAL_TEMPLATE_REPO_PREFIX")))
+		mc_config_set(&c->repo_prefix, v);
+	if ((v = env_first(env, "MOLCACHE_REF", NULL)))
+		mc_config_set(&c->ref, v);
+	if ((v = env_first(env, "MOLCACHE_PLATFORM", "MOLECULE_IMAGE_PLATFORM")))
+		mc_config_set(&c->platform, v);
+	if ((v = env_first(env, "DOCKER_HOST", NULL)))
+		mc_config_set(&c->docker_host, v);
+	if ((v = env_first(env, "MOLCACHE_GIT_TOKEN", "MOLECULE_GITEA_TOKEN")))
+		mc_config_set(&c->git_token, v);
+	if ((v = env_first(env, "MOLCACHE_RUNTIMES", NULL)) &&
+	    (ret = parse_runtimes(&c->runtimes, v, "environment MOLCACHE_RUNTIMES")))
+		goto done;
+	if ((v = env_first(env, "MOLCACHE_LOCK_TIMEOUT", NULL)) &&
+	    (ret = parse_timeout(&c->lock_timeout_s, v, "environment MOLCACHE_LOCK_TIMEOUT")))
+		goto done;
+done:
+	return ret;
+}

@@ -1,0 +1,609 @@
+/* ensure.c — the ensure pipeline: resolve, key, verify a hit, or fetch, check out and build a miss. */
+#include "ensure.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "context.h"
+#include "dockerfile.h"
+#include "key.h"
+
+#define MAX_DOCKERFILE (1u << 20)
+
+/* ---- ctx ---------------------------------------------------------------- */
+
+static const char *env_get(const char *name) { return getenv(name); }
+
+int mc_ctx_init(struct mc_ctx *ctx)
+{
+	int ret;
+	char *cfg_path = NULL;
+
+	memset(ctx, 0, sizeof(*ctx));
+	mc_config_init(&ctx->cfg);
+	if ((ret = mc_paths_resolve(&ctx->paths)))
+		goto done;
+	cfg_path = mc_config_default_path(env_get);
+	if (cfg_path && (ret = mc_config_load_file(&ctx->cfg, cfg_path)))
+		goto done;
+	ret = mc_config_apply_env(&ctx->cfg, env_get);
+done:
+	free(cfg_path);
+	return ret;
+}
+
+int mc_ctx_index(struct mc_ctx *ctx, struct mc_index **out)
+{
+	int ret = 0;
+	if (!ctx->index) {
+		if ((ret = mc_paths_create(&ctx->paths)))
+			return ret;
+		ret = mc_index_open(&ctx->index, ctx->paths.index);
+	}
+	*out = ctx->index;
+	return ret;
+}
+
+int mc_ctx_engine(struct mc_ctx *ctx, struct mc_engine **out)
+{
+	int ret = 0;
+	if (!ctx->engine)
+		ret = mc_engine_open(&ctx->engine, ctx->cfg.docker_host);
+	*out = ctx->engine;
+	return ret;
+}
+
+void mc_ctx_release(struct mc_ctx *ctx)
+{
+	mc_index_free(ctx->index);
+	mc_engine_free(ctx->engine);
+	mc_config_release(&ctx->cfg);
+	mc_paths_release(&ctx->paths);
+	memset(ctx, 0, sizeof(*ctx));
+}
+
+char *mc_image_repo(const char *runtime) { return mc_asprintf("molcache/%s", runtime); }
+
+void mc_ensure_result_release(struct mc_ensure_result *r)
+{
+	if (!r)
+		return;
+	free(r->tag);
+	free(r->image_id);
+	free(r->commit);
+	free(r->log_path);
+	memset(r, 0, sizeof(*r));
+}
+
+/* ---- one run ------------------------------------------------------------ */
+
+/* Everything one ensure call derives, in one place so the steps stay small. */
+struct run {
+	struct mc_ctx *ctx;
+	const struct mc_ensure_opts *opts;
+	struct mc_index *ix;
+	struct mc_engine *eng;
+	const char *runtime;
+	char *url;         /* prefix + runtime, may carry credentials: only for libgit2 */
+	char *clean_url;   /* credential-free */
+	char *clean_prefix;
+	char *mirror;      /* repos/<sha256(clean_url)>.git */
+	char *repo_lock;
+	char *resolved_ref;
+	const char *platform;
+	char sha[41];
+	char dfhash[65];
+	char key[65];
+	char *tag;         /* molcache/<runtime>:<key12> */
+	char *build_args;  /* canonical */
+	unsigned fetched_objects;
+};
+
+static void emit(struct run *r, struct mc_event ev)
+{
+	if (r->opts->event)
+		r->opts->event(r->opts->ud, &ev);
+}
+
+static void phase_begin(struct run *r, const char *phase)
+{
+	emit(r, (struct mc_event){ .kind = MC_EV_PHASE_BEGIN, .phase = phase });
+}
+
+static void phase_end(struct run *r, const char *phase, int64_t t0)
+{
+	emit(r, (struct mc_event){ .kind = MC_EV_PHASE_END, .phase = phase, .ms = mc_mono_ms() - t0 });
+}
+
+static void on_fetch_progress(void *ud, const struct mc_git_progress *p)
+{
+	struct run *r = ud;
+	r->fetched_objects = p->received_objects;
+	emit(r, (struct mc_event){ .kind = MC_EV_FETCH, .phase = "fetch", .git = p });
+}
+
+/* The mirror holds the commit afterwards; one fetch into a mirror at a time. */
+static int fetch_commit(struct run *r)
+{
+	struct mc_lock lock = MC_LOCK_INIT;
+	int64_t t0 = mc_mono_ms();
+	int fetched = 0, ret;
+
+	if ((ret = mc_lock_take(&lock, r->repo_lock, MC_LOCK_EXCLUSIVE, r->ctx->cfg.lock_timeout_s * 1000)))
+		return ret == MC_ELOCKED ? mc_error_set(MC_ELOCKED, "mirror of '%s': still locked after %d s",
+							r->clean_url, r->ctx->cfg.lock_timeout_s)
+					 : ret;
+	phase_begin(r, "fetch");
+	ret = mc_git_mirror_fetch(r->mirror, r->url, r->resolved_ref, r->sha, r->ctx->cfg.git_token,
+				  on_fetch_progress, r, &fetched);
+	if (ret == MC_ENOTFOUND)
+		ret = MC_EUNREACHABLE; /* the remote advertised a commit it did not send */
+	if (!ret && fetched) {
+		/* counters prove a hit fetched nothing and a new commit fetched little */
+		phase_end(r, "fetch", t0);
+		mc_index_counter_add(r->ix, "fetches", 1);
+		mc_index_counter_add(r->ix, "fetched_objects", r->fetched_objects);
+	}
+	mc_lock_release(&lock);
+	return ret;
+}
+
+/* sha256 of the Dockerfile of the commit: remembered per (repo, commit, path),
+ * so a hit never fetches. */
+static int dockerfile_hash(struct run *r)
+{
+	struct mc_buf df = MC_BUF_INIT;
+	const char *path = r->ctx->cfg.dockerfile;
+	int ret = mc_index_dfhash_get(r->ix, r->dfhash, r->clean_url, r->sha, path);
+	if (ret != MC_ENOTFOUND)
+		return ret;
+	if ((ret = fetch_commit(r)))
+		goto done;
+	ret = mc_git_read_file(&df, r->mirror, r->sha, path, MAX_DOCKERFILE);
+	if (ret == MC_ENOTFOUND) {
+		ret = mc_error_set(MC_EBUILD, "template '%s' at %.12s: no '%s' in the tree", r->clean_url, r->sha,
+				   path);
+		mc_error_hint("add a Dockerfile to the template or pass --dockerfile PATH");
+		goto done;
+	}
+	if (ret)
+		goto done;
+	mc_sha256_hex(r->dfhash, df.ptr ? df.ptr : "", df.len);
+	ret = mc_index_dfhash_put(r->ix, r->clean_url, r->sha, path, r->dfhash);
+done:
+	mc_buf_release(&df);
+	return ret;
+}
+
+/* Is the entry's image still in the engine? Retags it under its key tag if
+ * only the tag was removed. 1 usable, 0 gone, < 0 engine error. */
+static int image_alive(struct run *r, const struct mc_entry *e)
+{
+	struct mc_image img;
+	int ret = mc_engine_image_inspect(r->eng, e->image_tag, &img);
+	if (!ret && e->image_id && !strcmp(img.id, e->image_id))
+		return 1;
+	if (ret && ret != MC_ENOTFOUND)
+		return ret;
+	if (!e->image_id)
+		return 0;
+	ret = mc_engine_image_inspect(r->eng, e->image_id, &img);
+	if (ret == MC_ENOTFOUND)
+		return 0;
+	if (ret)
+		return ret;
+	const char *colon = strrchr(e->image_tag, ':');
+	char *repo = mc_strndup(e->image_tag, (size_t)(colon - e->image_tag));
+	ret = mc_engine_image_tag(r->eng, e->image_id, repo, colon + 1);
+	free(repo);
+	return ret ? ret : 1;
+}
+
+/* Serves a ready entry: :latest alias, last use, result. */
+static int serve(struct run *r, const struct mc_entry *e, struct mc_ensure_result *out)
+{
+	int64_t t0 = mc_mono_ms();
+	char *repo = mc_image_repo(e->runtime);
+	int ret;
+
+	phase_begin(r, "tag");
+	if ((ret = mc_engine_image_tag(r->eng, e->image_id, repo, "latest")))
+		goto done;
+	if ((ret = mc_index_touch(r->ix, e->key, mc_now_ms())))
+		goto done;
+	phase_end(r, "tag", t0);
+	memcpy(out->key, e->key, 65);
+	out->tag = mc_strdup(e->image_tag);
+	out->image_id = mc_strdup(e->image_id);
+	out->commit = mc_strdup(e->head_sha ? e->head_sha : "");
+done:
+	free(repo);
+	return ret;
+}
+
+/* Under a key lock: the ready entry if its image is alive. 1 served, 0 not. */
+static int try_serve(struct run *r, struct mc_ensure_result *out)
+{
+	struct mc_entry e = { 0 };
+	int ret = mc_index_get(r->ix, &e, r->key);
+	if (ret == MC_ENOTFOUND)
+		return 0;
+	if (ret)
+		return ret;
+	if (e.state == MC_STATE_READY && (ret = image_alive(r, &e)) == 1) {
+		ret = serve(r, &e, out);
+		if (!ret)
+			ret = mc_index_counter_add(r->ix, "hits", 1);
+		ret = ret ? ret : 1;
+	}
+	mc_entry_release(&e);
+	return ret;
+}
+
+/* trees/<key> from the mirror: checked out under tmp/ and renamed into place. */
+static int make_tree(struct run *r, const char *tree)
+{
+	struct stat st;
+	char *tmp = NULL;
+	int64_t t0 = mc_mono_ms();
+	int ret = 0;
+
+	if (lstat(tree, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0; /* a tree appears only by rename(): if it is there, it is whole */
+	if ((ret = fetch_commit(r)))
+		return ret;
+	phase_begin(r, "checkout");
+	tmp = mc_asprintf("%s/%s.%ld", r->ctx->paths.tmp, r->key, (long)getpid());
+	if ((ret = mc_rm_rf(tmp)))
+		goto done;
+	if ((ret = mc_git_checkout(r->mirror, r->sha, tmp)))
+		goto done;
+	if (rename(tmp, tree)) {
+		ret = mc_error_errno(tree);
+		goto done;
+	}
+	phase_end(r, "checkout", t0);
+done:
+	if (ret)
+		mc_rm_rf(tmp);
+	free(tmp);
+	return ret;
+}
+
+/* The build args sent to the engine: the user's, plus RUNTIME_VERSION from the
+ * template's .runtime-version (the commit is in the key, so it needs no key field). */
+static int engine_build_args(struct run *r, const char *tree, struct mc_strv *out)
+{
+	const struct mc_strv *user = &r->ctx->cfg.build_args;
+	int have_rv = 0;
+	for (size_t i = 0; i < user->n; i++) {
+		mc_strv_push(out, user->v[i]);
+		have_rv |= !strncmp(user->v[i], "RUNTIME_VERSION=", 16);
+	}
+	if (have_rv)
+		return 0;
+	char *path = mc_asprintf("%s/.runtime-version", tree);
+	FILE *f = fopen(path, "r");
+	free(path);
+	if (!f)
+		return 0;
+	char line[256] = "";
+	if (fgets(line, sizeof(line), f)) {
+		size_t n = strcspn(line, "\r\n");
+		while (n && (line[n - 1] == ' ' || line[n - 1] == '\t'))
+			n--;
+		line[n] = 0;
+		if (n) {
+			char *arg = mc_asprintf("RUNTIME_VERSION=%s", line);
+			mc_strv_push(out, arg);
+			free(arg);
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+/* BuildKit without a session cannot pull: every external FROM image is pulled first. */
+static int prepull(struct run *r, const char *tree, const struct mc_strv *args)
+{
+	struct mc_strv images = MC_STRV_INIT;
+	struct mc_buf df = MC_BUF_INIT;
+	char *path = mc_asprintf("%s/%s", tree, r->ctx->cfg.dockerfile);
+	int64_t t0 = mc_mono_ms();
+	int ret = 0;
+	FILE *f = fopen(path, "rb");
+
+	if (!f) {
+		ret = mc_error_errno(path);
+		goto done;
+	}
+	char chunk[8192];
+	size_t n;
+	while (!ret && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		ret = mc_buf_add(&df, chunk, n);
+	fclose(f);
+	if (ret)
+		goto done;
+	if ((ret = mc_dockerfile_from_images(&images, mc_buf_cstr(&df), df.len, args)))
+		goto done;
+	phase_begin(r, "pull");
+	for (size_t i = 0; i < images.n; i++) {
+		ret = mc_engine_image_inspect(r->eng, images.v[i], NULL);
+		if (ret != MC_ENOTFOUND)
+			goto check;
+		emit(r, (struct mc_event){ .kind = MC_EV_PULL, .phase = "pull", .text = images.v[i] });
+		ret = mc_engine_image_pull(r->eng, images.v[i], r->platform);
+	check:
+		if (ret) {
+			mc_error_set(MC_EBUILD, "base image '%s': %s", images.v[i], mc_error_msg());
+			mc_error_hint("make the image available locally or from a reachable registry");
+			ret = MC_EBUILD;
+			goto done;
+		}
+	}
+	phase_end(r, "pull", t0);
+done:
+	free(path);
+	mc_buf_release(&df);
+	mc_strv_release(&images);
+	return ret;
+}
+
+struct build_log {
+	struct run *r;
+	FILE *f;
+};
+
+static void on_build_line(void *ud, char kind, const char *data)
+{
+	struct build_log *bl = ud;
+	if (bl->f && kind != 't')
+		fprintf(bl->f, "%s%s", data, data[0] && data[strlen(data) - 1] == '\n' ? "" : "\n");
+	emit(bl->r, (struct mc_event){ .kind = MC_EV_BUILD, .phase = "build", .build_kind = kind, .text = data });
+}
+
+static void label(struct mc_strv *labels, const char *k, const char *v)
+{
+	char *s = mc_asprintf("%s=%s", k, v);
+	mc_strv_push(labels, s);
+	free(s);
+}
+
+/* Under the exclusive key lock: tree, pre-pull, build, record. */
+static int build(struct run *r, struct mc_ensure_result *out)
+{
+	struct mc_entry e = { 0 };
+	struct mc_strv args = MC_STRV_INIT, labels = MC_STRV_INIT;
+	struct mc_context *tar = NULL;
+	struct build_log bl = { r, NULL };
+	struct mc_buf tail = MC_BUF_INIT;
+	struct mc_image img = { 0 };
+	char *tree = mc_asprintf("%s/%s", r->ctx->paths.trees, r->key);
+	char *log_path = mc_asprintf("%s/%s.log", r->ctx->paths.logs, r->key);
+	char id[80] = "";
+	int64_t started = mc_now_ms(), t0;
+	int ret;
+
+	e.key = r->key;
+	e.runtime = (char *)r->runtime;
+	e.repo_prefix = r->clean_prefix;
+	e.ref = r->ctx->cfg.ref ? r->ctx->cfg.ref : "";
+	e.head_sha = r->sha;
+	e.dockerfile_path = r->ctx->cfg.dockerfile;
+	e.dockerfile_hash = r->dfhash;
+	e.platform = (char *)r->platform;
+	e.build_args = r->build_args;
+	e.image_tag = r->tag;
+	e.tree_path = tree;
+	e.state = MC_STATE_BUILDING;
+	e.created_ms = e.last_used_ms = started;
+	if ((ret = mc_index_put(r->ix, &e)))
+		goto done;
+	if ((ret = make_tree(r, tree)))
+		goto done;
+	if ((ret = engine_build_args(r, tree, &args)))
+		goto done;
+	if ((ret = prepull(r, tree, &args)))
+		goto done;
+
+	label(&labels, "molcache.key", r->key);
+	label(&labels, "molcache.runtime", r->runtime);
+	label(&labels, "molcache.commit", r->sha);
+	label(&labels, "molcache.repo-prefix", r->clean_prefix);
+	if ((ret = mc_context_open(&tar, tree, r->ctx->cfg.dockerfile)))
+		goto done;
+	bl.f = fopen(log_path, "w");
+	const char *tags[] = { r->tag, NULL };
+	struct mc_build_req req = {
+		.context = tar,
+		.dockerfile = r->ctx->cfg.dockerfile,
+		.tags = tags,
+		.platform = r->platform,
+		.networkmode = r->ctx->cfg.networkmode,
+		.build_args = &args,
+		.labels = &labels,
+		.progress = on_build_line,
+		.ud = &bl,
+	};
+	t0 = mc_mono_ms();
+	phase_begin(r, "build");
+	ret = mc_engine_build(r->eng, &req, id, &tail);
+	if (bl.f) {
+		fclose(bl.f);
+		bl.f = NULL;
+	}
+	out->log_path = mc_strdup(log_path);
+	if (ret)
+		goto done;
+	phase_end(r, "build", t0);
+	if ((ret = mc_engine_image_inspect(r->eng, id, &img)))
+		goto done;
+
+	e.image_id = id;
+	e.image_bytes = img.size;
+	e.tree_bytes = mc_du(tree);
+	e.build_ms = mc_now_ms() - started;
+	e.state = MC_STATE_READY;
+	if ((ret = mc_index_put(r->ix, &e)))
+		goto done;
+	mc_index_counter_add(r->ix, "builds", 1);
+	mc_index_build_record(r->ix, r->key, started, e.build_ms, 1, log_path);
+	ret = serve(r, &e, out);
+	out->built = 1;
+done:
+	if (ret && ret != MC_ELOCKED) {
+		/* keep the engine's words; the row says failed so the next ensure retries */
+		int code = ret;
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "%s", mc_error_msg());
+		mc_index_set_state(r->ix, r->key, MC_STATE_FAILED);
+		mc_index_counter_add(r->ix, "build_failures", 1);
+		mc_index_build_record(r->ix, r->key, started, mc_now_ms() - started, 0, log_path);
+		mc_error_set(code, "%s", msg);
+		if (code == MC_EBUILD && out->log_path)
+			mc_error_hint("the build log is at %s", out->log_path);
+		ret = code;
+	}
+	if (bl.f)
+		fclose(bl.f);
+	mc_context_free(tar);
+	mc_strv_release(&args);
+	mc_strv_release(&labels);
+	mc_buf_release(&tail);
+	free(tree);
+	free(log_path);
+	return ret;
+}
+
+static int lock_key(struct run *r, struct mc_lock *l, enum mc_lock_mode mode)
+{
+	char *path = mc_lock_path_key(&r->ctx->paths, r->key);
+	int ret = mc_lock_take(l, path, mode, r->ctx->cfg.lock_timeout_s * 1000);
+	free(path);
+	if (ret == MC_ELOCKED) {
+		mc_error_set(MC_ELOCKED, "key %.12s of '%s': still locked after %d s", r->key, r->runtime,
+			     r->ctx->cfg.lock_timeout_s);
+		mc_error_hint("another molcache is building it; raise lock_timeout or wait");
+	}
+	return ret;
+}
+
+/* --offline: the newest ready entry of the runtime, never asking the remote. */
+static int ensure_offline(struct run *r, struct mc_ensure_result *out)
+{
+	struct mc_entry e = { 0 };
+	int ret = mc_index_newest_ready(r->ix, &e, r->runtime);
+	if (ret == MC_ENOTFOUND) {
+		mc_error_set(MC_ENOTFOUND, "runtime '%s': nothing cached to use offline", r->runtime);
+		mc_error_hint("run 'molcache ensure %s' once with the remote reachable", r->runtime);
+		goto done;
+	}
+	if (ret)
+		goto done;
+	if ((ret = image_alive(r, &e)) < 0)
+		goto done;
+	if (ret == 0) {
+		ret = mc_error_set(MC_ENOTFOUND, "runtime '%s': cached image '%s' is gone from the engine", r->runtime,
+				   e.image_tag);
+		mc_error_hint("run 'molcache ensure %s' with the remote reachable to rebuild it", r->runtime);
+		goto done;
+	}
+	if ((ret = serve(r, &e, out)))
+		goto done;
+	out->stale = 1;
+	char *w = mc_asprintf("offline: using '%s' built from commit %.12s, not checked against the remote",
+			      e.image_tag, e.head_sha ? e.head_sha : "?");
+	emit(r, (struct mc_event){ .kind = MC_EV_WARN, .text = w });
+	free(w);
+done:
+	mc_entry_release(&e);
+	return ret;
+}
+
+static int ensure_online(struct run *r, struct mc_ensure_result *out)
+{
+	struct mc_lock lock = MC_LOCK_INIT;
+	struct mc_key_inputs in;
+	int64_t t0 = mc_mono_ms();
+	int ret;
+
+	phase_begin(r, "resolve");
+	ret = mc_git_resolve(r->sha, &r->resolved_ref, r->url, r->ctx->cfg.ref, r->ctx->cfg.git_token);
+	if (ret == MC_ENOTFOUND)
+		ret = MC_EUNREACHABLE;
+	if (ret)
+		goto done;
+	phase_end(r, "resolve", t0);
+	out->commit = mc_strdup(r->sha);
+
+	char url_hash[65];
+	mc_sha256_hex(url_hash, r->clean_url, strlen(r->clean_url));
+	r->mirror = mc_asprintf("%s/%s.git", r->ctx->paths.repos, url_hash);
+	r->repo_lock = mc_asprintf("%s/repo-%s.lock", r->ctx->paths.locks, url_hash);
+	if ((ret = dockerfile_hash(r)))
+		goto done;
+
+	in = (struct mc_key_inputs){ r->runtime, r->clean_prefix, r->sha, r->dfhash, r->platform,
+				     &r->ctx->cfg.build_args };
+	if ((ret = mc_key_derive(r->key, &in)))
+		goto done;
+	r->build_args = mc_key_build_args_canonical(&r->ctx->cfg.build_args);
+	r->tag = mc_asprintf("molcache/%s:%.12s", r->runtime, r->key);
+
+	/* a hit runs under a shared lock, in parallel with other hits */
+	if ((ret = lock_key(r, &lock, MC_LOCK_SHARED)))
+		goto done;
+	ret = try_serve(r, out);
+	mc_lock_release(&lock);
+	if (ret)
+		goto done;
+
+	/* a miss: one builder per key; whoever waited finds the build done */
+	if ((ret = lock_key(r, &lock, MC_LOCK_EXCLUSIVE)))
+		goto done;
+	if ((ret = try_serve(r, out)))
+		goto done;
+	mc_index_counter_add(r->ix, "misses", 1);
+	ret = build(r, out);
+done:
+	mc_lock_release(&lock);
+	return ret == 1 ? 0 : ret;
+}
+
+int mc_ensure(struct mc_ctx *ctx, const struct mc_ensure_opts *opts, struct mc_ensure_result *out)
+{
+	struct run r = { .ctx = ctx, .opts = opts, .runtime = opts->runtime };
+	const char *prefix = ctx->cfg.repo_prefix;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if ((ret = mc_runtime_check(opts->runtime, &ctx->cfg.runtimes)))
+		return ret;
+	if (!prefix || !*prefix) {
+		ret = mc_error_set(MC_EINVAL, "no template repository prefix");
+		mc_error_hint("pass --repo-prefix URL or set MOLCACHE_REPO_PREFIX");
+		return ret;
+	}
+	if ((ret = mc_ctx_index(ctx, &r.ix)) || (ret = mc_ctx_engine(ctx, &r.eng)))
+		return ret;
+	r.platform = ctx->cfg.platform ? ctx->cfg.platform : mc_engine_platform(r.eng);
+	r.url = mc_asprintf("%s%s", prefix, opts->runtime);
+	r.clean_url = mc_url_strip_credentials(r.url);
+	r.clean_prefix = mc_url_strip_credentials(prefix);
+
+	ret = opts->offline ? ensure_offline(&r, out) : ensure_online(&r, out);
+
+	free(r.url);
+	free(r.clean_url);
+	free(r.clean_prefix);
+	free(r.mirror);
+	free(r.repo_lock);
+	free(r.resolved_ref);
+	free(r.tag);
+	free(r.build_args);
+	return ret;
+}

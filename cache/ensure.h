@@ -1,0 +1,87 @@
+/*
+ * ensure.h — the ensure pipeline: runtime → head commit → key → a tag that
+ * exists in the engine, building on a miss. Also the handles a command works
+ * with (struct mc_ctx), which the front end creates and passes explicitly.
+ *
+ * Hit:  resolve (1 remote round trip) → key → index row (shared key lock) →
+ *       engine inspect → retag :latest → touch.
+ * Miss: exclusive key lock → re-read → fetch into the mirror (repo lock) →
+ *       checkout into tmp/ → rename to trees/<key> → pre-pull FROM images →
+ *       build → row ready → tag :latest.
+ */
+#ifndef MC_ENSURE_H
+#define MC_ENSURE_H
+
+#include <stdint.h>
+#include "../store/store.h"
+#include "config.h"
+#include "engine.h"
+#include "git.h"
+
+struct mc_ctx {
+	struct mc_paths paths;
+	struct mc_config cfg;
+	struct mc_index *index;   /* opened by mc_ctx_index() */
+	struct mc_engine *engine; /* opened by mc_ctx_engine() */
+};
+
+/* Resolves paths and loads config (file, then env). Creates nothing. */
+int mc_ctx_init(struct mc_ctx *ctx);
+/* Creates the cache root if needed and opens the index once. */
+int mc_ctx_index(struct mc_ctx *ctx, struct mc_index **out);
+/* Connects to the engine once (DOCKER_HOST / config). */
+int mc_ctx_engine(struct mc_ctx *ctx, struct mc_engine **out);
+void mc_ctx_release(struct mc_ctx *ctx);
+
+/* What ensure reports while it works; the front end decides how to show it. */
+enum mc_event_kind {
+	MC_EV_PHASE_BEGIN, /* phase */
+	MC_EV_PHASE_END,   /* phase, ms */
+	MC_EV_FETCH,       /* git */
+	MC_EV_BUILD,       /* build_kind ('s' stream, 't' trace, 'e' error), text */
+	MC_EV_PULL,        /* text: the image being pulled */
+	MC_EV_WARN,        /* text */
+};
+
+struct mc_event {
+	enum mc_event_kind kind;
+	const char *phase; /* "resolve", "fetch", "checkout", "pull", "build", "tag" */
+	int64_t ms;
+	char build_kind;
+	const char *text;
+	const struct mc_git_progress *git;
+};
+
+typedef void (*mc_event_fn)(void *ud, const struct mc_event *ev);
+
+struct mc_ensure_opts {
+	const char *runtime;  /* checked with mc_runtime_check before any I/O */
+	int offline;          /* no remote: newest ready entry of the runtime */
+	mc_event_fn event;    /* may be NULL */
+	void *ud;
+};
+
+struct mc_ensure_result {
+	char key[65];
+	char *tag;      /* "molcache/<runtime>:<key12>", malloc'd */
+	char *image_id; /* malloc'd */
+	char *commit;   /* malloc'd */
+	char *log_path; /* the build log, when a build ran (or failed); malloc'd */
+	int built;      /* 1 when this call built the image */
+	int stale;      /* 1 when --offline served an entry without asking the remote */
+};
+
+/*
+ * Runs the pipeline with the settings in ctx->cfg. Returns 0 and fills out, or
+ * a negative code: MC_EINVAL (bad runtime/input), MC_EUNREACHABLE (remote
+ * unreachable, authentication failed or ref missing), MC_EENGINE, MC_EBUILD
+ * (no Dockerfile, a FROM image could not be pulled, the build failed),
+ * MC_ELOCKED (lock wait timed out), MC_ENOTFOUND (--offline with nothing cached).
+ */
+int mc_ensure(struct mc_ctx *ctx, const struct mc_ensure_opts *opts, struct mc_ensure_result *out);
+void mc_ensure_result_release(struct mc_ensure_result *r);
+
+/* "molcache/<runtime>" — the image repository molcache tags into; malloc'd. */
+char *mc_image_repo(const char *runtime);
+
+#endif

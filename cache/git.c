@@ -1,0 +1,615 @@
+/* git.c — remote ref resolution, incremental bare-mirror fetches, blob reads and tree checkouts through libgit2. */
+#include "git.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <git2.h>
+
+#include "key.h"
+
+/* libgit2 asks again after the server rejects credentials; stop the loop here. */
+#define MC_GIT_MAX_AUTH_ATTEMPTS 3
+
+/* The callbacks' payload: what the credentials callback hands out, what every
+ * message must hide, and where fetch progress goes. */
+struct mc_git_creds {
+	char *user, *pass;
+	char *secrets[4]; /* strings to mask in messages; NULL-terminated */
+	int attempts;
+	mc_git_progress_fn progress;
+	void *progress_ud;
+};
+
+int mc_git_init(void)
+{
+	int ret = 0;
+
+	if (git_libgit2_init() < 0) {
+		const git_error *e = git_error_last();
+		ret = mc_error_set(MC_ERR, "libgit2: initialisation failed: %s",
+				   e && e->message ? e->message : "unknown error");
+	}
+	return ret;
+}
+
+void mc_git_shutdown(void)
+{
+	git_libgit2_shutdown();
+}
+
+static const char *git_msg(void)
+{
+	const git_error *e = git_error_last();
+
+	return e && e->message ? e->message : "unknown error";
+}
+
+static int is_sha(const char *s)
+{
+	size_t i;
+
+	if (!s)
+		return 0;
+	for (i = 0; i < 40; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return 0;
+	return s[40] == '\0';
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* URL userinfo is percent-encoded ("p%40ss" for "p@ss"); libgit2 wants the plain bytes. */
+static char *pct_decode(const char *s, size_t n)
+{
+	char *out = mc_malloc(n + 1);
+	size_t i, j = 0;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+			out[j++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+			i += 2;
+		} else {
+			out[j++] = s[i];
+		}
+	}
+	out[j] = '\0';
+	return out;
+}
+
+static void creds_add_secret(struct mc_git_creds *c, const char *s)
+{
+	size_t i;
+
+	if (!s || !*s)
+		return;
+	for (i = 0; i < 3; i++) {
+		if (!c->secrets[i]) {
+			c->secrets[i] = mc_strdup(s);
+			return;
+		}
+	}
+}
+
+/*
+ * Picks the credentials by the rule: userinfo "u:p" → (u, p); userinfo "t"
+ * → (t, "x-oauth-basic"); none and a token → ("molcache", token); else none.
+ */
+static void creds_init(struct mc_git_creds *c, const char *url, const char *token)
+{
+	const char *auth, *end, *at = NULL, *colon, *p;
+
+	memset(c, 0, sizeof(*c));
+	auth = url ? strstr(url, "://") : NULL;
+	if (auth) {
+		auth += 3;
+		end = auth + strcspn(auth, "/?#");
+		for (p = auth; p < end; p++)
+			if (*p == '@')
+				at = p;
+	}
+	if (at) {
+		colon = memchr(auth, ':', (size_t)(at - auth));
+		if (colon) {
+			c->user = pct_decode(auth, (size_t)(colon - auth));
+			c->pass = pct_decode(colon + 1, (size_t)(at - colon - 1));
+			creds_add_secret(c, c->pass);
+			{
+				char *raw = mc_strndup(colon + 1, (size_t)(at - colon - 1));
+				creds_add_secret(c, raw);
+				free(raw);
+			}
+		} else {
+			c->user = pct_decode(auth, (size_t)(at - auth));
+			c->pass = mc_strdup("x-oauth-basic");
+			creds_add_secret(c, c->user);
+			{
+				char *raw = mc_strndup(auth, (size_t)(at - auth));
+				creds_add_secret(c, raw);
+				free(raw);
+			}
+		}
+	} else if (token && *token) {
+		c->user = mc_strdup("molcache");
+		c->pass = mc_strdup(token);
+	}
+	creds_add_secret(c, token);
+}
+
+static void creds_release(struct mc_git_creds *c)
+{
+	size_t i;
+
+	free(c->user);
+	free(c->pass);
+	for (i = 0; i < 4; i++)
+		free(c->secrets[i]);
+	memset(c, 0, sizeof(*c));
+}
+
+/* A copy of s with every credential masked. */
+static char *creds_redact(const struct mc_git_creds *c, const char *s)
+{
+	char *cur = mc_strdup(s), *next;
+	size_t i;
+
+	for (i = 0; c && c->secrets[i]; i++) {
+		next = mc_redact_secret(cur, c->secrets[i]);
+		free(cur);
+		cur = next;
+	}
+	return cur;
+}
+
+static int creds_cb(git_credential **out, const char *url, const char *username_from_url,
+		    unsigned int allowed_types, void *payload)
+{
+	struct mc_git_creds *c = payload;
+
+	if (!(allowed_types & GIT_CREDENTIAL_USERPASS_PLAINTEXT))
+		return GIT_PASSTHROUGH;
+	if (!c->user) {
+		git_error_set_str(GIT_ERROR_NET, "authentication required but no credentials were given");
+		return GIT_EAUTH;
+	}
+	if (++c->attempts > MC_GIT_MAX_AUTH_ATTEMPTS) {
+		git_error_set_str(GIT_ERROR_NET, "authentication failed: the credentials were rejected");
+		return GIT_EAUTH;
+	}
+	return git_credential_userpass_plaintext_new(out, c->user, c->pass);
+}
+
+static int transfer_cb(const git_indexer_progress *stats, void *payload)
+{
+	struct mc_git_creds *c = payload;
+	struct mc_git_progress p;
+
+	if (c->progress) {
+		p.received_objects = stats->received_objects;
+		p.total_objects = stats->total_objects;
+		p.indexed_objects = stats->indexed_objects;
+		p.received_bytes = stats->received_bytes;
+		c->progress(c->progress_ud, &p);
+	}
+	return 0;
+}
+
+/* Records "remote '<redacted url>': <libgit2 words, credentials masked>" under code. */
+static int remote_fail(int code, const char *url, const struct mc_git_creds *c)
+{
+	char *red = mc_url_redact(url), *msg = creds_redact(c, git_msg());
+	int ret;
+
+	ret = mc_error_set(code, "remote '%s': %s", red, msg);
+	if (code == MC_EUNREACHABLE)
+		mc_error_hint("check the repository URL, the network, and that the token is valid");
+	free(red);
+	free(msg);
+	return ret;
+}
+
+/* Network-side failures of a fetch are "unreachable"; the rest (disk, odb) are plain errors. */
+static int fetch_error_code(int gerr)
+{
+	const git_error *e = git_error_last();
+
+	if (gerr == GIT_EAUTH || gerr == GIT_ECERTIFICATE)
+		return MC_EUNREACHABLE;
+	if (e && (e->klass == GIT_ERROR_NET || e->klass == GIT_ERROR_HTTP || e->klass == GIT_ERROR_SSL ||
+		  e->klass == GIT_ERROR_SSH || e->klass == GIT_ERROR_CALLBACK))
+		return MC_EUNREACHABLE;
+	return MC_ERR;
+}
+
+static void connect_opts_init(git_remote_callbacks *cb, struct mc_git_creds *c)
+{
+	git_remote_init_callbacks(cb, GIT_REMOTE_CALLBACKS_VERSION);
+	cb->credentials = creds_cb;
+	cb->payload = c;
+}
+
+/* The advertised head named name, preferring the peeled "name^{}" entry of an annotated tag. */
+static const git_remote_head *find_head(const git_remote_head **heads, size_t n, const char *name)
+{
+	const git_remote_head *found = NULL;
+	size_t i, len = strlen(name);
+
+	for (i = 0; i < n; i++) {
+		const char *hn = heads[i]->name;
+
+		if (!strncmp(hn, name, len) && !strcmp(hn + len, "^{}"))
+			return heads[i];
+		if (!strcmp(hn, name))
+			found = heads[i];
+	}
+	return found;
+}
+
+int mc_git_resolve(char out[41], char **resolved_ref, const char *url, const char *ref, const char *token)
+{
+	int ret = 0, err;
+	struct mc_git_creds creds;
+	git_remote *remote = NULL;
+	git_remote_callbacks cb;
+	git_buf defbranch = GIT_BUF_INIT;
+	const git_remote_head **heads = NULL, *hit = NULL;
+	size_t nheads = 0, i;
+	char *clean = NULL, *red = NULL, *match = NULL;
+
+	memset(&creds, 0, sizeof(creds));
+	if (resolved_ref)
+		*resolved_ref = NULL;
+	if (is_sha(ref)) {
+		for (i = 0; i < 40; i++)
+			out[i] = (char)tolower((unsigned char)ref[i]);
+		out[40] = '\0';
+		if (resolved_ref)
+			*resolved_ref = mc_strdup(out);
+		goto done;
+	}
+	if (!url || !*url) {
+		ret = mc_error_set(MC_EINVAL, "remote: no repository URL given");
+		goto done;
+	}
+	creds_init(&creds, url, token);
+	clean = mc_url_strip_credentials(url);
+	red = mc_url_redact(url);
+	git_error_clear();
+	if (git_remote_create_detached(&remote, clean) < 0) {
+		ret = remote_fail(MC_EUNREACHABLE, url, &creds);
+		goto done;
+	}
+	connect_opts_init(&cb, &creds);
+	if (git_remote_connect(remote, GIT_DIRECTION_FETCH, &cb, NULL, NULL) < 0 ||
+	    git_remote_ls(&heads, &nheads, remote) < 0) {
+		ret = remote_fail(MC_EUNREACHABLE, url, &creds);
+		goto done;
+	}
+	if (!ref || !*ref) {
+		hit = find_head(heads, nheads, "HEAD");
+		if (hit) {
+			err = git_remote_default_branch(&defbranch, remote);
+			match = mc_strdup(err == 0 && defbranch.ptr ? defbranch.ptr : "HEAD");
+		}
+	} else {
+		static const char *const prefixes[] = { "refs/heads/", "refs/tags/", "" };
+
+		for (i = 0; !hit && i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+			char *name = mc_asprintf("%s%s", prefixes[i], ref);
+
+			hit = find_head(heads, nheads, name);
+			if (hit)
+				match = name;
+			else
+				free(name);
+		}
+	}
+	if (!hit) {
+		ret = mc_error_set(MC_ENOTFOUND, "remote '%s': ref '%s' not found", red,
+				   ref && *ref ? ref : "HEAD");
+		goto done;
+	}
+	git_oid_tostr(out, 41, &hit->oid);
+	if (resolved_ref) {
+		*resolved_ref = match;
+		match = NULL;
+	}
+
+done:
+	if (remote) {
+		git_remote_disconnect(remote);
+		git_remote_free(remote);
+	}
+	git_buf_dispose(&defbranch);
+	creds_release(&creds);
+	free(clean);
+	free(red);
+	free(match);
+	return ret;
+}
+
+/* Creates the bare mirror under a temp sibling, then renames it into place, so a crash never leaves half a mirror. */
+static int mirror_create(const char *mirror_path)
+{
+	int ret = 0;
+	char *tmp = mc_asprintf("%s.tmp-%ld", mirror_path, (long)getpid());
+	git_repository_init_options io = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+	git_repository *repo = NULL;
+	git_config *cfg = NULL;
+
+	if ((ret = mc_rm_rf(tmp)) < 0)
+		goto done;
+	io.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH | GIT_REPOSITORY_INIT_NO_REINIT;
+	/* A bare repository may probe the filesystem and leave core.symlinks unset or false; checkouts need it true. */
+	if (git_repository_init_ext(&repo, tmp, &io) < 0 || git_repository_config(&cfg, repo) < 0 ||
+	    git_config_set_bool(cfg, "core.symlinks", 1) < 0 || git_config_set_bool(cfg, "gc.auto", 0) < 0) {
+		ret = mc_error_set(MC_ERR, "mirror '%s': cannot create: %s", mirror_path, git_msg());
+		goto done;
+	}
+	git_config_free(cfg);
+	cfg = NULL;
+	git_repository_free(repo);
+	repo = NULL;
+	if (rename(tmp, mirror_path) < 0) {
+		/* Someone else created it meanwhile: theirs is as good as ours. */
+		if (errno != EEXIST && errno != ENOTEMPTY) {
+			char *what = mc_asprintf("mirror '%s': rename into place", mirror_path);
+
+			ret = mc_error_errno(what);
+			free(what);
+		}
+		mc_rm_rf(tmp);
+	}
+
+done:
+	git_config_free(cfg);
+	git_repository_free(repo);
+	if (ret < 0)
+		mc_rm_rf(tmp);
+	free(tmp);
+	return ret;
+}
+
+static int mirror_open(git_repository **out, const char *mirror_path)
+{
+	int ret = 0, err;
+
+	*out = NULL;
+	err = git_repository_open_bare(out, mirror_path);
+	if (err == GIT_ENOTFOUND)
+		ret = mc_error_set(MC_ENOTFOUND, "mirror '%s': %s", mirror_path, git_msg());
+	else if (err < 0)
+		ret = mc_error_set(MC_ERR, "mirror '%s': %s", mirror_path, git_msg());
+	return ret;
+}
+
+static int has_commit(git_repository *repo, const git_oid *oid)
+{
+	git_commit *c = NULL;
+	int ok = git_commit_lookup(&c, repo, oid) == 0;
+
+	git_commit_free(c);
+	git_error_clear();
+	return ok;
+}
+
+/* One network fetch of specs (count n) through remote; hands the final counts to the progress callback. */
+static int fetch_specs(git_remote *remote, const char *url, struct mc_git_creds *creds, char **specs, size_t n)
+{
+	int ret = 0, err;
+	git_fetch_options fo = GIT_FETCH_OPTIONS_INIT;
+	git_strarray arr = { specs, n };
+	const git_indexer_progress *st;
+
+	connect_opts_init(&fo.callbacks, creds);
+	fo.callbacks.transfer_progress = transfer_cb;
+	fo.prune = GIT_FETCH_NO_PRUNE;
+	fo.update_fetchhead = 0;
+	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+	creds->attempts = 0;
+	git_error_clear();
+	err = git_remote_fetch(remote, &arr, &fo, "molcache: fetch");
+	if (err < 0) {
+		ret = remote_fail(fetch_error_code(err), url, creds);
+		goto done;
+	}
+	st = git_remote_stats(remote);
+	if (st)
+		transfer_cb(st, creds);
+
+done:
+	return ret;
+}
+
+int mc_git_mirror_fetch(const char *mirror_path, const char *url, const char *resolved_ref,
+			const char *sha, const char *token, mc_git_progress_fn progress, void *ud,
+			int *fetched)
+{
+	int ret = 0;
+	struct mc_git_creds creds;
+	struct stat st;
+	git_repository *repo = NULL;
+	git_remote *remote = NULL;
+	git_oid oid;
+	char *clean = NULL, *red = NULL, *one = NULL;
+	char *all[] = { "+refs/heads/*:refs/molcache/heads/*", "+refs/tags/*:refs/molcache/tags/*" };
+
+	memset(&creds, 0, sizeof(creds));
+	if (fetched)
+		*fetched = 0;
+	if (!is_sha(sha) || git_oid_fromstr(&oid, sha) < 0) {
+		ret = mc_error_set(MC_EINVAL, "mirror '%s': '%s' is not a 40-hex commit sha", mirror_path,
+				   sha ? sha : "(null)");
+		goto done;
+	}
+	if (lstat(mirror_path, &st) < 0) {
+		if (errno != ENOENT) {
+			ret = mc_error_errno(mirror_path);
+			goto done;
+		}
+		if ((ret = mirror_create(mirror_path)) < 0)
+			goto done;
+	}
+	if ((ret = mirror_open(&repo, mirror_path)) < 0)
+		goto done;
+	if (has_commit(repo, &oid))
+		goto done;
+
+	if (!url || !*url) {
+		ret = mc_error_set(MC_EINVAL, "mirror '%s': no repository URL given", mirror_path);
+		goto done;
+	}
+	creds_init(&creds, url, token);
+	creds.progress = progress;
+	creds.progress_ud = ud;
+	clean = mc_url_strip_credentials(url);
+	red = mc_url_redact(url);
+	/* Anonymous: the remote lives in memory only, nothing reaches the mirror's config. */
+	if (git_remote_create_anonymous(&remote, repo, clean) < 0) {
+		ret = remote_fail(MC_EUNREACHABLE, url, &creds);
+		goto done;
+	}
+	if (fetched)
+		*fetched = 1;
+	if (resolved_ref && *resolved_ref && !is_sha(resolved_ref)) {
+		const char *rest = strncmp(resolved_ref, "refs/", 5) ? resolved_ref : resolved_ref + 5;
+
+		one = mc_asprintf("+%s:refs/molcache/%s", resolved_ref, rest);
+		if ((ret = fetch_specs(remote, url, &creds, &one, 1)) < 0)
+			goto done;
+		if (has_commit(repo, &oid))
+			goto done;
+		/* The ref moved past sha between resolve and fetch: sha may still be on another branch or tag. */
+	}
+	if ((ret = fetch_specs(remote, url, &creds, all, 2)) < 0)
+		goto done;
+	if (!has_commit(repo, &oid))
+		ret = mc_error_set(MC_ENOTFOUND, "remote '%s': commit %s not found in any branch or tag", red, sha);
+
+done:
+	git_remote_free(remote);
+	git_repository_free(repo);
+	creds_release(&creds);
+	free(clean);
+	free(red);
+	free(one);
+	return ret;
+}
+
+/* Looks up commit sha in the mirror and hands back its tree. */
+static int commit_tree(git_tree **out, git_repository **repo_out, const char *mirror_path, const char *sha)
+{
+	int ret = 0, err;
+	git_oid oid;
+	git_commit *commit = NULL;
+
+	*out = NULL;
+	*repo_out = NULL;
+	if (!is_sha(sha) || git_oid_fromstr(&oid, sha) < 0) {
+		ret = mc_error_set(MC_EINVAL, "mirror '%s': '%s' is not a 40-hex commit sha", mirror_path,
+				   sha ? sha : "(null)");
+		goto done;
+	}
+	if ((ret = mirror_open(repo_out, mirror_path)) < 0)
+		goto done;
+	err = git_commit_lookup(&commit, *repo_out, &oid);
+	if (err < 0) {
+		ret = mc_error_set(err == GIT_ENOTFOUND ? MC_ENOTFOUND : MC_ERR, "mirror '%s': commit %s: %s",
+				   mirror_path, sha, git_msg());
+		goto done;
+	}
+	if (git_commit_tree(out, commit) < 0)
+		ret = mc_error_set(MC_ERR, "mirror '%s': tree of commit %s: %s", mirror_path, sha, git_msg());
+
+done:
+	git_commit_free(commit);
+	return ret;
+}
+
+int mc_git_read_file(struct mc_buf *out, const char *mirror_path, const char *sha, const char *path,
+		     size_t max_bytes)
+{
+	int ret = 0, err;
+	git_repository *repo = NULL;
+	git_tree *tree = NULL;
+	git_tree_entry *entry = NULL;
+	git_blob *blob = NULL;
+	git_object_size_t size;
+
+	mc_buf_reset(out);
+	if ((ret = commit_tree(&tree, &repo, mirror_path, sha)) < 0)
+		goto done;
+	err = git_tree_entry_bypath(&entry, tree, path);
+	if (err < 0) {
+		ret = mc_error_set(err == GIT_ENOTFOUND ? MC_ENOTFOUND : MC_ERR, "file '%s' in commit %s: %s",
+				   path, sha, git_msg());
+		goto done;
+	}
+	if (git_tree_entry_type(entry) != GIT_OBJECT_BLOB) {
+		ret = mc_error_set(MC_ENOTFOUND, "file '%s' in commit %s: not a file", path, sha);
+		goto done;
+	}
+	if (git_tree_entry_filemode(entry) == GIT_FILEMODE_LINK) {
+		ret = mc_error_set(MC_EINVAL, "file '%s' in commit %s: is a symbolic link", path, sha);
+		goto done;
+	}
+	if (git_blob_lookup(&blob, repo, git_tree_entry_id(entry)) < 0) {
+		ret = mc_error_set(MC_ERR, "file '%s' in commit %s: %s", path, sha, git_msg());
+		goto done;
+	}
+	size = git_blob_rawsize(blob);
+	if (size > (git_object_size_t)max_bytes) {
+		ret = mc_error_set(MC_EINVAL, "file '%s' in commit %s: %llu bytes, over the limit of %zu", path,
+				   sha, (unsigned long long)size, max_bytes);
+		goto done;
+	}
+	if (mc_buf_add(out, git_blob_rawcontent(blob), (size_t)size) < 0) {
+		ret = mc_error_set(MC_EINVAL, "file '%s' in commit %s: %llu bytes, too big to read", path, sha,
+				   (unsigned long long)size);
+		goto done;
+	}
+
+done:
+	git_blob_free(blob);
+	git_tree_entry_free(entry);
+	git_tree_free(tree);
+	git_repository_free(repo);
+	return ret;
+}
+
+int mc_git_checkout(const char *mirror_path, const char *sha, const char *target_dir)
+{
+	int ret = 0;
+	git_repository *repo = NULL;
+	git_tree *tree = NULL;
+	git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
+
+	if ((ret = commit_tree(&tree, &repo, mirror_path, sha)) < 0)
+		goto done;
+	if ((ret = mc_mkdir_p(target_dir, 0755)) < 0)
+		goto done;
+	/* The bytes of the commit, exactly: no index written, no CRLF/ident/filter conversion. */
+	co.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DONT_WRITE_INDEX;
+	co.disable_filters = 1;
+	co.target_directory = target_dir;
+	if (git_checkout_tree(repo, (const git_object *)tree, &co) < 0)
+		ret = mc_error_set(MC_ERR, "checkout of commit %s into '%s': %s", sha, target_dir, git_msg());
+
+done:
+	git_tree_free(tree);
+	git_repository_free(repo);
+	return ret;
+}

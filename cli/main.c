@@ -1,0 +1,130 @@
+/* main.c — the molcache entry point: global options, the command table, error printing. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../cache/git.h"
+#include "../cache/key.h"
+#include "cli.h"
+
+const struct mc_cmd mc_commands[] = {
+	{ "ensure", cmd_ensure, "print a local image tag for a runtime, building it on a miss" },
+	{ "help", cmd_help, "show help for molcache or a command" },
+	{ "version", cmd_version, "print the version" },
+	{ NULL, NULL, NULL },
+};
+
+int mc_cli_exit_code(int err)
+{
+	switch (err) {
+	case MC_OK: return MC_EXIT_OK;
+	case MC_EINVAL: return MC_EXIT_USAGE;
+	case MC_EUNREACHABLE: return MC_EXIT_REMOTE;
+	case MC_EENGINE: return MC_EXIT_ENGINE;
+	case MC_EBUILD: return MC_EXIT_BUILD;
+	case MC_ELOCKED: return MC_EXIT_BUSY;
+	case MC_ENOTFOUND: return MC_EXIT_NOTFOUND;
+	default: return MC_EXIT_ERROR;
+	}
+}
+
+/* Defence in depth: whatever a lower layer put in a message, no secret leaves. */
+static char *scrub(struct mc_ctx *ctx, const char *s)
+{
+	char *out = mc_strdup(s);
+	const char *secrets[] = { ctx ? ctx->cfg.git_token : NULL, getenv("MOLCACHE_GIT_TOKEN"),
+				  getenv("MOLECULE_GITEA_TOKEN") };
+	for (size_t i = 0; i < sizeof(secrets) / sizeof(*secrets); i++) {
+		if (!secrets[i] || !*secrets[i])
+			continue;
+		char *next = mc_redact_secret(out, secrets[i]);
+		free(out);
+		out = next;
+	}
+	return out;
+}
+
+int mc_cli_fail(struct mc_ctx *ctx)
+{
+	char *msg = scrub(ctx, mc_error_msg()[0] ? mc_error_msg() : "unknown error");
+	char *hint = scrub(ctx, mc_error_hint_msg());
+	fprintf(stderr, "molcache: %s\n", msg);
+	if (*hint)
+		fprintf(stderr, "hint: %s\n", hint);
+	free(msg);
+	free(hint);
+	return mc_cli_exit_code(mc_error_code() ? mc_error_code() : MC_ERR);
+}
+
+int mc_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("molcache: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	fprintf(stderr, "hint: see 'molcache %s --help'\n", cmd ? cmd : "");
+	return MC_EXIT_USAGE;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: molcache [--version] [--help] COMMAND [ARGS]\n\ncommands:\n");
+	for (const struct mc_cmd *c = mc_commands; c->name; c++)
+		fprintf(f, "  %-10s %s\n", c->name, c->summary);
+	fprintf(f, "\nSee 'molcache help COMMAND' or man molcache.\n");
+}
+
+int cmd_help(struct mc_ctx *ctx, int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stdout);
+		return MC_EXIT_OK;
+	}
+	for (const struct mc_cmd *c = mc_commands; c->name; c++)
+		if (!strcmp(c->name, argv[1])) {
+			char *args[] = { argv[1], "--help", NULL };
+			return c->fn(ctx, 2, args);
+		}
+	return mc_cli_usage_error("help", "unknown command '%s'", argv[1]);
+}
+
+int cmd_version(struct mc_ctx *ctx, int argc, char **argv)
+{
+	printf("molcache %s\n", MC_VERSION);
+	return MC_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct mc_ctx ctx;
+	const struct mc_cmd *cmd = NULL;
+	int ret;
+
+	if (argc < 2) {
+		usage(stderr);
+		return MC_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+		argv[1] = "help";
+	if (!strcmp(argv[1], "--version"))
+		argv[1] = "version";
+	for (const struct mc_cmd *c = mc_commands; c->name; c++)
+		if (!strcmp(c->name, argv[1]))
+			cmd = c;
+	if (!cmd) {
+		fprintf(stderr, "molcache: '%s' is not a molcache command\n", argv[1]);
+		fprintf(stderr, "hint: see 'molcache --help'\n");
+		return MC_EXIT_USAGE;
+	}
+	/* commands call mc_ctx_init() after their own argument checks: a bad
+	 * argument is refused before any I/O, and help works with a broken config */
+	memset(&ctx, 0, sizeof(ctx));
+	mc_git_init();
+	ret = cmd->fn(&ctx, argc - 1, argv + 1);
+	mc_ctx_release(&ctx);
+	mc_git_shutdown();
+	return ret;
+}

@@ -1,0 +1,613 @@
+/* index.c — the SQLite index: schema migrations and the cached prepared queries on it. */
+#include "store.h"
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * Forward migrations: migrations[i] brings user_version i to i + 1. Never edit
+ * one that has shipped; append a new one instead.
+ */
+static const char *const migrations[] = {
+	/* 0 → 1 */
+	"CREATE TABLE entries ("
+	" key TEXT PRIMARY KEY NOT NULL,"
+	" runtime TEXT, repo_prefix TEXT, ref TEXT, head_sha TEXT,"
+	" dockerfile_path TEXT, dockerfile_hash TEXT, platform TEXT, build_args TEXT,"
+	" image_tag TEXT, image_id TEXT, tree_path TEXT,"
+	" state INTEGER NOT NULL DEFAULT 0,"
+	" tree_bytes INTEGER NOT NULL DEFAULT 0, image_bytes INTEGER NOT NULL DEFAULT 0,"
+	" created_ms INTEGER NOT NULL DEFAULT 0, last_used_ms INTEGER NOT NULL DEFAULT 0,"
+	" build_ms INTEGER NOT NULL DEFAULT 0, use_count INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX entries_runtime_used ON entries(runtime, last_used_ms);"
+	"CREATE INDEX entries_used ON entries(last_used_ms);"
+	"CREATE TABLE counters (name TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE dfhash (repo_url TEXT NOT NULL, commit_sha TEXT NOT NULL, path TEXT NOT NULL,"
+	" hash TEXT NOT NULL, PRIMARY KEY (repo_url, commit_sha, path)) WITHOUT ROWID;"
+	/* History outlives the entry it describes, so no foreign key to entries. */
+	"CREATE TABLE builds (id INTEGER PRIMARY KEY, key TEXT NOT NULL, started_ms INTEGER NOT NULL,"
+	" duration_ms INTEGER NOT NULL, ok INTEGER NOT NULL, log_path TEXT);"
+	"CREATE INDEX builds_key ON builds(key, started_ms);"
+	"CREATE TABLE gc_runs (id INTEGER PRIMARY KEY, started_ms INTEGER NOT NULL,"
+	" duration_ms INTEGER NOT NULL DEFAULT 0, evicted INTEGER NOT NULL DEFAULT 0,"
+	" bytes_freed INTEGER NOT NULL DEFAULT 0, errors INTEGER NOT NULL DEFAULT 0, detail TEXT);",
+};
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+#define ENTRY_COLS                                                                              \
+	"key, runtime, repo_prefix, ref, head_sha, dockerfile_path, dockerfile_hash, platform, " \
+	"build_args, image_tag, image_id, tree_path, state, tree_bytes, image_bytes, created_ms, " \
+	"last_used_ms, build_ms, use_count"
+
+/* Column order of ENTRY_COLS: the strings first, then state, then the int64s. */
+static const size_t entry_str[] = {
+	offsetof(struct mc_entry, key),		    offsetof(struct mc_entry, runtime),
+	offsetof(struct mc_entry, repo_prefix),	    offsetof(struct mc_entry, ref),
+	offsetof(struct mc_entry, head_sha),	    offsetof(struct mc_entry, dockerfile_path),
+	offsetof(struct mc_entry, dockerfile_hash), offsetof(struct mc_entry, platform),
+	offsetof(struct mc_entry, build_args),	    offsetof(struct mc_entry, image_tag),
+	offsetof(struct mc_entry, image_id),	    offsetof(struct mc_entry, tree_path),
+};
+#define N_STR ((int)(sizeof(entry_str) / sizeof(entry_str[0])))
+static const size_t entry_i64[] = {
+	offsetof(struct mc_entry, tree_bytes),	 offsetof(struct mc_entry, image_bytes),
+	offsetof(struct mc_entry, created_ms),	 offsetof(struct mc_entry, last_used_ms),
+	offsetof(struct mc_entry, build_ms),	 offsetof(struct mc_entry, use_count),
+};
+#define N_I64 ((int)(sizeof(entry_i64) / sizeof(entry_i64[0])))
+
+enum {
+	ST_GET,
+	ST_PUT,
+	ST_SET_STATE,
+	ST_TOUCH,
+	ST_DELETE,
+	ST_NEWEST,
+	ST_LIST_ALL,
+	ST_LIST_RUNTIME,
+	ST_COUNTER_ADD,
+	ST_COUNTER_GET,
+	ST_DFHASH_GET,
+	ST_DFHASH_PUT,
+	ST_BUILD_RECORD,
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_GET] = "SELECT " ENTRY_COLS " FROM entries WHERE key = ?1",
+	[ST_PUT] = "INSERT INTO entries (" ENTRY_COLS ") VALUES"
+		   " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+		   " ON CONFLICT (key) DO UPDATE SET runtime = excluded.runtime,"
+		   " repo_prefix = excluded.repo_prefix, ref = excluded.ref, head_sha = excluded.head_sha,"
+		   " dockerfile_path = excluded.dockerfile_path, dockerfile_hash = excluded.dockerfile_hash,"
+		   " platform = excluded.platform, build_args = excluded.build_args,"
+		   " image_tag = excluded.image_tag, image_id = excluded.image_id,"
+		   " tree_path = excluded.tree_path, state = excluded.state,"
+		   " tree_bytes = excluded.tree_bytes, image_bytes = excluded.image_bytes,"
+		   " created_ms = excluded.created_ms, last_used_ms = excluded.last_used_ms,"
+		   " build_ms = excluded.build_ms, use_count = excluded.use_count",
+	[ST_SET_STATE] = "UPDATE entries SET state = ?2 WHERE key = ?1",
+	[ST_TOUCH] = "UPDATE entries SET last_used_ms = ?2, use_count = use_count + 1 WHERE key = ?1",
+	[ST_DELETE] = "DELETE FROM entries WHERE key = ?1",
+	[ST_NEWEST] = "SELECT " ENTRY_COLS " FROM entries WHERE runtime = ?1 AND state = 1"
+		      " ORDER BY last_used_ms DESC, created_ms DESC, key LIMIT 1",
+	[ST_LIST_ALL] = "SELECT " ENTRY_COLS " FROM entries ORDER BY last_used_ms DESC, key",
+	[ST_LIST_RUNTIME] = "SELECT " ENTRY_COLS " FROM entries WHERE runtime = ?1"
+			    " ORDER BY last_used_ms DESC, key",
+	[ST_COUNTER_ADD] = "INSERT INTO counters (name, value) VALUES (?1, ?2)"
+			   " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+	[ST_COUNTER_GET] = "SELECT value FROM counters WHERE name = ?1",
+	[ST_DFHASH_GET] = "SELECT hash FROM dfhash WHERE repo_url = ?1 AND commit_sha = ?2 AND path = ?3",
+	[ST_DFHASH_PUT] = "INSERT INTO dfhash (repo_url, commit_sha, path, hash) VALUES (?1, ?2, ?3, ?4)"
+			  " ON CONFLICT (repo_url, commit_sha, path) DO UPDATE SET hash = excluded.hash",
+	[ST_BUILD_RECORD] = "INSERT INTO builds (key, started_ms, duration_ms, ok, log_path)"
+			    " VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+};
+
+struct mc_index {
+	sqlite3 *db;
+	char *path;
+	/* Prepared on first use and kept: a cache hit must not pay for parsing. */
+	sqlite3_stmt *stmt[ST_COUNT];
+};
+
+/* The one adapter from SQLite errors: BUSY/LOCKED means the busy timeout ran out. */
+static int ix_err(struct mc_index *ix, int rc, const char *what)
+{
+	int prim = rc & 0xff;
+	int code = prim == SQLITE_BUSY || prim == SQLITE_LOCKED ? MC_ELOCKED : MC_ERR;
+	mc_error_set(code, "index '%s': %s: %s", ix->path, what, sqlite3_errmsg(ix->db));
+	if (code == MC_ELOCKED)
+		mc_error_hint("another molcache process kept the index busy; try again");
+	return code;
+}
+
+static int prepare(sqlite3_stmt **out, struct mc_index *ix, int id)
+{
+	if (!ix->stmt[id]) {
+		int rc = sqlite3_prepare_v3(ix->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &ix->stmt[id],
+					    NULL);
+		if (rc != SQLITE_OK) {
+			*out = NULL;
+			return ix_err(ix, rc, "prepare");
+		}
+	}
+	*out = ix->stmt[id];
+	return 0;
+}
+
+/* Makes a cached statement ready for its next use; NULL is fine. */
+static void finish(sqlite3_stmt *st)
+{
+	if (st) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
+}
+
+/* Steps a statement that returns no row. */
+static int step_done(struct mc_index *ix, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+	return rc == SQLITE_DONE ? 0 : ix_err(ix, rc, what);
+}
+
+/* Runs one statement with no values and no cache (open, migrations). */
+static int exec(struct mc_index *ix, const char *sql, const char *what)
+{
+	int rc = sqlite3_exec(ix->db, sql, NULL, NULL, NULL);
+	return rc == SQLITE_OK ? 0 : ix_err(ix, rc, what);
+}
+
+static int user_version(struct mc_index *ix, int *out)
+{
+	sqlite3_stmt *st = NULL;
+	int ret = 0, rc;
+
+	*out = 0;
+	rc = sqlite3_prepare_v2(ix->db, "PRAGMA user_version", -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		ret = ix_err(ix, rc, "read schema version");
+		goto done;
+	}
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		ret = ix_err(ix, rc, "read schema version");
+		goto done;
+	}
+	*out = sqlite3_column_int(st, 0);
+done:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int too_new(struct mc_index *ix, int v)
+{
+	mc_error_set(MC_EINVAL, "index '%s': schema version %d is newer than this molcache (%d)", ix->path, v,
+		     SCHEMA_VERSION);
+	mc_error_hint("a newer molcache wrote this cache; upgrade molcache, or set MOLCACHE_HOME to another directory");
+	return MC_EINVAL;
+}
+
+static int migrate(struct mc_index *ix)
+{
+	char *set_version = NULL;
+	int ret = 0, v;
+
+	/* Persistent in the file, so only done when creating or upgrading. A file
+	 * system without shared memory keeps the old mode; that is slower under
+	 * contention but still correct, so it is not an error. */
+	if ((ret = exec(ix, "PRAGMA journal_mode = WAL", "set journal mode")) < 0)
+		goto done;
+	if ((ret = exec(ix, "BEGIN IMMEDIATE", "begin migration")) < 0)
+		goto done;
+	/* Another process may have migrated while we waited for the lock. */
+	if ((ret = user_version(ix, &v)) < 0)
+		goto done;
+	if (v > SCHEMA_VERSION) {
+		ret = too_new(ix, v);
+		goto done;
+	}
+	for (int i = v; i < SCHEMA_VERSION; i++) {
+		char what[64];
+		snprintf(what, sizeof(what), "migrate schema %d to %d", i, i + 1);
+		if ((ret = exec(ix, migrations[i], what)) < 0)
+			goto done;
+	}
+	/* PRAGMA takes no bound parameters; the value is our own constant. */
+	set_version = mc_asprintf("PRAGMA user_version = %d", SCHEMA_VERSION);
+	if ((ret = exec(ix, set_version, "set schema version")) < 0)
+		goto done;
+	ret = exec(ix, "COMMIT", "commit migration");
+done:
+	if (ret < 0 && !sqlite3_get_autocommit(ix->db))
+		sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
+	free(set_version);
+	return ret;
+}
+
+int mc_index_open(struct mc_index **out, const char *path)
+{
+	struct mc_index *ix = mc_calloc(1, sizeof(*ix));
+	int ret = 0, rc, v;
+
+	*out = NULL;
+	ix->path = mc_strdup(path);
+	rc = sqlite3_open_v2(path, &ix->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	if (rc != SQLITE_OK) {
+		if (ix->db)
+			ret = ix_err(ix, rc, "open");
+		else
+			ret = mc_error_set(MC_ERR, "index '%s': open: %s", path, sqlite3_errstr(rc));
+		goto done;
+	}
+	sqlite3_busy_timeout(ix->db, 10000);
+	if ((ret = exec(ix, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", "set pragmas")) < 0)
+		goto done;
+	/* The common case (a cache hit) ends here after one read. */
+	if ((ret = user_version(ix, &v)) < 0)
+		goto done;
+	if (v > SCHEMA_VERSION)
+		ret = too_new(ix, v);
+	else if (v < SCHEMA_VERSION)
+		ret = migrate(ix);
+	if (ret < 0)
+		goto done;
+	*out = ix;
+	ix = NULL;
+done:
+	mc_index_free(ix);
+	return ret;
+}
+
+void mc_index_free(struct mc_index *ix)
+{
+	if (!ix)
+		return;
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(ix->stmt[i]);
+	sqlite3_close(ix->db);
+	free(ix->path);
+	free(ix);
+}
+
+int mc_index_schema_version(void) { return SCHEMA_VERSION; }
+
+const char *mc_state_name(int state)
+{
+	switch (state) {
+	case MC_STATE_BUILDING: return "building";
+	case MC_STATE_READY: return "ready";
+	case MC_STATE_FAILED: return "failed";
+	case MC_STATE_EVICTING: return "evicting";
+	default: return "unknown";
+	}
+}
+
+static char *column_str(sqlite3_stmt *st, int col)
+{
+	const unsigned char *s = sqlite3_column_text(st, col);
+	return s ? mc_strndup((const char *)s, (size_t)sqlite3_column_bytes(st, col)) : NULL;
+}
+
+static void read_entry(struct mc_entry *out, sqlite3_stmt *st)
+{
+	memset(out, 0, sizeof(*out));
+	for (int i = 0; i < N_STR; i++)
+		*(char **)((char *)out + entry_str[i]) = column_str(st, i);
+	out->state = sqlite3_column_int(st, N_STR);
+	for (int i = 0; i < N_I64; i++)
+		*(int64_t *)((char *)out + entry_i64[i]) = sqlite3_column_int64(st, N_STR + 1 + i);
+}
+
+/* Steps a query for at most one entry. */
+static int one_entry(struct mc_index *ix, struct mc_entry *out, sqlite3_stmt *st, const char *what,
+		     const char *subject)
+{
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		read_entry(out, st);
+		return 0;
+	}
+	if (rc == SQLITE_DONE)
+		return mc_error_set(MC_ENOTFOUND, "index '%s': %s '%s': not found", ix->path, what, subject);
+	return ix_err(ix, rc, what);
+}
+
+int mc_index_get(struct mc_index *ix, struct mc_entry *out, const char *key)
+{
+	sqlite3_stmt *st = NULL;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if ((ret = prepare(&st, ix, ST_GET)) < 0)
+		goto done;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	ret = one_entry(ix, out, st, "entry", key);
+done:
+	finish(st);
+	return ret;
+}
+
+int mc_index_put(struct mc_index *ix, const struct mc_entry *e)
+{
+	sqlite3_stmt *st = NULL;
+	int ret;
+
+	if (!e->key)
+		MC_BUG("mc_index_put: entry without key");
+	if ((ret = prepare(&st, ix, ST_PUT)) < 0)
+		goto done;
+	/* A NULL pointer binds SQL NULL. */
+	for (int i = 0; i < N_STR; i++)
+		sqlite3_bind_text(st, i + 1, *(char *const *)((const char *)e + entry_str[i]), -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, N_STR + 1, e->state);
+	for (int i = 0; i < N_I64; i++)
+		sqlite3_bind_int64(st, N_STR + 2 + i, *(const int64_t *)((const char *)e + entry_i64[i]));
+	ret = step_done(ix, st, "store entry");
+done:
+	finish(st);
+	return ret;
+}
+
+/* Runs an UPDATE/DELETE keyed on ?1 = key, ?2 = value; MC_ENOTFOUND when no row matched. */
+static int update_key(struct mc_index *ix, int id, const char *key, int64_t value, const char *what,
+		      int missing_ok)
+{
+	sqlite3_stmt *st = NULL;
+	int ret;
+
+	if ((ret = prepare(&st, ix, id)) < 0)
+		goto done;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_bind_parameter_count(st) >= 2)
+		sqlite3_bind_int64(st, 2, value);
+	if ((ret = step_done(ix, st, what)) < 0)
+		goto done;
+	if (!missing_ok && sqlite3_changes(ix->db) == 0)
+		ret = mc_error_set(MC_ENOTFOUND, "index '%s': %s '%s': not found", ix->path, what, key);
+done:
+	finish(st);
+	return ret;
+}
+
+int mc_index_set_state(struct mc_index *ix, const char *key, int state)
+{
+	return update_key(ix, ST_SET_STATE, key, state, "set state of entry", 0);
+}
+
+int mc_index_touch(struct mc_index *ix, const char *key, int64_t now_ms)
+{
+	return update_key(ix, ST_TOUCH, key, now_ms, "touch entry", 0);
+}
+
+/* Deleting what is already gone succeeds: gc and ensure may race to it. */
+int mc_index_delete(struct mc_index *ix, const char *key)
+{
+	return update_key(ix, ST_DELETE, key, 0, "delete entry", 1);
+}
+
+int mc_index_newest_ready(struct mc_index *ix, struct mc_entry *out, const char *runtime)
+{
+	sqlite3_stmt *st = NULL;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if ((ret = prepare(&st, ix, ST_NEWEST)) < 0)
+		goto done;
+	sqlite3_bind_text(st, 1, runtime, -1, SQLITE_STATIC);
+	ret = one_entry(ix, out, st, "ready entry for runtime", runtime);
+done:
+	finish(st);
+	return ret;
+}
+
+int mc_index_list(struct mc_index *ix, struct mc_entry **out, size_t *n, const char *runtime)
+{
+	sqlite3_stmt *st = NULL;
+	struct mc_entry *v = NULL;
+	size_t len = 0, cap = 0;
+	int ret, rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((ret = prepare(&st, ix, runtime ? ST_LIST_RUNTIME : ST_LIST_ALL)) < 0)
+		goto done;
+	if (runtime)
+		sqlite3_bind_text(st, 1, runtime, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = mc_realloc(v, cap * sizeof(*v));
+		}
+		read_entry(&v[len++], st);
+	}
+	if (rc != SQLITE_DONE) {
+		ret = ix_err(ix, rc, "list entries");
+		goto done;
+	}
+	*out = v;
+	*n = len;
+	v = NULL;
+done:
+	mc_entries_free(v, len);
+	finish(st);
+	return ret;
+}
+
+void mc_entry_release(struct mc_entry *e)
+{
+	if (!e)
+		return;
+	for (int i = 0; i < N_STR; i++)
+		free(*(char **)((char *)e + entry_str[i]));
+	memset(e, 0, sizeof(*e));
+}
+
+void mc_entries_free(struct mc_entry *v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		mc_entry_release(&v[i]);
+	free(v);
+}
+
+int mc_index_counter_add(struct mc_index *ix, const char *name, int64_t delta)
+{
+	sqlite3_stmt *st = NULL;
+	int ret;
+
+	if ((ret = prepare(&st, ix, ST_COUNTER_ADD)) < 0)
+		goto done;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, delta);
+	ret = step_done(ix, st, "add to counter");
+done:
+	finish(st);
+	return ret;
+}
+
+int mc_index_counter_get(struct mc_index *ix, const char *name, int64_t *out)
+{
+	sqlite3_stmt *st = NULL;
+	int ret, rc;
+
+	*out = 0;
+	if ((ret = prepare(&st, ix, ST_COUNTER_GET)) < 0)
+		goto done;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	else if (rc != SQLITE_DONE)
+		ret = ix_err(ix, rc, "read counter");
+done:
+	finish(st);
+	return ret;
+}
+
+int mc_index_dfhash_get(struct mc_index *ix, char out[65], const char *repo_url, const char *commit,
+			const char *path)
+{
+	sqlite3_stmt *st = NULL;
+	int ret, rc;
+
+	out[0] = 0;
+	if ((ret = prepare(&st, ix, ST_DFHASH_GET)) < 0)
+		goto done;
+	sqlite3_bind_text(st, 1, repo_url, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, commit, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, path, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *h = sqlite3_column_text(st, 0);
+		int len = sqlite3_column_bytes(st, 0);
+		if (!h || len > 64) {
+			ret = mc_error_set(MC_ERR, "index '%s': dockerfile hash of '%s' at %s: malformed (%d bytes)",
+					   ix->path, path, commit, len);
+			goto done;
+		}
+		memcpy(out, h, (size_t)len);
+		out[len] = 0;
+	} else if (rc == SQLITE_DONE) {
+		ret = mc_error_set(MC_ENOTFOUND, "index '%s': dockerfile hash of '%s' at %s: not found", ix->path,
+				   path, commit);
+	} else {
+		ret = ix_err(ix, rc, "read dockerfile hash");
+	}
+done:
+	finish(st);
+	return ret;
+}
+
+int mc_index_dfhash_put(struct mc_index *ix, const char *repo_url, const char *commit, const char *path,
+			const char *hash)
+{
+	sqlite3_stmt *st = NULL;
+	int ret;
+
+	if ((ret = prepare(&st, ix, ST_DFHASH_PUT)) < 0)
+		goto done;
+	sqlite3_bind_text(st, 1, repo_url, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, commit, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, path, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, hash, -1, SQLITE_STATIC);
+	ret = step_done(ix, st, "store dockerfile hash");
+done:
+	finish(st);
+	return ret;
+}
+
+int mc_index_check(struct mc_index *ix)
+{
+	sqlite3_stmt *st = NULL;
+	int ret = 0, rc;
+
+	rc = sqlite3_prepare_v2(ix->db, "PRAGMA integrity_check", -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		ret = ix_err(ix, rc, "integrity check");
+		goto done;
+	}
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		ret = ix_err(ix, rc, "integrity check");
+		goto done;
+	}
+	const char *res = (const char *)sqlite3_column_text(st, 0);
+	if (!res || strcmp(res, "ok"))
+		ret = mc_error_set(MC_ERR, "index '%s': integrity check: %s", ix->path, res ? res : "no result");
+done:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int mc_index_build_record(struct mc_index *ix, const char *key, int64_t started_ms, int64_t duration_ms,
+			  int ok, const char *log_path)
+{
+	sqlite3_stmt *st = NULL;
+	int ret;
+
+	if ((ret = prepare(&st, ix, ST_BUILD_RECORD)) < 0)
+		goto done;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, started_ms);
+	sqlite3_bind_int64(st, 3, duration_ms);
+	sqlite3_bind_int(st, 4, ok ? 1 : 0);
+	sqlite3_bind_text(st, 5, log_path, -1, SQLITE_STATIC);
+	ret = step_done(ix, st, "record build");
+done:
+	finish(st);
+	return ret;
+}
+
+static int tx(struct mc_index *ix, int id, const char *what)
+{
+	sqlite3_stmt *st = NULL;
+	int ret;
+
+	if ((ret = prepare(&st, ix, id)) < 0)
+		goto done;
+	ret = step_done(ix, st, what);
+done:
+	finish(st);
+	return ret;
+}
+
+int mc_index_begin(struct mc_index *ix) { return tx(ix, ST_BEGIN, "begin transaction"); }
+
+int mc_index_commit(struct mc_index *ix) { return tx(ix, ST_COMMIT, "commit"); }
+
+/* Runs on error paths: it must leave the caller's error message alone. */
+void mc_index_rollback(struct mc_index *ix)
+{
+	if (ix && !sqlite3_get_autocommit(ix->db))
+		sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
+}

@@ -1,0 +1,424 @@
+/* ctest_engine.c — the engine client against the fixture's real dockerd and registry. */
+#include "../unit/t.h"
+#include "../../cache/engine.h"
+#include "../../cache/context.h"
+
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char tmp_root[256];
+
+struct progress {
+	int s, t, e;
+	struct mc_buf text;
+};
+
+static void on_progress(void *ud, char kind, const char *data)
+{
+	struct progress *p = ud;
+
+	CHECK(data != NULL);
+	if (kind == 's')
+		p->s++;
+	else if (kind == 't')
+		p->t++;
+	else if (kind == 'e')
+		p->e++;
+	else
+		CHECK(!"unknown progress kind");
+	if (kind != 't')
+		mc_buf_adds(&p->text, data);
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char *path = mc_asprintf("%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+
+	CHECK(f != NULL);
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+	free(path);
+}
+
+/* A fresh context directory holding only a Dockerfile. */
+static char *make_ctx(const char *name, const char *dockerfile)
+{
+	char *dir = mc_asprintf("%s/%s", tmp_root, name);
+
+	CHECK_INT(mc_mkdir_p(dir, 0755), 0);
+	write_file(dir, "Dockerfile", dockerfile);
+	return dir;
+}
+
+/* Runs one build of dir; returns the engine's result, id in out_id. */
+static int build(struct mc_engine *e, const char *dir, const char *tag, const struct mc_strv *args,
+		 const struct mc_strv *labels, struct progress *p, char out_id[80], struct mc_buf *log)
+{
+	struct mc_context *ctx = NULL;
+	const char *tags[] = { tag, NULL };
+	struct mc_build_req req = { 0 };
+	int ret;
+
+	ret = mc_context_open(&ctx, dir, "Dockerfile");
+	CHECK_INT(ret, 0);
+	if (ret) {
+		fprintf(stderr, "context: %s\n", mc_error_msg());
+		return ret;
+	}
+	req.context = ctx;
+	req.dockerfile = "Dockerfile";
+	req.tags = tag ? tags : NULL;
+	req.networkmode = "none";
+	req.build_args = args;
+	req.labels = labels;
+	req.progress = on_progress;
+	req.ud = p;
+	ret = mc_engine_build(e, &req, out_id, log);
+	CHECK(mc_context_bytes(ctx) > 0);
+	mc_context_free(ctx);
+	return ret;
+}
+
+/* Config.Labels[key] of image id, "" when absent. */
+static char *image_label(struct mc_engine *e, const char *id, const char *key)
+{
+	struct mc_buf body = MC_BUF_INIT;
+	char *path = mc_asprintf("/images/%s/json", id);
+	json_t *root, *v;
+	char *r = NULL;
+	long status = 0;
+
+	CHECK_INT(mc_engine_get(e, path, &status, &body), 0);
+	CHECK_INT(status, 200);
+	root = json_loadb(mc_buf_cstr(&body), body.len, 0, NULL);
+	v = json_object_get(json_object_get(json_object_get(root, "Config"), "Labels"), key);
+	r = mc_strdup(json_is_string(v) ? json_string_value(v) : "");
+	json_decref(root);
+	mc_buf_release(&body);
+	free(path);
+	return r;
+}
+
+static void check_label(struct mc_engine *e, const char *id, const char *key, const char *want)
+{
+	char *v = image_label(e, id, key);
+
+	CHECK_STR(v, want);
+	free(v);
+}
+
+static void test_open_and_facts(struct mc_engine *e)
+{
+	struct mc_buf body = MC_BUF_INIT;
+	long status = 0;
+
+	CHECK_STR(mc_engine_api_version(e), "1.41");
+	CHECK_STR(mc_engine_platform(e), "linux/amd64");
+	/* dockerd 20.10 sends no Builder-Version: that is not "classic". */
+	CHECK_INT(mc_engine_buildkit(e), 1);
+
+	CHECK_INT(mc_engine_get(e, "/_ping", &status, &body), 0);
+	CHECK_INT(status, 200);
+	CHECK_STR(mc_buf_cstr(&body), "OK");
+	mc_buf_reset(&body);
+	CHECK_INT(mc_engine_get(e, "/images/mc-test%2Fnope/json", &status, &body), 0);
+	CHECK_INT(status, 404);
+	mc_buf_release(&body);
+}
+
+static void test_unreachable(void)
+{
+	struct {
+		const char *host;
+		int code;
+		const char *in_msg;
+	} cases[] = {
+		{ "unix:///nonexistent-mc-dir/docker.sock", MC_EENGINE, "/nonexistent-mc-dir/docker.sock" },
+		{ "tcp://127.0.0.1:1", MC_EENGINE, "127.0.0.1:1" },
+		{ "unix:///tmp/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/docker.sock",
+		  MC_EINVAL, "longer than 107" },
+		{ "ssh://user@host", MC_EINVAL, "unsupported" },
+		{ "unix://", MC_EINVAL, "no socket path" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct mc_engine *e = (struct mc_engine *)1;
+		int64_t t0 = mc_mono_ms();
+		int ret = mc_engine_open(&e, cases[i].host);
+
+		CHECK_INT(ret, cases[i].code);
+		CHECK(e == NULL);
+		CHECK(mc_mono_ms() - t0 < 3000);
+		if (!strstr(mc_error_msg(), cases[i].in_msg))
+			fprintf(stderr, "case %zu: message '%s' lacks '%s'\n", i, mc_error_msg(),
+				cases[i].in_msg);
+		CHECK(strstr(mc_error_msg(), cases[i].in_msg) != NULL);
+		if (cases[i].code == MC_EENGINE) {
+			CHECK(strstr(mc_error_msg(), "docker engine at '") == mc_error_msg());
+			CHECK(strstr(mc_error_hint_msg(), "DOCKER_HOST") != NULL);
+		}
+	}
+}
+
+static void test_images(struct mc_engine *e, const char *base, const char *registry)
+{
+	struct mc_image img, img2;
+	struct mc_buf body = MC_BUF_INIT;
+	char *ref, *missing, *latest, *path, *digest_ref = NULL;
+	json_t *root;
+	long status = 0;
+	int ret;
+
+	memset(&img, 0, sizeof(img));
+	CHECK_INT(mc_engine_image_inspect(e, base, &img), 0);
+	CHECK(!strncmp(img.id, "sha256:", 7));
+	CHECK_INT(strlen(img.id), 71);
+	CHECK(img.size > 1000000); /* busybox-static alone is ~2 MB */
+	CHECK_INT(mc_engine_image_inspect(e, base, NULL), 0);
+
+	CHECK_INT(mc_engine_image_inspect(e, "mc-test/does-not-exist:1", &img2), MC_ENOTFOUND);
+	CHECK(strstr(mc_error_msg(), "mc-test/does-not-exist:1") != NULL);
+
+	/* tag, then the new name resolves to the same image */
+	CHECK_INT(mc_engine_image_tag(e, base, "mc-test/tagged", "t1"), 0);
+	memset(&img2, 0, sizeof(img2));
+	CHECK_INT(mc_engine_image_inspect(e, "mc-test/tagged:t1", &img2), 0);
+	CHECK_STR(img2.id, img.id);
+	CHECK_INT(mc_engine_image_tag(e, "mc-test/does-not-exist:1", "mc-test/x", "1"), MC_ENOTFOUND);
+	CHECK(mc_engine_image_tag(e, base, "Bad Repo!", "1") < 0);
+
+	/* pull from the fixture's registry: the ':' of the port is not a tag */
+	ref = mc_asprintf("%s/mc/busybox:1.0", registry);
+	CHECK_INT(mc_engine_image_inspect(e, ref, NULL), MC_ENOTFOUND);
+	ret = mc_engine_image_pull(e, ref, NULL);
+	if (ret)
+		fprintf(stderr, "pull: %s\n", mc_error_msg());
+	CHECK_INT(ret, 0);
+	memset(&img2, 0, sizeof(img2));
+	CHECK_INT(mc_engine_image_inspect(e, ref, &img2), 0);
+	CHECK_STR(img2.id, img.id);
+
+	/* and by digest */
+	path = mc_asprintf("/images/%s/json", img2.id);
+	CHECK_INT(mc_engine_get(e, path, &status, &body), 0);
+	root = json_loadb(mc_buf_cstr(&body), body.len, 0, NULL);
+	if (json_is_string(json_array_get(json_object_get(root, "RepoDigests"), 0)))
+		digest_ref = mc_strdup(json_string_value(json_array_get(json_object_get(root, "RepoDigests"), 0)));
+	json_decref(root);
+	CHECK(digest_ref != NULL && strstr(digest_ref, "@sha256:") != NULL);
+	if (digest_ref) {
+		CHECK_INT(mc_engine_image_pull(e, digest_ref, "linux/amd64"), 0);
+		CHECK_INT(mc_engine_image_inspect(e, digest_ref, NULL), 0);
+	}
+
+	/* a missing tag fails clearly; no tag means latest (absent here), never all tags */
+	missing = mc_asprintf("%s/mc/busybox:nope", registry);
+	ret = mc_engine_image_pull(e, missing, NULL);
+	CHECK(ret < 0);
+	CHECK(strstr(mc_error_msg(), "pull of '") == mc_error_msg());
+	CHECK(strstr(mc_error_msg(), "not found") != NULL || strstr(mc_error_msg(), "unknown") != NULL);
+	fprintf(stderr, "missing tag: %s\n", mc_error_msg());
+	latest = mc_asprintf("%s/mc/busybox", registry);
+	CHECK(mc_engine_image_pull(e, latest, NULL) < 0);
+	CHECK(strstr(mc_error_msg(), "latest") != NULL);
+	CHECK(mc_engine_image_pull(e, "mc-test/busybox:", NULL) == MC_EINVAL);
+
+	/* remove: ok, then gone */
+	CHECK_INT(mc_engine_image_remove(e, ref, 0), 0);
+	CHECK_INT(mc_engine_image_inspect(e, ref, NULL), MC_ENOTFOUND);
+	CHECK_INT(mc_engine_image_remove(e, ref, 0), MC_ENOTFOUND);
+	if (digest_ref)
+		CHECK_INT(mc_engine_image_remove(e, digest_ref, 0), 0);
+	CHECK_INT(mc_engine_image_remove(e, "mc-test/tagged:t1", 0), 0);
+	CHECK_INT(mc_engine_image_inspect(e, base, NULL), 0);
+
+	mc_buf_release(&body);
+	free(path);
+	free(digest_ref);
+	free(ref);
+	free(missing);
+	free(latest);
+}
+
+static void test_build_ok(struct mc_engine *e, int buildkit)
+{
+	const char *tag = buildkit ? "mc-test/built:bk" : "mc-test/built:classic";
+	struct mc_strv args = MC_STRV_INIT, labels = MC_STRV_INIT;
+	struct progress p = { 0, 0, 0, MC_BUF_INIT };
+	struct mc_buf log = MC_BUF_INIT;
+	struct mc_image img;
+	char id[80] = "junk";
+	char *dir;
+	int ret;
+
+	dir = make_ctx(buildkit ? "ok-bk" : "ok-classic",
+		       "FROM mc-test/busybox\n"
+		       "ARG GREETING=unset\n"
+		       "RUN echo hi > /hi && test \"$GREETING\" = \"hello world\"\n"
+		       "LABEL x=y greet=\"$GREETING\"\n");
+	write_file(dir, "extra.txt", "not used\n");
+	mc_strv_push(&args, "GREETING=hello world");
+	mc_strv_push(&labels, "mc.test=1");
+	mc_strv_push(&labels, "mc.key=a&b=c");
+	mc_engine_set_buildkit(e, buildkit);
+	CHECK_INT(mc_engine_buildkit(e), buildkit);
+
+	ret = build(e, dir, tag, &args, &labels, &p, id, &log);
+	if (ret)
+		fprintf(stderr, "build (buildkit=%d): %s\nlog:\n%s", buildkit, mc_error_msg(), mc_buf_cstr(&log));
+	CHECK_INT(ret, 0);
+	CHECK(!strncmp(id, "sha256:", 7));
+	CHECK_INT(strlen(id), 71);
+	CHECK_INT(p.e, 0);
+	if (buildkit) {
+		CHECK(p.t > 0);
+	} else {
+		CHECK_INT(p.t, 0);
+		CHECK(p.s > 0);
+		CHECK(strstr(mc_buf_cstr(&p.text), "Step 1/") != NULL);
+		CHECK(strstr(mc_buf_cstr(&log), "Step") != NULL);
+	}
+
+	memset(&img, 0, sizeof(img));
+	CHECK_INT(mc_engine_image_inspect(e, id, &img), 0);
+	CHECK_STR(img.id, id);
+	CHECK_INT(mc_engine_image_inspect(e, tag, &img), 0);
+	CHECK_STR(img.id, id);
+	check_label(e, id, "x", "y");
+	check_label(e, id, "greet", "hello world");
+	check_label(e, id, "mc.test", "1");
+	check_label(e, id, "mc.key", "a&b=c");
+
+	CHECK_INT(mc_engine_image_remove(e, tag, 0), 0);
+	CHECK_INT(mc_engine_image_inspect(e, id, NULL), MC_ENOTFOUND);
+	mc_strv_release(&args);
+	mc_strv_release(&labels);
+	mc_buf_release(&p.text);
+	mc_buf_release(&log);
+	free(dir);
+}
+
+static void test_build_fail(struct mc_engine *e, int buildkit)
+{
+	struct progress p = { 0, 0, 0, MC_BUF_INIT };
+	struct mc_buf log = MC_BUF_INIT;
+	char id[80];
+	char *dir;
+	int ret;
+
+	mc_engine_set_buildkit(e, buildkit);
+	dir = make_ctx(buildkit ? "fail-bk" : "fail-classic", "FROM mc-test/busybox\nRUN echo first\nRUN exit 3\n");
+	ret = build(e, dir, "mc-test/fail:1", NULL, NULL, &p, id, &log);
+	CHECK_INT(ret, MC_EBUILD);
+	fprintf(stderr, "failing RUN (buildkit=%d): %s\n", buildkit, mc_error_msg());
+	CHECK(strstr(mc_error_msg(), "build of 'mc-test/fail:1': ") == mc_error_msg());
+	CHECK(strstr(mc_error_msg(), "exit 3") != NULL);
+	CHECK_STR(id, "");
+	CHECK(p.e > 0);
+	CHECK(strstr(mc_buf_cstr(&log), "exit 3") != NULL);
+	CHECK_INT(mc_engine_image_inspect(e, "mc-test/fail:1", NULL), MC_ENOTFOUND);
+	mc_buf_release(&p.text);
+	mc_buf_release(&log);
+	free(dir);
+}
+
+static void test_build_missing_from(struct mc_engine *e)
+{
+	struct progress p = { 0, 0, 0, MC_BUF_INIT };
+	char id[80];
+	char *dir;
+	int64_t t0;
+	int ret;
+
+	mc_engine_set_buildkit(e, 1);
+	dir = make_ctx("missing-from", "FROM 127.0.0.1:1/mc-test/absent:1\nRUN true\n");
+	t0 = mc_mono_ms();
+	ret = build(e, dir, NULL, NULL, NULL, &p, id, NULL);
+	CHECK_INT(ret, MC_EBUILD);
+	fprintf(stderr, "missing FROM: %s (%lld ms)\n", mc_error_msg(), (long long)(mc_mono_ms() - t0));
+	CHECK(strstr(mc_error_msg(), "absent") != NULL);
+	CHECK(mc_mono_ms() - t0 < 120000);
+	mc_buf_release(&p.text);
+	free(dir);
+}
+
+/* A request the engine refuses (400 before any output) is a build error with its words. */
+static void test_build_refused(struct mc_engine *e)
+{
+	struct mc_context *ctx = NULL;
+	struct mc_build_req req = { 0 };
+	struct mc_strv bad = MC_STRV_INIT;
+	char id[80];
+	char *dir = make_ctx("refused", "FROM mc-test/busybox\n");
+
+	mc_engine_set_buildkit(e, 1);
+	CHECK_INT(mc_context_open(&ctx, dir, "Dockerfile"), 0);
+	req.context = ctx;
+	req.dockerfile = "Dockerfile";
+	req.platform = "plan9/z80";
+	CHECK_INT(mc_engine_build(e, &req, id, NULL), MC_EBUILD);
+	fprintf(stderr, "bad platform: %s\n", mc_error_msg());
+	mc_context_free(ctx);
+
+	/* a build arg without '=' never reaches the engine */
+	ctx = NULL;
+	CHECK_INT(mc_context_open(&ctx, dir, "Dockerfile"), 0);
+	mc_strv_push(&bad, "NOVALUE");
+	req.context = ctx;
+	req.platform = NULL;
+	req.build_args = &bad;
+	CHECK_INT(mc_engine_build(e, &req, id, NULL), MC_EINVAL);
+	mc_context_free(ctx);
+	mc_strv_release(&bad);
+	free(dir);
+}
+
+int main(void)
+{
+	const char *host = getenv("DOCKER_HOST");
+	const char *registry = getenv("MC_REGISTRY");
+	const char *base = getenv("MC_BASE_IMAGE");
+	const char *tmpdir = getenv("TMPDIR");
+	struct mc_engine *e = NULL;
+	int ret;
+
+	if (!host || !registry || !base) {
+		fprintf(stderr, "DOCKER_HOST, MC_REGISTRY, MC_BASE_IMAGE must be set (run through run_c.sh)\n");
+		return 1;
+	}
+	snprintf(tmp_root, sizeof(tmp_root), "%s/mc-ctest-engine-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+	if (!mkdtemp(tmp_root)) {
+		perror("mkdtemp");
+		return 1;
+	}
+
+	test_unreachable();
+	ret = mc_engine_open(&e, host);
+	if (ret)
+		fprintf(stderr, "open: %s\n", mc_error_msg());
+	CHECK_INT(ret, 0);
+	if (!ret) {
+		test_open_and_facts(e);
+		test_images(e, base, registry);
+		test_build_ok(e, 1);
+		test_build_ok(e, 0);
+		test_build_fail(e, 1);
+		test_build_fail(e, 0);
+		test_build_missing_from(e);
+		test_build_refused(e);
+	}
+	mc_engine_free(e);
+	mc_engine_free(NULL);
+	mc_rm_rf(tmp_root);
+	return t_done();
+}

@@ -1,0 +1,66 @@
+# it_ensure.sh — the ensure pipeline over file://: cold build, hit, new commit,
+# incremental fetch, self-heal after `image rm`, :latest alias, .runtime-version.
+. "$(dirname "$0")/lib.sh"
+it_setup
+
+src=$(simple_template claude-code)
+for i in $(seq 1 150); do echo "file $i" > "$src/f$i.txt"; done
+echo "1.2.3" > "$src/.runtime-version"
+cat >> "$src/Dockerfile" <<'DF'
+ARG RUNTIME_VERSION
+LABEL runtime-version=$RUNTIME_VERSION
+DF
+mkrepo claude-code "$src"
+
+# cold: one fetch, one build, a RUN step under BuildKit
+tag1=$(mc ensure claude-code --network none 2>"$IT_DIR/err1") || { cat "$IT_DIR/err1"; it_fail "cold ensure"; }
+[[ $tag1 == molcache/claude-code:* ]] || it_fail "tag shape: $tag1"
+image_exists "$tag1" || it_fail "image $tag1 not in the engine"
+[ "$(counter builds)" = 1 ] && [ "$(counter misses)" = 1 ] && [ "$(counter fetches)" = 1 ] || it_fail "cold counters"
+[ "$(image_label "$tag1" runtime-version)" = 1.2.3 ] || it_fail ".runtime-version did not reach RUNTIME_VERSION"
+[ "$(image_label "$tag1" molcache.runtime)" = claude-code ] || it_fail "label molcache.runtime"
+[ "$(image_id molcache/claude-code:latest)" = "$(image_id "$tag1")" ] || it_fail ":latest alias"
+grep -q "build" "$IT_DIR/err1" || it_fail "no progress on stderr"
+ok "cold ensure builds $tag1"
+
+# hit: same tag, nothing fetched, nothing built
+objs1=$(counter fetched_objects)
+tag2=$(mc ensure claude-code --network none 2>/dev/null)
+[ "$tag2" = "$tag1" ] || it_fail "hit gave $tag2, want $tag1"
+[ "$(counter builds)" = 1 ] && [ "$(counter fetches)" = 1 ] && [ "$(counter hits)" = 1 ] || it_fail "hit counters: builds=$(counter builds) fetches=$(counter fetches) hits=$(counter hits)"
+ok "hit prints the same tag, fetches nothing, builds nothing"
+
+# a new commit: new key and tag, an incremental fetch
+commit claude-code f7.txt "changed"
+tag3=$(mc ensure claude-code --network none 2>/dev/null)
+[ "$tag3" != "$tag1" ] || it_fail "new commit kept the tag"
+[ "$(counter builds)" = 2 ] && [ "$(counter fetches)" = 2 ] || it_fail "new commit counters"
+delta=$(( $(counter fetched_objects) - objs1 ))
+[ "$delta" -gt 0 ] && [ "$delta" -lt 10 ] || it_fail "incremental fetch received $delta objects (first fetch: $objs1)"
+[ "$(image_id molcache/claude-code:latest)" = "$(image_id "$tag3")" ] || it_fail ":latest did not follow"
+ok "new commit: new tag $tag3, incremental fetch of $delta objects (first: $objs1)"
+
+# removed behind molcache's back: rebuilt, same tag
+engine_req DELETE "/images/$tag3?force=1" >/dev/null
+image_exists "$tag3" && it_fail "image still there after DELETE"
+tag4=$(mc ensure claude-code --network none 2>/dev/null)
+[ "$tag4" = "$tag3" ] || it_fail "rebuild gave $tag4"
+image_exists "$tag4" || it_fail "rebuilt image missing"
+[ "$(counter builds)" = 3 ] && [ "$(counter fetches)" = 2 ] || it_fail "self-heal counters: builds=$(counter builds) fetches=$(counter fetches)"
+ok "image removed behind molcache's back is rebuilt (no fetch)"
+
+# --ref: a branch and a full sha select other commits
+git -C "$IT_DIR/work/claude-code" checkout -q -b other
+commit claude-code other.txt "on other"
+git -C "$IT_DIR/work/claude-code" push -q origin other
+tag5=$(mc ensure claude-code --ref other --network none 2>/dev/null)
+[ "$tag5" != "$tag4" ] || it_fail "--ref other gave the main tag"
+sha_main=$(git -C "$GITROOT/workspace-template-claude-code.git" rev-parse main)
+tag6=$(mc ensure claude-code --ref "$sha_main" --network none 2>/dev/null)
+[ "$tag6" = "$tag4" ] || it_fail "--ref <sha of main> gave $tag6, want $tag4"
+ok "--ref selects a branch or a commit"
+
+# the index is sound
+[ "$(sqlite3 "$MOLCACHE_HOME/index.db" 'PRAGMA integrity_check')" = ok ] || it_fail "integrity_check"
+[ "$(stat -c %a "$MOLCACHE_HOME")" = 700 ] || it_fail "cache root mode"
+ok "index integrity ok, root mode 0700"

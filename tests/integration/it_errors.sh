@@ -1,0 +1,54 @@
+# it_errors.sh — refusals and failures: bad runtime names before any I/O, no
+# Dockerfile, remote gone (and --offline), engine gone; each with its exit code.
+. "$(dirname "$0")/lib.sh"
+it_setup
+
+expect() { # expect CODE PATTERN -- ARGS...: exit code and a one-line error matching PATTERN
+	local want=$1 pat=$2; shift 3
+	set +e; "$@" >"$IT_DIR/out" 2>"$IT_DIR/err"; local rc=$?; set -e
+	[ $rc = "$want" ] || { cat "$IT_DIR/err"; it_fail "$*: exit $rc, want $want"; }
+	grep -q "^molcache: .*$pat" "$IT_DIR/err" || { cat "$IT_DIR/err"; it_fail "$*: no error matching '$pat'"; }
+	[ ! -s "$IT_DIR/out" ] || it_fail "$*: printed on stdout: $(cat "$IT_DIR/out")"
+}
+
+for bad in "../etc" "a/b" "has space" $'ctl\x01' "" "UPPER" "-flag" ".hidden"; do
+	expect 2 "runtime" -- mc ensure -- "$bad"
+done
+[ ! -e "$MOLCACHE_HOME" ] || it_fail "a refused runtime name created the cache root"
+expect 2 "not in the allowed" -- mc ensure not-listed
+ok "bad runtime names are refused with exit 2 before any I/O"
+
+expect 2 "build-arg" -- mc ensure codex --build-arg novalue
+expect 2 "option" -- mc ensure codex --no-such-flag
+ok "bad flags exit 2"
+
+# no Dockerfile
+d=$IT_DIR/nodf; mkdir -p "$d"; echo hi > "$d/README"
+mkrepo crewai "$d"
+expect 5 "no 'Dockerfile'" -- mc ensure crewai --network none
+grep -q "^hint: " "$IT_DIR/err" || it_fail "no hint for a missing Dockerfile"
+ok "a tree without a Dockerfile: exit 5, $(head -1 "$IT_DIR/err")"
+
+# a failing RUN step
+d=$IT_DIR/fail; mkdir -p "$d"
+printf 'FROM %s\nRUN echo about to fail && exit 3\n' "$MC_BASE_IMAGE" > "$d/Dockerfile"
+mkrepo hermes "$d"
+expect 5 "" -- mc ensure hermes --network none
+grep -q "build log" "$IT_DIR/err" || it_fail "no build log path in the error"
+ok "a failing RUN step: exit 5, $(head -1 "$IT_DIR/err")"
+
+# remote gone, then --offline
+src=$(simple_template autogen); mkrepo autogen "$src"
+tag=$(mc ensure autogen --network none 2>/dev/null)
+mv "$GITROOT/workspace-template-autogen.git" "$GITROOT/gone.git"
+expect 3 "workspace-template-autogen" -- mc ensure autogen --network none
+set +e; tag2=$(mc ensure autogen --offline 2>"$IT_DIR/err"); rc=$?; set -e
+[ $rc = 0 ] && [ "$tag2" = "$tag" ] || { cat "$IT_DIR/err"; it_fail "--offline: rc=$rc tag=$tag2"; }
+grep -q "warning: offline" "$IT_DIR/err" || it_fail "--offline without a warning"
+expect 8 "nothing cached" -- mc ensure deepagents --offline
+ok "remote gone: exit 3; --offline serves $tag with a warning; nothing cached: exit 8"
+
+# no engine at DOCKER_HOST
+DOCKER_HOST=unix://$IT_DIR/no.sock expect 4 "docker engine" -- mc ensure autogen --offline
+grep -q "^hint: " "$IT_DIR/err" || it_fail "no hint when the engine is missing"
+ok "engine socket missing: exit 4, $(head -1 "$IT_DIR/err")"

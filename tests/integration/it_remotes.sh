@@ -1,0 +1,56 @@
+# it_remotes.sh — ensure over git:// (git daemon) and smart HTTP with a token
+# (git http-backend behind lighttpd with basic auth); the token appears nowhere.
+. "$(dirname "$0")/lib.sh"
+it_setup
+
+TOKEN="tok-$RANDOM$RANDOM-secret"
+export GITSERVE_TOKEN=$TOKEN
+src=$(simple_template gemini-cli)
+mkrepo gemini-cli "$src"
+bash "$MC_SRC/tests/integration/gitserve.sh" start "$GITROOT" >"$IT_DIR/gitserve.log" 2>&1 ||
+	{ cat "$IT_DIR/gitserve.log"; it_fail "git servers did not start"; }
+IT_GITSERVE=1
+. "$GITROOT/.gitserve.env"
+
+# git://
+t1=$(MOLCACHE_REPO_PREFIX="$GIT_DAEMON_URL/workspace-template-" mc ensure gemini-cli --network none 2>"$IT_DIR/e1") ||
+	{ cat "$IT_DIR/e1"; it_fail "ensure over git://"; }
+image_exists "$t1" || it_fail "git:// image missing"
+ok "git:// cold build $t1"
+
+# http:// with MOLCACHE_GIT_TOKEN: another prefix, so another key
+http_prefix="$GIT_HTTP_URL/workspace-template-"
+t2=$(MOLCACHE_GIT_TOKEN=$TOKEN MOLCACHE_REPO_PREFIX=$http_prefix mc ensure gemini-cli --network none 2>"$IT_DIR/e2") ||
+	{ cat "$IT_DIR/e2"; it_fail "ensure over http:// with token"; }
+image_exists "$t2" || it_fail "http image missing"
+t2b=$(MOLCACHE_GIT_TOKEN=$TOKEN MOLCACHE_REPO_PREFIX=$http_prefix mc ensure gemini-cli --network none 2>"$IT_DIR/e2b")
+[ "$t2b" = "$t2" ] || it_fail "http hit gave another tag"
+ok "http:// with MOLCACHE_GIT_TOKEN: build then hit ($t2)"
+
+# http:// without the token: refused, exit 3, URL named
+set +e
+MOLCACHE_REPO_PREFIX=$http_prefix mc ensure gemini-cli --network none >/dev/null 2>"$IT_DIR/e3"; rc=$?
+set -e
+[ $rc = 3 ] || { cat "$IT_DIR/e3"; it_fail "no token: exit $rc, want 3"; }
+grep -q "127.0.0.1" "$IT_DIR/e3" || it_fail "no-token error does not name the remote"
+ok "http:// without a token fails with exit 3: $(head -1 "$IT_DIR/e3")"
+
+# credentials in the prefix URL, and a wrong port with credentials: masked
+cred_prefix="http://molcache:$TOKEN@${GIT_HTTP_URL#http://}/workspace-template-"
+t4=$(MOLCACHE_REPO_PREFIX=$cred_prefix mc ensure gemini-cli --network none 2>"$IT_DIR/e4") ||
+	{ cat "$IT_DIR/e4"; it_fail "ensure with credentials in the prefix"; }
+[ "$t4" = "$t2" ] || it_fail "credentials in the URL changed the key ($t4 vs $t2)"
+set +e
+MOLCACHE_REPO_PREFIX="http://molcache:$TOKEN@127.0.0.1:1/workspace-template-" mc ensure gemini-cli >/dev/null 2>"$IT_DIR/e5"; rc=$?
+set -e
+[ $rc = 3 ] || { cat "$IT_DIR/e5"; it_fail "unreachable: exit $rc, want 3"; }
+grep -q '\*\*\*@127.0.0.1:1' "$IT_DIR/e5" || { cat "$IT_DIR/e5"; it_fail "unreachable error does not show the masked URL"; }
+ok "credentials in the prefix work; unreachable remote exits 3 with the URL masked"
+
+# the token appears nowhere: output, errors, index, mirrors, logs, labels
+for f in "$IT_DIR"/e* ; do grep -q -- "$TOKEN" "$f" && it_fail "token in $f"; done
+echo "$t1 $t2 $t4" | grep -q -- "$TOKEN" && it_fail "token in a tag"
+grep -rqa -- "$TOKEN" "$MOLCACHE_HOME" && it_fail "token under the cache root: $(grep -rla -- "$TOKEN" "$MOLCACHE_HOME")"
+for t in "$t1" "$t2"; do engine_get "/images/$t/json" | grep -q -- "$TOKEN" && it_fail "token in the image config of $t"; done
+engine_get "/images/$t2/json" | grep -q "molcache.repo-prefix" || it_fail "labels missing"
+ok "the token appears in no output, error, index, mirror, log or label"
