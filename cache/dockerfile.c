@@ -6,6 +6,8 @@
 
 /* A FROM image or ARG value longer than this is not a real reference. */
 #define VALUE_MAX (64 * 1024)
+/* All global ARG values together; many ARGs of VALUE_MAX each would otherwise eat gigabytes. */
+#define VARS_MAX (1024 * 1024)
 /* ${A:-${B:-...}} nesting beyond this is cut off instead of recursing deeper. */
 #define NEST_MAX 32
 
@@ -22,6 +24,7 @@ struct var {
 struct vars {
 	struct var *v;
 	size_t n, cap;
+	size_t bytes; /* sum of value lengths */
 };
 
 static const char *vars_get(const struct vars *vs, const char *name, size_t n)
@@ -32,16 +35,25 @@ static const char *vars_get(const struct vars *vs, const char *name, size_t n)
 	return NULL;
 }
 
-/* A later declaration replaces an earlier one, as in BuildKit's meta-arg map. */
-static void vars_set(struct vars *vs, const char *name, const char *value)
+/* A later declaration replaces an earlier one, as in BuildKit's meta-arg map. MC_EINVAL past VARS_MAX. */
+static int vars_set(struct vars *vs, const char *name, const char *value)
 {
+	size_t n = strlen(value);
+
 	for (size_t i = 0; i < vs->n; i++) {
 		if (!strcmp(vs->v[i].name, name)) {
+			size_t old = strlen(vs->v[i].value);
+			if (vs->bytes - old + n > VARS_MAX)
+				return MC_EINVAL;
+			vs->bytes = vs->bytes - old + n;
 			free(vs->v[i].value);
 			vs->v[i].value = mc_strdup(value);
-			return;
+			return 0;
 		}
 	}
+	if (vs->bytes + n > VARS_MAX)
+		return MC_EINVAL;
+	vs->bytes += n;
 	if (vs->n == vs->cap) {
 		vs->cap = vs->cap ? vs->cap * 2 : 16;
 		vs->v = mc_realloc(vs->v, vs->cap * sizeof(*vs->v));
@@ -49,6 +61,7 @@ static void vars_set(struct vars *vs, const char *name, const char *value)
 	vs->v[vs->n].name = mc_strdup(name);
 	vs->v[vs->n].value = mc_strdup(value);
 	vs->n++;
+	return 0;
 }
 
 static void vars_release(struct vars *vs)
@@ -315,9 +328,10 @@ struct parser {
 	struct mc_buf val;
 };
 
-static void do_arg(struct parser *p, const char *rest)
+static int do_arg(struct parser *p, const char *rest, int lineno)
 {
 	struct mc_strv words = MC_STRV_INIT;
+	int ret = 0;
 
 	split_quoted(&words, rest, p->esc);
 	for (size_t i = 0; i < words.n; i++) {
@@ -330,13 +344,23 @@ static void do_arg(struct parser *p, const char *rest)
 			continue;
 		override = build_arg(p->build_args, name);
 		if (override)
-			vars_set(&p->vars, name, override);
-		else if (eq && !expand(&p->val, eq + 1, p->esc, &p->vars))
-			vars_set(&p->vars, name, mc_buf_cstr(&p->val));
-		else
-			vars_set(&p->vars, name, "");
+			ret = vars_set(&p->vars, name, override);
+		else if (!eq)
+			ret = vars_set(&p->vars, name, "");
+		else if (!(ret = expand(&p->val, eq + 1, p->esc, &p->vars)))
+			ret = vars_set(&p->vars, name, mc_buf_cstr(&p->val));
+		if (ret) {
+			char *shown_name = shown(name);
+			ret = mc_error_set(MC_EINVAL, "dockerfile line %d: ARG '%s': longer than %d bytes "
+					   "or the ARGs together longer than %d", lineno, shown_name,
+					   VALUE_MAX, VARS_MAX);
+			free(shown_name);
+			goto done;
+		}
 	}
+done:
 	mc_strv_release(&words);
+	return ret;
 }
 
 static int do_from(struct parser *p, const char *rest, int lineno)
@@ -396,7 +420,7 @@ static int instruction(struct parser *p, const char *line, int lineno)
 	if (ci_eq(line, n, "from"))
 		return do_from(p, line + n, lineno);
 	if (ci_eq(line, n, "arg") && !p->seen_from)
-		do_arg(p, line + n);
+		return do_arg(p, line + n, lineno);
 	return 0;
 }
 
@@ -484,7 +508,7 @@ static char escape_directive(const char *text, size_t len)
 int mc_dockerfile_from_images(struct mc_strv *out, const char *text, size_t len,
 			      const struct mc_strv *build_args)
 {
-	struct parser p = { out, build_args, '\\', 0, { NULL, 0, 0 }, MC_STRV_INIT, MC_BUF_INIT };
+	struct parser p = { out, build_args, '\\', 0, { NULL, 0, 0, 0 }, MC_STRV_INIT, MC_BUF_INIT };
 	struct mc_buf logical = MC_BUF_INIT;
 	size_t pos = 0, n;
 	const char *line;
@@ -499,8 +523,10 @@ int mc_dockerfile_from_images(struct mc_strv *out, const char *text, size_t len,
 	p.esc = escape_directive(text, len);
 	for (const char *const *a = auto_args; *a; a++) {
 		const char *v = build_arg(build_args, *a);
-		if (v)
-			vars_set(&p.vars, *a, v);
+		if (v && vars_set(&p.vars, *a, v)) {
+			ret = mc_error_set(MC_EINVAL, "dockerfile: build arg '%s' longer than %d bytes", *a, VARS_MAX);
+			goto done;
+		}
 	}
 	while (next_line(text, len, &pos, &line, &n)) {
 		int start = ++lineno, more;

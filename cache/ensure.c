@@ -217,6 +217,7 @@ static int serve(struct run *r, const struct mc_entry *e, struct mc_ensure_resul
 		goto done;
 	phase_end(r, "tag", t0);
 	memcpy(out->key, e->key, 65);
+	free(out->commit);
 	out->tag = mc_strdup(e->image_tag);
 	out->image_id = mc_strdup(e->image_id);
 	out->commit = mc_strdup(e->head_sha ? e->head_sha : "");

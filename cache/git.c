@@ -221,19 +221,6 @@ static int remote_fail(int code, const char *url, const struct mc_git_creds *c)
 	return ret;
 }
 
-/* Network-side failures of a fetch are "unreachable"; the rest (disk, odb) are plain errors. */
-static int fetch_error_code(int gerr)
-{
-	const git_error *e = git_error_last();
-
-	if (gerr == GIT_EAUTH || gerr == GIT_ECERTIFICATE)
-		return MC_EUNREACHABLE;
-	if (e && (e->klass == GIT_ERROR_NET || e->klass == GIT_ERROR_HTTP || e->klass == GIT_ERROR_SSL ||
-		  e->klass == GIT_ERROR_SSH || e->klass == GIT_ERROR_CALLBACK))
-		return MC_EUNREACHABLE;
-	return MC_ERR;
-}
-
 static void connect_opts_init(git_remote_callbacks *cb, struct mc_git_creds *c)
 {
 	git_remote_init_callbacks(cb, GIT_REMOTE_CALLBACKS_VERSION);
@@ -260,11 +247,10 @@ static const git_remote_head *find_head(const git_remote_head **heads, size_t n,
 
 int mc_git_resolve(char out[41], char **resolved_ref, const char *url, const char *ref, const char *token)
 {
-	int ret = 0, err;
+	int ret = 0;
 	struct mc_git_creds creds;
 	git_remote *remote = NULL;
 	git_remote_callbacks cb;
-	git_buf defbranch = GIT_BUF_INIT;
 	const git_remote_head **heads = NULL, *hit = NULL;
 	size_t nheads = 0, i;
 	char *clean = NULL, *red = NULL, *match = NULL;
@@ -299,11 +285,16 @@ int mc_git_resolve(char out[41], char **resolved_ref, const char *url, const cha
 		goto done;
 	}
 	if (!ref || !*ref) {
+		/*
+		 * The symref the server advertised for HEAD, read straight from the
+		 * listing: git_remote_default_branch() of libgit2 1.5 guesses when
+		 * there is none and crashes on a detached HEAD over file://.
+		 */
 		hit = find_head(heads, nheads, "HEAD");
-		if (hit) {
-			err = git_remote_default_branch(&defbranch, remote);
-			match = mc_strdup(err == 0 && defbranch.ptr ? defbranch.ptr : "HEAD");
-		}
+		if (hit)
+			match = mc_strdup(hit->symref_target && !strncmp(hit->symref_target, "refs/", 5)
+						  ? hit->symref_target
+						  : "HEAD");
 	} else {
 		static const char *const prefixes[] = { "refs/heads/", "refs/tags/", "" };
 
@@ -333,7 +324,6 @@ done:
 		git_remote_disconnect(remote);
 		git_remote_free(remote);
 	}
-	git_buf_dispose(&defbranch);
 	creds_release(&creds);
 	free(clean);
 	free(red);
@@ -346,12 +336,14 @@ static int mirror_create(const char *mirror_path)
 {
 	int ret = 0;
 	char *tmp = mc_asprintf("%s.tmp-%ld", mirror_path, (long)getpid());
-	git_repository_init_options io = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+	git_repository_init_options io;
 	git_repository *repo = NULL;
 	git_config *cfg = NULL;
 
 	if ((ret = mc_rm_rf(tmp)) < 0)
 		goto done;
+	/* The _init() calls instead of the INIT macros: those leave fields out and trip -Wmissing-field-initializers. */
+	git_repository_init_options_init(&io, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
 	io.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH | GIT_REPOSITORY_INIT_NO_REINIT;
 	/* A bare repository may probe the filesystem and leave core.symlinks unset or false; checkouts need it true. */
 	if (git_repository_init_ext(&repo, tmp, &io) < 0 || git_repository_config(&cfg, repo) < 0 ||
@@ -406,14 +398,17 @@ static int has_commit(git_repository *repo, const git_oid *oid)
 	return ok;
 }
 
-/* One network fetch of specs (count n) through remote; hands the final counts to the progress callback. */
+/* One network fetch of specs (count n) through remote; hands the final counts to the progress callback.
+ * Connect and download failures are the remote's (MC_EUNREACHABLE); updating local refs is ours (MC_ERR). */
 static int fetch_specs(git_remote *remote, const char *url, struct mc_git_creds *creds, char **specs, size_t n)
 {
-	int ret = 0, err;
-	git_fetch_options fo = GIT_FETCH_OPTIONS_INIT;
+	int ret = 0;
+	git_fetch_options fo;
 	git_strarray arr = { specs, n };
 	const git_indexer_progress *st;
 
+	/* The _init() call instead of the INIT macro: that one leaves fields out and trips -Wmissing-field-initializers. */
+	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
 	connect_opts_init(&fo.callbacks, creds);
 	fo.callbacks.transfer_progress = transfer_cb;
 	fo.prune = GIT_FETCH_NO_PRUNE;
@@ -421,16 +416,19 @@ static int fetch_specs(git_remote *remote, const char *url, struct mc_git_creds 
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
 	creds->attempts = 0;
 	git_error_clear();
-	err = git_remote_fetch(remote, &arr, &fo, "molcache: fetch");
-	if (err < 0) {
-		ret = remote_fail(fetch_error_code(err), url, creds);
+	if (git_remote_connect(remote, GIT_DIRECTION_FETCH, &fo.callbacks, NULL, NULL) < 0 ||
+	    git_remote_download(remote, &arr, &fo) < 0) {
+		ret = remote_fail(MC_EUNREACHABLE, url, creds);
 		goto done;
 	}
 	st = git_remote_stats(remote);
 	if (st)
 		transfer_cb(st, creds);
+	if (git_remote_update_tips(remote, &fo.callbacks, 0, GIT_REMOTE_DOWNLOAD_TAGS_NONE, "molcache: fetch") < 0)
+		ret = remote_fail(MC_ERR, url, creds);
 
 done:
+	git_remote_disconnect(remote);
 	return ret;
 }
 
@@ -443,6 +441,7 @@ int mc_git_mirror_fetch(const char *mirror_path, const char *url, const char *re
 	struct stat st;
 	git_repository *repo = NULL;
 	git_remote *remote = NULL;
+	git_remote_create_options ro;
 	git_oid oid;
 	char *clean = NULL, *red = NULL, *one = NULL;
 	char *all[] = { "+refs/heads/*:refs/molcache/heads/*", "+refs/tags/*:refs/molcache/tags/*" };
@@ -477,8 +476,16 @@ int mc_git_mirror_fetch(const char *mirror_path, const char *url, const char *re
 	creds.progress_ud = ud;
 	clean = mc_url_strip_credentials(url);
 	red = mc_url_redact(url);
-	/* Anonymous: the remote lives in memory only, nothing reaches the mirror's config. */
-	if (git_remote_create_anonymous(&remote, repo, clean) < 0) {
+	/*
+	 * Anonymous (no name): the remote lives in memory only, nothing reaches the
+	 * mirror's config. Without insteadOf, like the detached remote of
+	 * mc_git_resolve(), so both talk to the same URL; this also avoids the
+	 * regexp leak of libgit2 1.5's insteadOf lookup (fixed upstream in #6382).
+	 */
+	git_remote_create_options_init(&ro, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	ro.repository = repo;
+	ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	if (git_remote_create_with_opts(&remote, clean, &ro) < 0) {
 		ret = remote_fail(MC_EUNREACHABLE, url, &creds);
 		goto done;
 	}
@@ -595,12 +602,13 @@ int mc_git_checkout(const char *mirror_path, const char *sha, const char *target
 	int ret = 0;
 	git_repository *repo = NULL;
 	git_tree *tree = NULL;
-	git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
+	git_checkout_options co;
 
 	if ((ret = commit_tree(&tree, &repo, mirror_path, sha)) < 0)
 		goto done;
 	if ((ret = mc_mkdir_p(target_dir, 0755)) < 0)
 		goto done;
+	git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
 	/* The bytes of the commit, exactly: no index written, no CRLF/ident/filter conversion. */
 	co.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DONT_WRITE_INDEX;
 	co.disable_filters = 1;

@@ -234,17 +234,11 @@ done:
  */
 static int find_userinfo(const char *url, size_t *start, size_t *end)
 {
-	const char *p = url;
 	const char *sep = strstr(url, "://");
-	int scheme = 0;
 
-	if (sep && sep > url) {
-		scheme = (url[0] >= 'a' && url[0] <= 'z') || (url[0] >= 'A' && url[0] <= 'Z');
-		for (p = url + 1; scheme && p < sep; p++)
-			scheme = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-				 (*p >= '0' && *p <= '9') || *p == '+' || *p == '-' || *p == '.';
-	}
-	if (scheme) {
+	/* any "x://" before the first '/' counts as a scheme, even a malformed
+	 * one: stripping too much is safer than leaking a token */
+	if (sep && sep > url && strcspn(url, "/") == (size_t)(sep - url) + 1) {
 		const char *auth = sep + 3;
 		size_t alen = strcspn(auth, "/?#");
 		const char *at = NULL;

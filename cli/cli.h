@@ -27,6 +27,7 @@ struct mc_cmd {
 };
 
 int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv);
+int cmd_gc(struct mc_ctx *ctx, int argc, char **argv);
 int cmd_help(struct mc_ctx *ctx, int argc, char **argv);
 int cmd_version(struct mc_ctx *ctx, int argc, char **argv);
 

@@ -84,7 +84,7 @@ int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		switch (c) {
 		case O_REF: ref = optarg; break;
 		case O_PREFIX: prefix = optarg; break;

@@ -10,6 +10,7 @@
 
 const struct mc_cmd mc_commands[] = {
 	{ "ensure", cmd_ensure, "print a local image tag for a runtime, building it on a miss" },
+	{ "gc", cmd_gc, "remove old images and trees" },
 	{ "help", cmd_help, "show help for molcache or a command" },
 	{ "version", cmd_version, "print the version" },
 	{ NULL, NULL, NULL },

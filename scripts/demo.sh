@@ -50,7 +50,7 @@ cp -a examples/template-hello/. "$W/work/"
 git -C "$W/work" add -A
 git -C "$W/work" -c user.name=demo -c user.email=demo@localhost commit -qm "sample template"
 mkdir -p "$W/git"
-git clone -q --bare "$W/work" "$W/git/workspace-template-claude-code.git"
+git clone -q --bare "$W/work" "$W/git/workspace-template-claude-code"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 git daemon --reuseaddr --export-all --base-path="$W/git" --listen=127.0.0.1 --port="$port" "$W/git" &
 pids+=($!)

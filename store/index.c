@@ -34,6 +34,11 @@ static const char *const migrations[] = {
 	"CREATE TABLE gc_runs (id INTEGER PRIMARY KEY, started_ms INTEGER NOT NULL,"
 	" duration_ms INTEGER NOT NULL DEFAULT 0, evicted INTEGER NOT NULL DEFAULT 0,"
 	" bytes_freed INTEGER NOT NULL DEFAULT 0, errors INTEGER NOT NULL DEFAULT 0, detail TEXT);",
+	/* 1 → 2: what :latest points at, leases (ensure --lease) that gc honours. No
+	 * foreign keys: a pointer or lease to a vanished key is harmless and gc tidies it. */
+	"CREATE TABLE latest (runtime TEXT PRIMARY KEY NOT NULL, key TEXT NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE leases (key TEXT PRIMARY KEY NOT NULL, until_ms INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX gc_runs_started ON gc_runs(started_ms);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -73,6 +78,16 @@ enum {
 	ST_DFHASH_GET,
 	ST_DFHASH_PUT,
 	ST_BUILD_RECORD,
+	ST_LATEST_SET,
+	ST_LATEST_GET,
+	ST_LATEST_ALL,
+	ST_LEASE_PUT,
+	ST_LEASE_GET,
+	ST_LEASES_ACTIVE,
+	ST_LEASES_EXPIRE,
+	ST_GC_RECORD,
+	ST_GC_LAST,
+	ST_DROP_TREE,
 	ST_BEGIN,
 	ST_COMMIT,
 	ST_COUNT
@@ -107,6 +122,20 @@ static const char *const stmt_sql[ST_COUNT] = {
 			  " ON CONFLICT (repo_url, commit_sha, path) DO UPDATE SET hash = excluded.hash",
 	[ST_BUILD_RECORD] = "INSERT INTO builds (key, started_ms, duration_ms, ok, log_path)"
 			    " VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_LATEST_SET] = "INSERT INTO latest (runtime, key) VALUES (?1, ?2)"
+			  " ON CONFLICT (runtime) DO UPDATE SET key = excluded.key",
+	[ST_LATEST_GET] = "SELECT key FROM latest WHERE runtime = ?1",
+	[ST_LATEST_ALL] = "SELECT DISTINCT key FROM latest ORDER BY key",
+	[ST_LEASE_PUT] = "INSERT INTO leases (key, until_ms) VALUES (?1, ?2)"
+			 " ON CONFLICT (key) DO UPDATE SET until_ms = max(until_ms, excluded.until_ms)",
+	[ST_LEASE_GET] = "SELECT until_ms FROM leases WHERE key = ?1",
+	[ST_LEASES_ACTIVE] = "SELECT key, until_ms FROM leases WHERE until_ms > ?1 ORDER BY key",
+	[ST_LEASES_EXPIRE] = "DELETE FROM leases WHERE until_ms <= ?1",
+	[ST_GC_RECORD] = "INSERT INTO gc_runs (started_ms, duration_ms, evicted, bytes_freed, errors, detail)"
+			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_GC_LAST] = "SELECT id, started_ms, duration_ms, evicted, bytes_freed, errors, detail FROM gc_runs"
+		       " ORDER BY started_ms DESC, id DESC LIMIT 1",
+	[ST_DROP_TREE] = "UPDATE entries SET tree_path = NULL, tree_bytes = 0 WHERE key = ?1",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 };
@@ -562,8 +591,23 @@ int mc_index_check(struct mc_index *ix)
 		goto done;
 	}
 	const char *res = (const char *)sqlite3_column_text(st, 0);
-	if (!res || strcmp(res, "ok"))
-		ret = mc_error_set(MC_ERR, "index '%s': integrity check: %s", ix->path, res ? res : "no result");
+	if (!res || strcmp(res, "ok")) {
+		/* Problems come as lines; error messages are one line. */
+		struct mc_buf b = MC_BUF_INIT;
+		const char *s = res ? res : "no result";
+		if (!strncmp(s, "*** in database main ***\n", 25))
+			s += 25;
+		for (;;) {
+			size_t n = strcspn(s, "\n");
+			mc_buf_add(&b, s, n);
+			s += n;
+			if (!*s || !*++s)
+				break;
+			mc_buf_adds(&b, "; ");
+		}
+		ret = mc_error_set(MC_ERR, "index '%s': integrity check: %s", ix->path, mc_buf_cstr(&b));
+		mc_buf_release(&b);
+	}
 done:
 	sqlite3_finalize(st);
 	return ret;
@@ -586,6 +630,227 @@ int mc_index_build_record(struct mc_index *ix, const char *key, int64_t started_
 done:
 	finish(st);
 	return ret;
+}
+
+int mc_index_latest_set(struct mc_index *ix, const char *runtime, const char *key)
+{
+	sqlite3_stmt *st = NULL;
+	int ret;
+
+	if ((ret = prepare(&st, ix, ST_LATEST_SET)) < 0)
+		goto done;
+	sqlite3_bind_text(st, 1, runtime, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	ret = step_done(ix, st, "set latest");
+done:
+	finish(st);
+	return ret;
+}
+
+int mc_index_latest_get(struct mc_index *ix, char out[65], const char *runtime)
+{
+	sqlite3_stmt *st = NULL;
+	int ret, rc;
+
+	out[0] = 0;
+	if ((ret = prepare(&st, ix, ST_LATEST_GET)) < 0)
+		goto done;
+	sqlite3_bind_text(st, 1, runtime, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *k = sqlite3_column_text(st, 0);
+		int len = sqlite3_column_bytes(st, 0);
+		if (!k || len > 64) {
+			ret = mc_error_set(MC_ERR, "index '%s': latest of runtime '%s': malformed (%d bytes)", ix->path,
+					   runtime, len);
+			goto done;
+		}
+		memcpy(out, k, (size_t)len);
+		out[len] = 0;
+	} else if (rc == SQLITE_DONE) {
+		ret = mc_error_set(MC_ENOTFOUND, "index '%s': latest of runtime '%s': not found", ix->path, runtime);
+	} else {
+		ret = ix_err(ix, rc, "read latest");
+	}
+done:
+	finish(st);
+	return ret;
+}
+
+int mc_index_latest_all(struct mc_index *ix, struct mc_strv *out)
+{
+	sqlite3_stmt *st = NULL;
+	int ret, rc;
+
+	if ((ret = prepare(&st, ix, ST_LATEST_ALL)) < 0)
+		goto done;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *k = sqlite3_column_text(st, 0);
+		if (k)
+			mc_strv_push(out, (const char *)k);
+	}
+	if (rc != SQLITE_DONE)
+		ret = ix_err(ix, rc, "list latest");
+done:
+	finish(st);
+	return ret;
+}
+
+int mc_index_lease_put(struct mc_index *ix, const char *key, int64_t until_ms)
+{
+	sqlite3_stmt *st = NULL;
+	int ret;
+
+	if ((ret = prepare(&st, ix, ST_LEASE_PUT)) < 0)
+		goto done;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, until_ms);
+	ret = step_done(ix, st, "store lease");
+done:
+	finish(st);
+	return ret;
+}
+
+int mc_index_lease_get(struct mc_index *ix, const char *key, int64_t *out_until_ms)
+{
+	sqlite3_stmt *st = NULL;
+	int ret, rc;
+
+	*out_until_ms = 0;
+	if ((ret = prepare(&st, ix, ST_LEASE_GET)) < 0)
+		goto done;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out_until_ms = sqlite3_column_int64(st, 0);
+	else if (rc != SQLITE_DONE)
+		ret = ix_err(ix, rc, "read lease");
+done:
+	finish(st);
+	return ret;
+}
+
+int mc_index_leases_active(struct mc_index *ix, struct mc_lease **out, size_t *n, int64_t now_ms)
+{
+	sqlite3_stmt *st = NULL;
+	struct mc_lease *v = NULL;
+	size_t len = 0, cap = 0;
+	int ret, rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((ret = prepare(&st, ix, ST_LEASES_ACTIVE)) < 0)
+		goto done;
+	sqlite3_bind_int64(st, 1, now_ms);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 8;
+			v = mc_realloc(v, cap * sizeof(*v));
+		}
+		v[len].key = column_str(st, 0);
+		if (!v[len].key)
+			v[len].key = mc_strdup("");
+		v[len].until_ms = sqlite3_column_int64(st, 1);
+		len++;
+	}
+	if (rc != SQLITE_DONE) {
+		ret = ix_err(ix, rc, "list leases");
+		goto done;
+	}
+	*out = v;
+	*n = len;
+	v = NULL;
+done:
+	mc_leases_free(v, len);
+	finish(st);
+	return ret;
+}
+
+void mc_leases_free(struct mc_lease *v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i].key);
+	free(v);
+}
+
+int mc_index_leases_expire(struct mc_index *ix, int64_t now_ms)
+{
+	sqlite3_stmt *st = NULL;
+	int ret;
+
+	if ((ret = prepare(&st, ix, ST_LEASES_EXPIRE)) < 0)
+		goto done;
+	sqlite3_bind_int64(st, 1, now_ms);
+	ret = step_done(ix, st, "expire leases");
+done:
+	finish(st);
+	return ret;
+}
+
+int mc_index_gc_record(struct mc_index *ix, int64_t *out_id, const struct mc_gc_run *run)
+{
+	sqlite3_stmt *st = NULL;
+	int ret;
+
+	if (out_id)
+		*out_id = 0;
+	if ((ret = prepare(&st, ix, ST_GC_RECORD)) < 0)
+		goto done;
+	sqlite3_bind_int64(st, 1, run->started_ms);
+	sqlite3_bind_int64(st, 2, run->duration_ms);
+	sqlite3_bind_int64(st, 3, run->evicted);
+	sqlite3_bind_int64(st, 4, run->bytes_freed);
+	sqlite3_bind_int64(st, 5, run->errors);
+	sqlite3_bind_text(st, 6, run->detail, -1, SQLITE_STATIC);
+	if ((ret = step_done(ix, st, "record gc run")) < 0)
+		goto done;
+	if (out_id)
+		*out_id = sqlite3_last_insert_rowid(ix->db);
+done:
+	finish(st);
+	return ret;
+}
+
+int mc_index_last_gc(struct mc_index *ix, struct mc_gc_run *out)
+{
+	sqlite3_stmt *st = NULL;
+	int ret, rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((ret = prepare(&st, ix, ST_GC_LAST)) < 0)
+		goto done;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->id = sqlite3_column_int64(st, 0);
+		out->started_ms = sqlite3_column_int64(st, 1);
+		out->duration_ms = sqlite3_column_int64(st, 2);
+		out->evicted = sqlite3_column_int64(st, 3);
+		out->bytes_freed = sqlite3_column_int64(st, 4);
+		out->errors = sqlite3_column_int64(st, 5);
+		out->detail = column_str(st, 6);
+	} else if (rc == SQLITE_DONE) {
+		ret = mc_error_set(MC_ENOTFOUND, "index '%s': last gc run: not found", ix->path);
+	} else {
+		ret = ix_err(ix, rc, "read last gc run");
+	}
+done:
+	finish(st);
+	return ret;
+}
+
+void mc_gc_run_release(struct mc_gc_run *r)
+{
+	if (!r)
+		return;
+	free(r->detail);
+	memset(r, 0, sizeof(*r));
+}
+
+int mc_index_drop_tree(struct mc_index *ix, const char *key)
+{
+	return update_key(ix, ST_DROP_TREE, key, 0, "drop tree of entry", 0);
 }
 
 static int tx(struct mc_index *ix, int id, const char *what)

@@ -112,3 +112,8 @@ char *mc_lock_path_key(const struct mc_paths *p, const char *key)
 {
 	return mc_asprintf("%s/%s.lock", p->locks, key);
 }
+
+char *mc_lock_path_gc(const struct mc_paths *p)
+{
+	return mc_asprintf("%s/gc.lock", p->locks);
+}

@@ -50,11 +50,14 @@ struct mc_lock {
  * The kernel drops the lock when the process dies.
  */
 int mc_lock_take(struct mc_lock *out, const char *path, enum mc_lock_mode mode, int timeout_ms);
-/* Is anybody holding path (any mode)? 1 yes, 0 no; never blocks. */
+/* Is anybody holding path (any mode)? 1 yes, 0 no (also when the file is
+ * missing); never blocks. < 0 only when the file exists but cannot be opened. */
 int mc_lock_busy(const char *path);
 void mc_lock_release(struct mc_lock *l);
 /* locks/<key>.lock — malloc'd. */
 char *mc_lock_path_key(const struct mc_paths *p, const char *key);
+/* locks/gc.lock — malloc'd: one gc at a time. */
+char *mc_lock_path_gc(const struct mc_paths *p);
 
 /* ---- index -------------------------------------------------------------- */
 
@@ -95,9 +98,11 @@ int mc_index_schema_version(void);
 int mc_index_get(struct mc_index *ix, struct mc_entry *out, const char *key);
 /* Inserts or replaces every column of e (by key). */
 int mc_index_put(struct mc_index *ix, const struct mc_entry *e);
+/* MC_ENOTFOUND when key is absent (also for touch). */
 int mc_index_set_state(struct mc_index *ix, const char *key, int state);
 /* last_used_ms = now_ms, use_count += 1. */
 int mc_index_touch(struct mc_index *ix, const char *key, int64_t now_ms);
+/* Deleting an absent key succeeds. */
 int mc_index_delete(struct mc_index *ix, const char *key);
 /* The ready entry of runtime with the greatest last_used_ms; MC_ENOTFOUND. */
 int mc_index_newest_ready(struct mc_index *ix, struct mc_entry *out, const char *runtime);
@@ -127,6 +132,45 @@ int mc_index_check(struct mc_index *ix);
  * may be NULL). */
 int mc_index_build_record(struct mc_index *ix, const char *key, int64_t started_ms, int64_t duration_ms,
 			  int ok, const char *log_path);
+
+/* ---- latest pointers, leases, gc runs (schema v2) ------------------------ */
+
+/* The entry that molcache/<runtime>:latest points at. */
+int mc_index_latest_set(struct mc_index *ix, const char *runtime, const char *key);
+int mc_index_latest_get(struct mc_index *ix, char out[65], const char *runtime); /* MC_ENOTFOUND */
+/* Appends every runtime's latest key to out (sorted, no duplicates): what gc protects. */
+int mc_index_latest_all(struct mc_index *ix, struct mc_strv *out);
+
+/* A lease protects key from gc until until_ms (ensure --lease DUR). Extends, never shortens. */
+int mc_index_lease_put(struct mc_index *ix, const char *key, int64_t until_ms);
+/* 0 when key has no lease (or only an expired one: a lease is valid while until_ms > now_ms). */
+int mc_index_lease_get(struct mc_index *ix, const char *key, int64_t *out_until_ms);
+struct mc_lease {
+	char *key;
+	int64_t until_ms;
+};
+/* Leases with until_ms > now_ms, ordered by key. Free with mc_leases_free. */
+int mc_index_leases_active(struct mc_index *ix, struct mc_lease **out, size_t *n, int64_t now_ms);
+void mc_leases_free(struct mc_lease *v, size_t n);
+/* Drops leases that ran out before now_ms (gc does this each run). */
+int mc_index_leases_expire(struct mc_index *ix, int64_t now_ms);
+
+/* One gc run as recorded for `status`. detail: a JSON object (owned; may be NULL). */
+struct mc_gc_run {
+	int64_t id;
+	int64_t started_ms, duration_ms;
+	int64_t evicted, bytes_freed, errors;
+	char *detail;
+};
+/* Appends a run; out_id (may be NULL) gets its id. */
+int mc_index_gc_record(struct mc_index *ix, int64_t *out_id, const struct mc_gc_run *run);
+/* The most recent run (greatest started_ms, then id); MC_ENOTFOUND when gc never ran. */
+int mc_index_last_gc(struct mc_index *ix, struct mc_gc_run *out);
+void mc_gc_run_release(struct mc_gc_run *r);
+
+/* Sets tree_path NULL and tree_bytes 0 (the tree vanished; the image stays).
+ * MC_ENOTFOUND when key is absent. */
+int mc_index_drop_tree(struct mc_index *ix, const char *key);
 
 /* Groups writes into one transaction. begin takes the write lock at once
  * (BEGIN IMMEDIATE, waiting up to the busy timeout: MC_ELOCKED); rollback is a

@@ -20,8 +20,8 @@ die() { log "$*"; exit 1; }
 # Process $1 is alive and its command line mentions $2 (guards against a recycled pid).
 alive_with() {
 	local pid=$1 needle=$2
-	[[ -n $pid && -r /proc/$pid/cmdline ]] || return 1
-	tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null | grep -qF -- "$needle"
+	[[ -n $pid ]] || return 1
+	grep -qaF -- "$needle" "/proc/$pid/cmdline" 2>/dev/null
 }
 
 # TERM, wait up to $3 seconds, then KILL.
@@ -41,15 +41,16 @@ stop_pid() {
 	done
 }
 
-# Pids of every process whose command line mentions $1 (containerd, shims).
+# Pids of every process whose command line mentions one of the arguments (containerd, shims).
 pids_mentioning() {
-	local needle=$1 p
-	for p in /proc/[0-9]*; do
-		p=${p#/proc/}
-		[[ $p == "$$" ]] && continue
-		if tr '\0' ' ' </proc/"$p"/cmdline 2>/dev/null | grep -qF -- "$needle"; then
-			echo "$p"
-		fi
+	local args=() n f p
+	for n in "$@"; do
+		args+=(-e "$n")
+	done
+	for f in $(grep -laF "${args[@]}" /proc/[0-9]*/cmdline 2>/dev/null); do
+		p=${f#/proc/}
+		p=${p%/cmdline}
+		[[ $p == "$$" || $p == "$BASHPID" ]] || echo "$p"
 	done
 }
 
@@ -72,8 +73,8 @@ do_stop() {
 	[[ -f $D/dockerd.pid ]] && stop_pid "$(cat "$D/dockerd.pid")" "$D/docker.sock" 30
 	[[ -f $D/dockerd.launch.pid ]] && stop_pid "$(cat "$D/dockerd.launch.pid")" "$D/docker.sock" 5
 	# dockerd normally stops its containerd; after a KILL it cannot.
-	for pid in $(pids_mentioning "$er/containerd") $(pids_mentioning "$D/data"); do
-		stop_pid "$pid" "$er" 10
+	for pid in $(pids_mentioning "$er/containerd" "$D/data"); do
+		stop_pid "$pid" "$er/containerd" 10
 		stop_pid "$pid" "$D/data" 10
 	done
 	rm -f "$D/dockerd.pid" "$D/dockerd.launch.pid"

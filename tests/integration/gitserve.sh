@@ -119,6 +119,8 @@ start_http() {
 			server.document-root = "$state/docroot"
 			server.errorlog = "$state/lighttpd-error.log"
 			server.max-request-size = 1048576
+			# Tests try wrong credentials on purpose: no anti-brute-force pause.
+			server.feature-flags = ( "auth.delay-invalid-creds" => "disable" )
 			alias.url = ( "/" => "$backend/" )
 			cgi.assign = ( "" => "" )
 			setenv.set-environment = (

@@ -40,8 +40,15 @@ delta=$(( $(counter fetched_objects) - objs1 ))
 [ "$(image_id molcache/claude-code:latest)" = "$(image_id "$tag3")" ] || it_fail ":latest did not follow"
 ok "new commit: new tag $tag3, incremental fetch of $delta objects (first: $objs1)"
 
-# removed behind molcache's back: rebuilt, same tag
-engine_req DELETE "/images/$tag3?force=1" >/dev/null
+# only the tag removed: retagged from the image id, no build
+engine_req DELETE "/images/$tag3" >/dev/null
+image_exists "$tag3" && it_fail "tag still there after untag"
+[ "$(mc ensure claude-code --network none 2>/dev/null)" = "$tag3" ] || it_fail "retag after untag"
+[ "$(counter builds)" = 2 ] || it_fail "an untag caused a build"
+ok "a removed tag is restored from the image id without a build"
+
+# the image removed behind molcache's back: rebuilt, same tag
+engine_req DELETE "/images/$(image_id "$tag3")?force=1" >/dev/null
 image_exists "$tag3" && it_fail "image still there after DELETE"
 tag4=$(mc ensure claude-code --network none 2>/dev/null)
 [ "$tag4" = "$tag3" ] || it_fail "rebuild gave $tag4"
@@ -55,7 +62,7 @@ commit claude-code other.txt "on other"
 git -C "$IT_DIR/work/claude-code" push -q origin other
 tag5=$(mc ensure claude-code --ref other --network none 2>/dev/null)
 [ "$tag5" != "$tag4" ] || it_fail "--ref other gave the main tag"
-sha_main=$(git -C "$GITROOT/workspace-template-claude-code.git" rev-parse main)
+sha_main=$(git -C "$GITROOT/workspace-template-claude-code" rev-parse main)
 tag6=$(mc ensure claude-code --ref "$sha_main" --network none 2>/dev/null)
 [ "$tag6" = "$tag4" ] || it_fail "--ref <sha of main> gave $tag6, want $tag4"
 ok "--ref selects a branch or a commit"

@@ -40,7 +40,7 @@ ok "a failing RUN step: exit 5, $(head -1 "$IT_DIR/err")"
 # remote gone, then --offline
 src=$(simple_template autogen); mkrepo autogen "$src"
 tag=$(mc ensure autogen --network none 2>/dev/null)
-mv "$GITROOT/workspace-template-autogen.git" "$GITROOT/gone.git"
+mv "$GITROOT/workspace-template-autogen" "$GITROOT/gone.git"
 expect 3 "workspace-template-autogen" -- mc ensure autogen --network none
 set +e; tag2=$(mc ensure autogen --offline 2>"$IT_DIR/err"); rc=$?; set -e
 [ $rc = 0 ] && [ "$tag2" = "$tag" ] || { cat "$IT_DIR/err"; it_fail "--offline: rc=$rc tag=$tag2"; }

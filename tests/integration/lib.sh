@@ -50,15 +50,15 @@ image_id() { engine_get "/images/$1/json" | python3 -c 'import json,sys; print(j
 # counter NAME: a counter from the index (0 when unset)
 counter() { sqlite3 "$MOLCACHE_HOME/index.db" "SELECT coalesce((SELECT value FROM counters WHERE name='$1'),0)"; }
 
-# mkrepo RUNTIME DIR: a bare repo $GITROOT/workspace-template-RUNTIME.git whose
+# mkrepo RUNTIME DIR: a bare repo $GITROOT/workspace-template-RUNTIME whose
 # main branch holds the files of DIR (a work tree kept at $IT_DIR/work/RUNTIME).
 mkrepo() {
 	local rt=$1 src=$2 w=$IT_DIR/work/$1
 	rm -rf "$w"; mkdir -p "$w"; cp -a "$src/." "$w/"
 	git -C "$w" init -q -b main
 	git -C "$w" add -A && git -C "$w" commit -qm init
-	git clone -q --bare "$w" "$GITROOT/workspace-template-$rt.git"
-	git -C "$w" remote add origin "$GITROOT/workspace-template-$rt.git"
+	git clone -q --bare "$w" "$GITROOT/workspace-template-$rt"
+	git -C "$w" remote add origin "$GITROOT/workspace-template-$rt"
 }
 
 # commit RUNTIME FILE CONTENT: a new commit on main, pushed

@@ -1,0 +1,599 @@
+/* context.c — a build-context directory streamed, on demand, as a deterministic tar (libarchive). */
+#include "context.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+/* Module-private, in ignore.c. */
+int mc_ignore_may_reinclude_(const struct mc_ignore *ig, const char *dir);
+
+#define CHUNK (32 * 1024)
+#define OUT_CAP (64 * 1024)
+#define IGNORE_MAX (1 << 20)
+#define NO_LINK SIZE_MAX
+
+struct ent {
+	char *path;     /* relative, "a/b/c" */
+	char *target;   /* symlink target */
+	mode_t mode;
+	off_t size;
+	dev_t dev, rdev;
+	ino_t ino;
+	nlink_t nlink;
+	size_t link;    /* earlier entry this one is a hard link to, or NO_LINK */
+};
+
+enum state { S_RUN, S_DONE, S_FREEING };
+
+struct mc_context {
+	int rootfd;
+	struct ent *e;
+	size_t n, cap, next;
+
+	/* the regular file being copied */
+	int fd;
+	size_t cur;
+	off_t left;
+
+	/* files come sorted, so siblings share one open parent directory */
+	char *dirpath;
+	int dirfd;
+
+	struct archive *a;
+	struct archive_entry *ae;
+	unsigned char *out, *chunk;
+	size_t out_len, out_pos, out_cap;
+
+	enum state state;
+	int err;        /* sticky error code, reported again on every later read */
+	char *errmsg;
+	size_t bytes;
+};
+
+/* Walk-time state. */
+struct walk {
+	struct mc_context *c;
+	const struct mc_ignore *ig;
+	const char *dockerfile;
+};
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static int sys_err(const char *verb, const char *path)
+{
+	int e = errno;
+	return mc_error_set(e == ENOENT ? MC_ENOTFOUND : MC_ERR, "%s '%s': %s", verb, path, strerror(e));
+}
+
+static void push_ent(struct mc_context *c, const char *path, const struct stat *st, char *target)
+{
+	if (c->n == c->cap) {
+		c->cap = c->cap ? 2 * c->cap : 256;
+		c->e = mc_realloc(c->e, c->cap * sizeof(*c->e));
+	}
+	struct ent *e = &c->e[c->n++];
+	e->path = mc_strdup(path);
+	e->target = target;
+	e->mode = st->st_mode;
+	e->size = S_ISREG(st->st_mode) ? st->st_size : 0;
+	e->dev = st->st_dev;
+	e->rdev = st->st_rdev;
+	e->ino = st->st_ino;
+	e->nlink = st->st_nlink;
+	e->link = NO_LINK;
+}
+
+static void drop_last_ent(struct mc_context *c)
+{
+	struct ent *e = &c->e[--c->n];
+	free(e->path);
+	free(e->target);
+}
+
+static int read_link(char **out, int dfd, const char *name, const char *rel, off_t hint)
+{
+	size_t cap = hint > 0 ? (size_t)hint + 1 : 256;
+	char *buf = NULL;
+	int ret = 0;
+
+	for (;;) {
+		buf = mc_realloc(buf, cap);
+		ssize_t n = readlinkat(dfd, name, buf, cap);
+		if (n < 0) {
+			ret = sys_err("cannot read symlink", rel);
+			goto done;
+		}
+		if ((size_t)n < cap) {
+			buf[n] = 0;
+			break;
+		}
+		cap *= 2;
+	}
+	/* Some tar readers abort on an empty link target; Linux never makes one. */
+	if (!buf[0]) {
+		ret = mc_error_set(MC_ERR, "cannot read symlink '%s': empty target", rel);
+		goto done;
+	}
+	*out = buf;
+	buf = NULL;
+done:
+	free(buf);
+	return ret;
+}
+
+/* 1 when rel is a directory above the Dockerfile: the walk must reach it. */
+static int holds_dockerfile(const char *rel, const char *dockerfile)
+{
+	size_t n = strlen(rel);
+	return strncmp(dockerfile, rel, n) == 0 && dockerfile[n] == '/';
+}
+
+/* Collects the entries under the open directory dfd (path prefix rel, "" at the root). */
+static int walk_dir(struct walk *w, int dfd, const char *rel)
+{
+	struct mc_context *c = w->c;
+	DIR *d = NULL;
+	struct dirent *de;
+	struct mc_buf path = MC_BUF_INIT;
+	int ret = 0;
+
+	path.max = SIZE_MAX;
+	if (!(d = fdopendir(dfd))) {
+		ret = sys_err("cannot list", *rel ? rel : ".");
+		close(dfd);
+		goto done;
+	}
+	for (;;) {
+		struct stat st;
+		errno = 0;
+		if (!(de = readdir(d))) {
+			if (errno)
+				ret = sys_err("cannot list", *rel ? rel : ".");
+			break;
+		}
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		mc_buf_reset(&path);
+		if (*rel)
+			mc_buf_addf(&path, "%s/", rel);
+		mc_buf_adds(&path, de->d_name);
+		const char *p = path.ptr;
+
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW)) {
+			ret = sys_err("cannot stat", p);
+			break;
+		}
+		int always = !strcmp(p, w->dockerfile) || !strcmp(p, ".dockerignore");
+		int excluded = !always && mc_ignore_match(w->ig, p);
+
+		if (S_ISDIR(st.st_mode)) {
+			if (excluded && !mc_ignore_may_reinclude_(w->ig, p) && !holds_dockerfile(p, w->dockerfile))
+				continue;
+			int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub < 0) {
+				ret = sys_err("cannot open", p);
+				break;
+			}
+			size_t mark = c->n;
+			push_ent(c, p, &st, NULL);
+			if ((ret = walk_dir(w, sub, p)))
+				break;
+			/* An excluded directory is sent only to hold what an exception re-included. */
+			if (excluded && c->n == mark + 1)
+				drop_last_ent(c);
+		} else if (!excluded) {
+			char *target = NULL;
+			if (S_ISSOCK(st.st_mode))
+				continue; /* tar cannot hold a socket; Docker skips them too */
+			if (S_ISLNK(st.st_mode) && (ret = read_link(&target, dirfd(d), de->d_name, p, st.st_size)))
+				break;
+			push_ent(c, p, &st, target);
+		}
+	}
+done:
+	if (d)
+		closedir(d);
+	mc_buf_release(&path);
+	return ret;
+}
+
+static int cmp_ent(const void *a, const void *b)
+{
+	return strcmp(((const struct ent *)a)->path, ((const struct ent *)b)->path);
+}
+
+static const struct ent *link_base;
+
+static int cmp_inode(const void *a, const void *b)
+{
+	const struct ent *x = &link_base[*(const size_t *)a], *y = &link_base[*(const size_t *)b];
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+/* Points every later path of a multiply-linked file at the first one in stream order. */
+static void find_hardlinks(struct mc_context *c)
+{
+	size_t *idx = mc_malloc((c->n ? c->n : 1) * sizeof(*idx)), m = 0;
+
+	for (size_t i = 0; i < c->n; i++) {
+		if (S_ISREG(c->e[i].mode) && c->e[i].nlink > 1)
+			idx[m++] = i;
+	}
+	/* qsort has no context argument; a file-scope pointer set just for this call. */
+	link_base = c->e;
+	qsort(idx, m, sizeof(*idx), cmp_inode);
+	link_base = NULL;
+	for (size_t i = 1; i < m; i++) {
+		struct ent *prev = &c->e[idx[i - 1]], *e = &c->e[idx[i]];
+		if (e->dev == prev->dev && e->ino == prev->ino)
+			e->link = prev->link != NO_LINK ? prev->link : idx[i - 1];
+	}
+	free(idx);
+}
+
+/* Cleans the Dockerfile path the way the entries are spelt: no "./", no "//". */
+static char *clean_rel(const char *p)
+{
+	struct mc_buf b = MC_BUF_INIT;
+
+	while (*p) {
+		const char *end = strchr(p, '/');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		if (n && !(n == 1 && p[0] == '.')) {
+			if (b.len)
+				mc_buf_add(&b, "/", 1);
+			mc_buf_add(&b, p, n);
+		}
+		p += n + (end != NULL);
+	}
+	return mc_buf_detach(&b);
+}
+
+static int read_ignore(struct mc_ignore **out, int rootfd)
+{
+	struct mc_buf text = MC_BUF_INIT;
+	char buf[8192];
+	int fd, ret = 0;
+
+	*out = NULL;
+	text.max = IGNORE_MAX;
+	fd = openat(rootfd, ".dockerignore", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			goto done;
+		ret = sys_err("cannot open", ".dockerignore");
+		goto done;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = sys_err("cannot read", ".dockerignore");
+			goto done;
+		}
+		if (n == 0)
+			break;
+		if (mc_buf_add(&text, buf, (size_t)n)) {
+			ret = mc_error_set(MC_EINVAL, "cannot read '.dockerignore': larger than %d bytes", IGNORE_MAX);
+			goto done;
+		}
+	}
+	ret = mc_ignore_parse(out, mc_buf_cstr(&text), text.len);
+done:
+	if (fd >= 0)
+		close(fd);
+	mc_buf_release(&text);
+	return ret;
+}
+
+static la_ssize_t tar_out(struct archive *a, void *data, const void *buf, size_t n)
+{
+	struct mc_context *c = data;
+
+	/* archive_write_free() pads an unfinished entry; nobody reads that. */
+	if (c->state == S_FREEING)
+		return (la_ssize_t)n;
+	if (c->out_len + n > c->out_cap) {
+		/* Only a header with a long pax record can outgrow one chunk plus a block. */
+		while (c->out_len + n > c->out_cap)
+			c->out_cap *= 2;
+		c->out = mc_realloc(c->out, c->out_cap);
+	}
+	memcpy(c->out + c->out_len, buf, n);
+	c->out_len += n;
+	return (la_ssize_t)n;
+}
+
+int mc_context_open(struct mc_context **out, const char *dir, const char *dockerfile)
+{
+	struct mc_context *c = mc_calloc(1, sizeof(*c));
+	struct mc_ignore *ig = NULL;
+	struct walk w = { 0 };
+	char *df = clean_rel(dockerfile && *dockerfile ? dockerfile : "Dockerfile");
+	int ret = 0, fd;
+
+	*out = NULL;
+	c->rootfd = c->fd = c->dirfd = -1;
+	if ((c->rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		ret = sys_err("cannot open build context", dir);
+		goto done;
+	}
+	if ((ret = read_ignore(&ig, c->rootfd)))
+		goto done;
+	w.c = c;
+	w.ig = ig;
+	w.dockerfile = df;
+	if ((fd = dup(c->rootfd)) < 0) {
+		ret = sys_err("cannot open build context", dir);
+		goto done;
+	}
+	if ((ret = walk_dir(&w, fd, "")))
+		goto done;
+	qsort(c->e, c->n, sizeof(*c->e), cmp_ent);
+	find_hardlinks(c);
+
+	c->out_cap = OUT_CAP;
+	c->out = mc_malloc(c->out_cap);
+	c->chunk = mc_malloc(CHUNK);
+	c->ae = archive_entry_new();
+	c->a = archive_write_new();
+	if (!c->a || !c->ae) {
+		ret = mc_error_set(MC_ERR, "cannot start tar stream for '%s': out of memory", dir);
+		goto done;
+	}
+	if (archive_write_set_format_pax_restricted(c->a) != ARCHIVE_OK ||
+		archive_write_open(c->a, c, NULL, tar_out, NULL) != ARCHIVE_OK) {
+		ret = mc_error_set(MC_ERR, "cannot start tar stream for '%s': %s", dir,
+			archive_error_string(c->a));
+		goto done;
+	}
+	*out = c;
+	c = NULL;
+done:
+	mc_context_free(c);
+	mc_ignore_free(ig);
+	free(df);
+	return ret;
+}
+
+static void release_fds(struct mc_context *c)
+{
+	close_fd(&c->fd);
+	close_fd(&c->dirfd);
+	close_fd(&c->rootfd);
+	free(c->dirpath);
+	c->dirpath = NULL;
+}
+
+/* Opens a file of the tree by its relative path without following a symlink
+ * anywhere on the way (the tree may have changed since the walk). */
+static int open_in_tree(struct mc_context *c, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	size_t plen = slash ? (size_t)(slash - path) : 0;
+	int dfd = c->rootfd, fd;
+
+	if (plen) {
+		if (!c->dirpath || strlen(c->dirpath) != plen || memcmp(c->dirpath, path, plen)) {
+			close_fd(&c->dirfd);
+			free(c->dirpath);
+			c->dirpath = NULL;
+			const char *p = path;
+			int cur = c->rootfd;
+			while (p < slash) {
+				const char *end = memchr(p, '/', (size_t)(slash - p) + 1);
+				char *name = mc_strndup(p, (size_t)(end - p));
+				int next = openat(cur, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+				int e = errno;
+				free(name);
+				if (cur != c->rootfd)
+					close(cur);
+				errno = e;
+				if (next < 0)
+					return -1;
+				cur = next;
+				p = end + 1;
+			}
+			c->dirfd = cur;
+			c->dirpath = mc_strndup(path, plen);
+		}
+		dfd = c->dirfd;
+	}
+	/* O_NONBLOCK: if a FIFO took the file's place, fail later instead of hanging here. */
+	fd = openat(dfd, slash ? slash + 1 : path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	return fd;
+}
+
+static int fail(struct mc_context *c, int code)
+{
+	c->err = code;
+	free(c->errmsg);
+	c->errmsg = mc_strdup(mc_error_msg());
+	release_fds(c);
+	return code;
+}
+
+static int write_header(struct mc_context *c, const struct ent *e)
+{
+	struct archive_entry *ae = c->ae;
+	int r;
+
+	archive_entry_clear(ae);
+	archive_entry_copy_pathname(ae, e->path);
+	archive_entry_set_perm(ae, e->mode & 07777);
+	archive_entry_set_mtime(ae, 0, 0);
+	archive_entry_set_uid(ae, 0);
+	archive_entry_set_gid(ae, 0);
+	archive_entry_copy_uname(ae, "");
+	archive_entry_copy_gname(ae, "");
+	if (e->link != NO_LINK) {
+		archive_entry_set_filetype(ae, AE_IFREG);
+		archive_entry_copy_hardlink(ae, c->e[e->link].path);
+		archive_entry_set_size(ae, 0);
+	} else if (S_ISREG(e->mode)) {
+		archive_entry_set_filetype(ae, AE_IFREG);
+		archive_entry_set_size(ae, e->size);
+	} else if (S_ISDIR(e->mode)) {
+		archive_entry_set_filetype(ae, AE_IFDIR);
+	} else if (S_ISLNK(e->mode)) {
+		archive_entry_set_filetype(ae, AE_IFLNK);
+		archive_entry_copy_symlink(ae, e->target);
+	} else if (S_ISFIFO(e->mode)) {
+		archive_entry_set_filetype(ae, AE_IFIFO);
+	} else if (S_ISCHR(e->mode) || S_ISBLK(e->mode)) {
+		archive_entry_set_filetype(ae, S_ISCHR(e->mode) ? AE_IFCHR : AE_IFBLK);
+		archive_entry_set_rdevmajor(ae, major(e->rdev));
+		archive_entry_set_rdevminor(ae, minor(e->rdev));
+	}
+	/* ARCHIVE_WARN (a name not in the locale's charset) still writes a valid header. */
+	r = archive_write_header(c->a, ae);
+	if (r < ARCHIVE_WARN)
+		return mc_error_set(MC_ERR, "cannot write tar header for '%s': %s", e->path,
+			archive_error_string(c->a));
+	return 0;
+}
+
+/* Starts the next entry: opens and checks a regular file first, so a file
+ * that vanished or changed fails before its header is out. */
+static int start_entry(struct mc_context *c)
+{
+	const struct ent *e = &c->e[c->next];
+	struct stat st;
+	int ret = 0;
+
+	if (S_ISREG(e->mode) && e->link == NO_LINK) {
+		if ((c->fd = open_in_tree(c, e->path)) < 0)
+			return sys_err("cannot open", e->path);
+		if (fstat(c->fd, &st))
+			return sys_err("cannot stat", e->path);
+		if (!S_ISREG(st.st_mode) || st.st_ino != e->ino || st.st_dev != e->dev || st.st_size != e->size)
+			return mc_error_set(MC_ERR, "cannot stream '%s': file changed while the build context was sent",
+				e->path);
+		c->cur = c->next;
+		c->left = e->size;
+	}
+	if ((ret = write_header(c, e)))
+		return ret;
+	c->next++;
+	return 0;
+}
+
+static int copy_chunk(struct mc_context *c)
+{
+	const struct ent *e = &c->e[c->cur];
+	size_t want = c->left < CHUNK ? (size_t)c->left : CHUNK;
+	ssize_t n;
+
+	if (c->left == 0) {
+		/* The header promised e->size bytes: more now means the tar would lie. */
+		while ((n = read(c->fd, c->chunk, 1)) < 0 && errno == EINTR)
+			;
+		if (n < 0)
+			return sys_err("cannot read", e->path);
+		if (n > 0)
+			return mc_error_set(MC_ERR, "cannot stream '%s': file grew while the build context was sent",
+				e->path);
+		close_fd(&c->fd);
+		return 0;
+	}
+	while ((n = read(c->fd, c->chunk, want)) < 0 && errno == EINTR)
+		;
+	if (n < 0)
+		return sys_err("cannot read", e->path);
+	if (n == 0)
+		return mc_error_set(MC_ERR, "cannot stream '%s': file shrank while the build context was sent",
+			e->path);
+	if (archive_write_data(c->a, c->chunk, (size_t)n) < 0)
+		return mc_error_set(MC_ERR, "cannot write tar data for '%s': %s", e->path,
+			archive_error_string(c->a));
+	c->left -= n;
+	return 0;
+}
+
+/* One step of the generator: some data, one header, or the end. */
+static int step(struct mc_context *c)
+{
+	if (c->fd >= 0)
+		return copy_chunk(c);
+	if (c->next < c->n)
+		return start_entry(c);
+	if (archive_write_close(c->a) != ARCHIVE_OK)
+		return mc_error_set(MC_ERR, "cannot finish tar stream: %s", archive_error_string(c->a));
+	c->state = S_DONE;
+	release_fds(c);
+	return 0;
+}
+
+ssize_t mc_context_read(struct mc_context *c, void *buf, size_t n)
+{
+	size_t got = 0;
+	int ret;
+
+	if (c->err) {
+		mc_error_set(c->err, "%s", c->errmsg);
+		return c->err;
+	}
+	while (got < n) {
+		if (c->out_pos < c->out_len) {
+			size_t k = c->out_len - c->out_pos;
+			if (k > n - got)
+				k = n - got;
+			memcpy((char *)buf + got, c->out + c->out_pos, k);
+			c->out_pos += k;
+			got += k;
+			continue;
+		}
+		if (c->state == S_DONE)
+			break;
+		c->out_pos = c->out_len = 0;
+		if ((ret = step(c)))
+			return fail(c, ret);
+	}
+	c->bytes += got;
+	return (ssize_t)got;
+}
+
+size_t mc_context_bytes(const struct mc_context *c)
+{
+	return c ? c->bytes : 0;
+}
+
+void mc_context_free(struct mc_context *c)
+{
+	if (!c)
+		return;
+	release_fds(c);
+	c->state = S_FREEING;
+	if (c->a)
+		archive_write_free(c->a);
+	if (c->ae)
+		archive_entry_free(c->ae);
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->e[i].path);
+		free(c->e[i].target);
+	}
+	free(c->e);
+	free(c->out);
+	free(c->chunk);
+	free(c->errmsg);
+	free(c);
+}

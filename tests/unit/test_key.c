@@ -1,0 +1,215 @@
+/* test_key.c — pins the cache key encoding (docs/key-format.md) with vectors and proves its properties. */
+#include <string.h>
+
+#include "cache/key.h"
+#include "t.h"
+
+#define HEAD "0123456789abcdef0123456789abcdef01234567"
+#define PREFIX "https://git.example.com/molecule/template-"
+/* sha256("FROM alpine:3.19\n") */
+#define DFH "bb31b87c25bb1c4fd052ee37e99b450589c140bf65b028916376f0bea1eae960"
+
+static void strv_of(struct mc_strv *sv, const char *const *args)
+{
+	for (; args && *args; args++)
+		mc_strv_push(sv, *args);
+}
+
+/* mc_key_derive over inputs with args given as a NULL-terminated list (NULL = no build_args at all). */
+static int derive(char out[65], const char *rt, const char *prefix, const char *head, const char *dfh,
+		  const char *platform, const char *const *args)
+{
+	struct mc_strv sv = MC_STRV_INIT;
+	struct mc_key_inputs in = { rt, prefix, head, dfh, platform, args ? &sv : NULL };
+	int r;
+
+	strv_of(&sv, args);
+	r = mc_key_derive(out, &in);
+	mc_strv_release(&sv);
+	return r;
+}
+
+static void test_sha256_hex(void)
+{
+	char h[65];
+
+	/* FIPS 180-2 vectors */
+	mc_sha256_hex(h, "", 0);
+	CHECK_STR(h, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	mc_sha256_hex(h, "abc", 3);
+	CHECK_STR(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	mc_sha256_hex(h, "FROM alpine:3.19\n", 17);
+	CHECK_STR(h, DFH);
+}
+
+/*
+ * The vectors were computed by this implementation and, independently, by a
+ * Python hashlib/struct encoder written from docs/key-format.md; both agree.
+ */
+static void test_vectors(void)
+{
+	static const char *const args2[] = { "B=2", "A=1", NULL };
+	static const char *const args3[] = { "A=1", "B=2", "A=3", NULL };
+	static const char *const args5[] = { "X=a=b", "HTTP_PROXY=", "A_B=\xc3\xa9", NULL };
+	static const char *const none[] = { NULL };
+	char k[65];
+
+	CHECK_INT(derive(k, "claude-code", PREFIX, HEAD, DFH, "linux/amd64", NULL), 0);
+	CHECK_STR(k, "09bcfc84192e6fc031950f926ccb24f6a3ff7a4053e1d2670bbeea15b19d71f6");
+	/* an empty vector encodes exactly like no vector */
+	CHECK_INT(derive(k, "claude-code", PREFIX, HEAD, DFH, "linux/amd64", none), 0);
+	CHECK_STR(k, "09bcfc84192e6fc031950f926ccb24f6a3ff7a4053e1d2670bbeea15b19d71f6");
+	CHECK_INT(derive(k, "claude-code", PREFIX, HEAD, DFH, "linux/amd64", args2), 0);
+	CHECK_STR(k, "0485cddac3ff3bbe70e5c91b99c160a1228277b2aed37e7217e58e48c266c682");
+	CHECK_INT(derive(k, "claude-code", PREFIX, HEAD, DFH, "linux/amd64", args3), 0);
+	CHECK_STR(k, "4a3133363bc69b30f844ea5d256c79a896cb7d4d00a72c5fb2da52fa4df4cb29");
+	CHECK_INT(derive(k, "", "", "", "", "", NULL), 0);
+	CHECK_STR(k, "99f370c781b307a2e6c7a86cf61c623bfc5d163b1beb865a10e2c0f401e0fb59");
+	CHECK_INT(derive(k, "codex", "file:///srv/git/", "fedcba9876543210fedcba9876543210fedcba98",
+			 "0000000000000000000000000000000000000000000000000000000000000000",
+			 "linux/arm64/v8", args5), 0);
+	CHECK_STR(k, "384a1fa70cc64837b6840c67af572e475de655b99a910d5fbd3b260191d63d6b");
+}
+
+/* Hashes the encoding written out byte by byte, so the encoder itself is checked, not only its hash. */
+static void test_encoding_by_hand(void)
+{
+	static const char enc[] =
+		"molcache-key"
+		"\x00\x00\x00\x01" "1"
+		"\x00\x00\x00\x0b" "claude-code"
+		"\x00\x00\x00\x2a" PREFIX
+		"\x00\x00\x00\x28" HEAD
+		"\x00\x00\x00\x40" DFH
+		"\x00\x00\x00\x0b" "linux/amd64"
+		"\x00\x00\x00\x01" "2"
+		"\x00\x00\x00\x03" "A=1"
+		"\x00\x00\x00\x03" "B=2";
+	static const char *const args[] = { "B=2", "A=1", NULL };
+	char want[65], got[65];
+
+	mc_sha256_hex(want, enc, sizeof(enc) - 1);
+	CHECK_INT(derive(got, "claude-code", PREFIX, HEAD, DFH, "linux/amd64", args), 0);
+	CHECK_STR(got, want);
+	CHECK_STR(got, "0485cddac3ff3bbe70e5c91b99c160a1228277b2aed37e7217e58e48c266c682");
+}
+
+static void test_every_field_matters(void)
+{
+	static const char *const a1[] = { "A=1", NULL };
+	static const char *const a1b[] = { "A=2", NULL };
+	static const char *const a1c[] = { "B=1", NULL };
+	static const char *const a2[] = { "A=1", "B=1", NULL };
+	struct {
+		const char *rt, *prefix, *head, *dfh, *platform;
+		const char *const *args;
+	} t[] = {
+		{ "claude-code", PREFIX, HEAD, DFH, "linux/amd64", a1 },
+		{ "codex", PREFIX, HEAD, DFH, "linux/amd64", a1 },
+		{ "claude-code", PREFIX "x", HEAD, DFH, "linux/amd64", a1 },
+		{ "claude-code", PREFIX, "1123456789abcdef0123456789abcdef01234567", DFH, "linux/amd64", a1 },
+		{ "claude-code", PREFIX, HEAD, "cb31b87c25bb1c4fd052ee37e99b450589c140bf65b028916376f0bea1eae960",
+		  "linux/amd64", a1 },
+		{ "claude-code", PREFIX, HEAD, DFH, "linux/arm64", a1 },
+		{ "claude-code", PREFIX, HEAD, DFH, "linux/amd64", a1b },
+		{ "claude-code", PREFIX, HEAD, DFH, "linux/amd64", a1c },
+		{ "claude-code", PREFIX, HEAD, DFH, "linux/amd64", a2 },
+		{ "claude-code", PREFIX, HEAD, DFH, "linux/amd64", NULL },
+	};
+	size_t n = sizeof(t) / sizeof(t[0]);
+	char k[sizeof(t) / sizeof(t[0])][65];
+
+	for (size_t i = 0; i < n; i++)
+		CHECK_INT(derive(k[i], t[i].rt, t[i].prefix, t[i].head, t[i].dfh, t[i].platform, t[i].args), 0);
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++)
+			CHECK(strcmp(k[i], k[j]) != 0);
+}
+
+static void test_arg_order_and_dedup(void)
+{
+	static const char *const x[] = { "A=1", "B=2", "C=3", NULL };
+	static const char *const y[] = { "C=3", "A=1", "B=2", NULL };
+	static const char *const z[] = { "B=2", "C=0", "A=9", "C=3", "A=1", NULL };
+	char kx[65], ky[65], kz[65];
+
+	CHECK_INT(derive(kx, "codex", PREFIX, HEAD, DFH, "linux/amd64", x), 0);
+	CHECK_INT(derive(ky, "codex", PREFIX, HEAD, DFH, "linux/amd64", y), 0);
+	CHECK_INT(derive(kz, "codex", PREFIX, HEAD, DFH, "linux/amd64", z), 0);
+	CHECK_STR(kx, ky);
+	CHECK_STR(kx, kz);
+}
+
+static void test_boundaries_do_not_collide(void)
+{
+	static const char *const ab[] = { "AB=1", NULL };
+	static const char *const a_b[] = { "A=B1", NULL };
+	static const char *const two[] = { "A=1", "B=2", NULL };
+	static const char *const joined[] = { "A=1\nB=2", NULL };
+	char k1[65], k2[65];
+
+	CHECK_INT(derive(k1, "ab", "c", HEAD, DFH, "linux/amd64", NULL), 0);
+	CHECK_INT(derive(k2, "a", "bc", HEAD, DFH, "linux/amd64", NULL), 0);
+	CHECK(strcmp(k1, k2) != 0);
+	CHECK_INT(derive(k1, "x", PREFIX, HEAD, DFH, "linux/amd64", NULL), 0);
+	CHECK_INT(derive(k2, "x", PREFIX, HEAD, "", DFH "linux/amd64", NULL), 0);
+	CHECK(strcmp(k1, k2) != 0);
+	CHECK_INT(derive(k1, "x", PREFIX, HEAD, DFH, "p", ab), 0);
+	CHECK_INT(derive(k2, "x", PREFIX, HEAD, DFH, "p", a_b), 0);
+	CHECK(strcmp(k1, k2) != 0);
+	/* a newline inside a value cannot fake a second argument */
+	CHECK_INT(derive(k1, "x", PREFIX, HEAD, DFH, "p", two), 0);
+	CHECK_INT(derive(k2, "x", PREFIX, HEAD, DFH, "p", joined), 0);
+	CHECK(strcmp(k1, k2) != 0);
+}
+
+static void test_bad_inputs(void)
+{
+	static const char *const noeq[] = { "A=1", "JUSTNAME", NULL };
+	static const char *const noname[] = { "=secretvalue", NULL };
+	struct mc_key_inputs in = { "x", PREFIX, HEAD, DFH, NULL, NULL };
+	char k[65];
+
+	CHECK_INT(mc_key_derive(k, &in), MC_EINVAL);
+	CHECK_INT(mc_key_derive(k, NULL), MC_EINVAL);
+	CHECK_INT(derive(k, NULL, PREFIX, HEAD, DFH, "p", NULL), MC_EINVAL);
+	CHECK_INT(derive(k, "x", NULL, HEAD, DFH, "p", NULL), MC_EINVAL);
+	CHECK_INT(derive(k, "x", PREFIX, NULL, DFH, "p", NULL), MC_EINVAL);
+	CHECK_INT(derive(k, "x", PREFIX, HEAD, NULL, "p", NULL), MC_EINVAL);
+	CHECK_INT(derive(k, "x", PREFIX, HEAD, DFH, "p", noeq), MC_EINVAL);
+	CHECK(strstr(mc_error_msg(), "JUSTNAME") != NULL);
+	CHECK_INT(derive(k, "x", PREFIX, HEAD, DFH, "p", noname), MC_EINVAL);
+	CHECK(strstr(mc_error_msg(), "secretvalue") == NULL);
+}
+
+static void test_canonical_args(void)
+{
+	static const char *const a[] = { "C=3", "A=1", "B=x=y", "A=2", "B=", NULL };
+	struct mc_strv sv = MC_STRV_INIT;
+	char *s;
+
+	strv_of(&sv, a);
+	s = mc_key_build_args_canonical(&sv);
+	CHECK_STR(s, "A=2\nB=\nC=3");
+	free(s);
+	mc_strv_release(&sv);
+	s = mc_key_build_args_canonical(NULL);
+	CHECK_STR(s, "");
+	free(s);
+	s = mc_key_build_args_canonical(&sv);
+	CHECK_STR(s, "");
+	free(s);
+}
+
+int main(void)
+{
+	test_sha256_hex();
+	test_vectors();
+	test_encoding_by_hand();
+	test_every_field_matters();
+	test_arg_order_and_dedup();
+	test_boundaries_do_not_collide();
+	test_bad_inputs();
+	test_canonical_args();
+	return t_done();
+}
