@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <git2.h>
 
@@ -335,7 +334,8 @@ done:
 static int mirror_create(const char *mirror_path)
 {
 	int ret = 0;
-	char *tmp = mc_asprintf("%s.tmp-%ld", mirror_path, (long)getpid());
+	/* A fixed name: fetches into one mirror are serialised, and the next try sweeps a crashed one's leftovers. */
+	char *tmp = mc_asprintf("%s.tmp", mirror_path);
 	git_repository_init_options io;
 	git_repository *repo = NULL;
 	git_config *cfg = NULL;
@@ -462,8 +462,16 @@ int mc_git_mirror_fetch(const char *mirror_path, const char *url, const char *re
 		if ((ret = mirror_create(mirror_path)) < 0)
 			goto done;
 	}
-	if ((ret = mirror_open(&repo, mirror_path)) < 0)
+	if ((ret = mirror_open(&repo, mirror_path)) < 0) {
+		/* It is there but no repository: that is not "commit not found". */
+		if (ret == MC_ENOTFOUND) {
+			char *msg = mc_strdup(mc_error_msg());
+
+			ret = mc_error_set(MC_ERR, "%s", msg);
+			free(msg);
+		}
 		goto done;
+	}
 	if (has_commit(repo, &oid))
 		goto done;
 

@@ -35,8 +35,8 @@ int cmd_version(struct mc_ctx *ctx, int argc, char **argv);
 extern const struct mc_cmd mc_commands[];
 
 /* Prints "molcache: <current error>" and its hint to stderr, with every secret
- * known to ctx masked, and returns the exit code for the error's code. */
-int mc_cli_fail(struct mc_ctx *ctx);
+ * known to ctx (may be NULL) masked, and returns the exit code for err. */
+int mc_cli_fail(struct mc_ctx *ctx, int err);
 /* Prints "molcache: <msg>" (+ hint) for a usage error and returns MC_EXIT_USAGE. */
 int mc_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Maps an MC_E… code to an exit code. */

@@ -80,7 +80,7 @@ int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 	struct mc_ensure_opts eo = { 0 };
 	struct mc_ensure_result res = { 0 };
 	long lock_timeout = -1;
-	int c, ret = MC_EXIT_OK;
+	int c, err, ret = MC_EXIT_OK;
 
 	optind = 1;
 	opterr = 0;
@@ -123,12 +123,8 @@ int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 	}
 	eo.runtime = argv[optind];
 	/* the name's shape is checked before any I/O; the allowlist after config */
-	if (mc_runtime_check(eo.runtime, NULL)) {
-		ret = mc_cli_fail(NULL);
-		goto done;
-	}
-	if (mc_ctx_init(ctx)) {
-		ret = mc_cli_fail(ctx);
+	if ((err = mc_runtime_check(eo.runtime, NULL)) || (err = mc_ctx_init(ctx))) {
+		ret = mc_cli_fail(ctx, err);
 		goto done;
 	}
 	/* flags win over env and file */
@@ -150,8 +146,8 @@ int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 
 	eo.event = on_event;
 	eo.ud = &prog;
-	if (mc_ensure(ctx, &eo, &res)) {
-		ret = mc_cli_fail(ctx);
+	if ((err = mc_ensure(ctx, &eo, &res))) {
+		ret = mc_cli_fail(ctx, err);
 		goto done;
 	}
 	if (!prog.quiet)

@@ -46,7 +46,7 @@ static char *scrub(struct mc_ctx *ctx, const char *s)
 	return out;
 }
 
-int mc_cli_fail(struct mc_ctx *ctx)
+int mc_cli_fail(struct mc_ctx *ctx, int err)
 {
 	char *msg = scrub(ctx, mc_error_msg()[0] ? mc_error_msg() : "unknown error");
 	char *hint = scrub(ctx, mc_error_hint_msg());
@@ -55,7 +55,7 @@ int mc_cli_fail(struct mc_ctx *ctx)
 		fprintf(stderr, "hint: %s\n", hint);
 	free(msg);
 	free(hint);
-	return mc_cli_exit_code(mc_error_code() ? mc_error_code() : MC_ERR);
+	return mc_cli_exit_code(err ? err : MC_ERR);
 }
 
 int mc_cli_usage_error(const char *cmd, const char *fmt, ...)

@@ -112,7 +112,7 @@ struct mc_gc_protect {
 struct mc_gc_plan {
 	struct mc_gc_item *items;
 	size_t n;
-	struct mc_gc_protect *kept; /* rows a policy would have taken but may not */
+	struct mc_gc_protect *kept; /* ready/failed rows no policy may take (when one is set) */
 	size_t n_kept;
 	int64_t bytes_before; /* trees + images only rows use */
 	int64_t bytes_after;  /* when every item is carried out */

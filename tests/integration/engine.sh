@@ -47,11 +47,11 @@ pids_mentioning() {
 	for n in "$@"; do
 		args+=(-e "$n")
 	done
-	for f in $(grep -laF "${args[@]}" /proc/[0-9]*/cmdline 2>/dev/null); do
+	while read -r f; do
 		p=${f#/proc/}
 		p=${p%/cmdline}
 		[[ $p == "$$" || $p == "$BASHPID" ]] || echo "$p"
-	done
+	done < <(grep -laF "${args[@]}" /proc/[0-9]*/cmdline 2>/dev/null)
 }
 
 exec_root() {

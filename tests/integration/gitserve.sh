@@ -52,8 +52,8 @@ port_open() {
 
 # wait_up PID PORT: 0 when PORT answers, 1 when PID died or 10 s passed.
 wait_up() {
-	local pid=$1 port=$2 i
-	for i in $(seq 1 100); do
+	local pid=$1 port=$2
+	for _ in $(seq 1 100); do
 		kill -0 "$pid" 2>/dev/null || return 1
 		port_open "$port" && return 0
 		sleep 0.1
@@ -71,10 +71,10 @@ show_logs() {
 }
 
 stop_pid() {
-	local pid=$1 i
+	local pid=$1
 	[ -n "$pid" ] || return 0
 	kill "$pid" 2>/dev/null || return 0
-	for i in $(seq 1 50); do
+	for _ in $(seq 1 50); do
 		kill -0 "$pid" 2>/dev/null || return 0
 		sleep 0.1
 	done
@@ -163,10 +163,11 @@ do_start() {
 	mkdir -p "$state"
 	daemon_pid=
 	http_pid=
-	trap 'stop_pid "$daemon_pid"; stop_pid "$http_pid"' ERR
+	# die() exits: whatever was started by then must not outlive us.
+	trap 'stop_pid "$daemon_pid"; stop_pid "$http_pid"' EXIT
 	start_daemon
 	start_http
-	trap - ERR
+	trap - EXIT
 	cat >"$envfile.tmp" <<-EOF
 		GIT_DAEMON_URL=git://127.0.0.1:$daemon_port
 		GIT_HTTP_URL=http://127.0.0.1:$http_port

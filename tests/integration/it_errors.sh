@@ -27,7 +27,7 @@ d=$IT_DIR/nodf; mkdir -p "$d"; echo hi > "$d/README"
 mkrepo crewai "$d"
 expect 5 "no 'Dockerfile'" -- mc ensure crewai --network none
 grep -q "^hint: " "$IT_DIR/err" || it_fail "no hint for a missing Dockerfile"
-ok "a tree without a Dockerfile: exit 5, $(head -1 "$IT_DIR/err")"
+ok "a tree without a Dockerfile: exit 5, $(grep -v ' ms$' "$IT_DIR/err" | head -1)"
 
 # a failing RUN step
 d=$IT_DIR/fail; mkdir -p "$d"
@@ -35,18 +35,19 @@ printf 'FROM %s\nRUN echo about to fail && exit 3\n' "$MC_BASE_IMAGE" > "$d/Dock
 mkrepo hermes "$d"
 expect 5 "" -- mc ensure hermes --network none
 grep -q "build log" "$IT_DIR/err" || it_fail "no build log path in the error"
-ok "a failing RUN step: exit 5, $(head -1 "$IT_DIR/err")"
+ok "a failing RUN step: exit 5, $(grep -v ' ms$' "$IT_DIR/err" | head -1)"
 
 # remote gone, then --offline
 src=$(simple_template autogen); mkrepo autogen "$src"
 tag=$(mc ensure autogen --network none 2>/dev/null)
+expect 3 "ref 'no-such-branch' not found" -- mc ensure autogen --ref no-such-branch
 mv "$GITROOT/workspace-template-autogen" "$GITROOT/gone.git"
 expect 3 "workspace-template-autogen" -- mc ensure autogen --network none
 set +e; tag2=$(mc ensure autogen --offline 2>"$IT_DIR/err"); rc=$?; set -e
 [ $rc = 0 ] && [ "$tag2" = "$tag" ] || { cat "$IT_DIR/err"; it_fail "--offline: rc=$rc tag=$tag2"; }
 grep -q "warning: offline" "$IT_DIR/err" || it_fail "--offline without a warning"
 expect 8 "nothing cached" -- mc ensure deepagents --offline
-ok "remote gone: exit 3; --offline serves $tag with a warning; nothing cached: exit 8"
+ok "missing ref and remote gone: exit 3; --offline serves $tag with a warning; nothing cached: exit 8"
 
 # no engine at DOCKER_HOST
 DOCKER_HOST=unix://$IT_DIR/no.sock expect 4 "docker engine" -- mc ensure autogen --offline

@@ -1,0 +1,347 @@
+/* plan.c — the pure gc planner: rows, facts and a policy in, an ordered eviction plan out. */
+#include "gc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void mc_gc_policy_init(struct mc_gc_policy *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->max_age_ms = -1;
+	p->max_size_bytes = -1;
+	p->grace_ms = 3600000;
+	p->order = MC_GC_ORDER_LRU;
+}
+
+int mc_gc_policy_evicts(const struct mc_gc_policy *p)
+{
+	return p->max_age_ms >= 0 || p->max_size_bytes >= 0 || p->keep_n > 0 || p->trees_only;
+}
+
+/* A layer shared by rows: how many kept rows still use it. */
+struct chain {
+	const char *id;
+	int64_t bytes;
+	int refs;
+	int fixed; /* used by a row that no policy may take */
+	int pinned;
+};
+
+/* Per row: the indexes of its distinct chains in the chain table. */
+struct rowinfo {
+	size_t *chains;
+	size_t n_chains;
+	int known;          /* layers came from the engine */
+	int has_image;
+	int has_tree;
+	const char *protect; /* why it may not go, or NULL */
+	int candidate;
+	int taken;
+};
+
+struct order_key {
+	size_t idx;
+	const char *key;
+	int64_t last_used, build_ms, bytes;
+};
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int cmp_chain(const void *a, const void *b)
+{
+	return strcmp(((const struct chain *)a)->id, ((const struct chain *)b)->id);
+}
+
+static int cmp_lru(const void *a, const void *b)
+{
+	const struct order_key *x = a, *y = b;
+	if (x->last_used != y->last_used)
+		return x->last_used < y->last_used ? -1 : 1;
+	return strcmp(x->key, y->key);
+}
+
+/* Fewest rebuild-milliseconds per byte first; a row of 0 bytes saves nothing, so it goes last. */
+static int cmp_cost(const void *a, const void *b)
+{
+	const struct order_key *x = a, *y = b;
+	if (!x->bytes != !y->bytes)
+		return x->bytes ? -1 : 1;
+	if (x->bytes && y->bytes) {
+		long double cx = (long double)x->build_ms * (long double)y->bytes;
+		long double cy = (long double)y->build_ms * (long double)x->bytes;
+		if (cx != cy)
+			return cx < cy ? -1 : 1;
+	}
+	return cmp_lru(a, b);
+}
+
+/* The newest ready rows of each runtime, by last use then key. */
+static int cmp_newest(const void *a, const void *b)
+{
+	const struct order_key *x = a, *y = b;
+	if (x->last_used != y->last_used)
+		return x->last_used > y->last_used ? -1 : 1;
+	return strcmp(x->key, y->key);
+}
+
+static int same_str(const char *a, const char *b)
+{
+	return a && b ? !strcmp(a, b) : a == b;
+}
+
+static void mark_keep(struct rowinfo *ri, const struct mc_gc_input *in, int keep_n)
+{
+	struct order_key *ready = mc_calloc(in->n ? in->n : 1, sizeof(*ready));
+	size_t n = 0;
+	for (size_t i = 0; i < in->n; i++)
+		if (in->rows[i].state == MC_STATE_READY)
+			ready[n++] = (struct order_key){ i, in->rows[i].key, in->rows[i].last_used_ms, 0, 0 };
+	qsort(ready, n, sizeof(*ready), cmp_newest);
+	for (size_t i = 0; i < n; i++) {
+		int rank = 0;
+		/* rank among the same runtime, counted over the rows before it */
+		for (size_t j = 0; j < i; j++)
+			rank += same_str(in->rows[ready[j].idx].runtime, in->rows[ready[i].idx].runtime);
+		if (rank < keep_n && !ri[ready[i].idx].protect)
+			ri[ready[i].idx].protect = "keep";
+	}
+	free(ready);
+}
+
+/* Bytes row i frees when it goes now, and drops its layer references when commit. */
+static int64_t freed_by(struct rowinfo *ri, struct chain *ch, const struct mc_gc_input *in, size_t i,
+			enum mc_gc_action act, int commit)
+{
+	const struct mc_entry *e = &in->rows[i];
+	int64_t b = ri[i].has_tree ? e->tree_bytes : 0;
+	if (act == MC_GC_DROP_TREE)
+		return b;
+	if (ri[i].has_image && !ri[i].known)
+		b += e->image_bytes;
+	for (size_t k = 0; k < ri[i].n_chains; k++) {
+		struct chain *c = &ch[ri[i].chains[k]];
+		if (c->refs == 1 && !c->pinned)
+			b += c->bytes;
+		if (commit)
+			c->refs--;
+	}
+	return b;
+}
+
+/* Would evicting row i never free a byte, whatever else goes? (every layer
+ * also held by a row no policy may take, no tree) Then --max-size leaves it. */
+static int useless(const struct rowinfo *ri, const struct chain *ch, const struct mc_gc_input *in, size_t i,
+		   enum mc_gc_action act)
+{
+	if (ri[i].has_tree && in->rows[i].tree_bytes > 0)
+		return 0;
+	if (act == MC_GC_DROP_TREE)
+		return 1;
+	if (ri[i].has_image && !ri[i].known && in->rows[i].image_bytes > 0)
+		return 0;
+	for (size_t k = 0; k < ri[i].n_chains; k++) {
+		const struct chain *c = &ch[ri[i].chains[k]];
+		if (!c->fixed && !c->pinned && c->bytes > 0)
+			return 0;
+	}
+	return 1;
+}
+
+static void take(struct mc_gc_plan *out, struct rowinfo *ri, struct chain *ch, const struct mc_gc_input *in,
+		 size_t i, enum mc_gc_action act, const char *reason)
+{
+	const struct mc_entry *e = &in->rows[i];
+	struct mc_gc_item *it = &out->items[out->n++];
+	int64_t tree = ri[i].has_tree ? e->tree_bytes : 0;
+	int64_t all = freed_by(ri, ch, in, i, act, 1);
+
+	memset(it, 0, sizeof(*it));
+	snprintf(it->key, sizeof(it->key), "%s", e->key);
+	it->runtime = e->runtime ? mc_strdup(e->runtime) : NULL;
+	it->image_id = e->image_id ? mc_strdup(e->image_id) : NULL;
+	it->action = act;
+	snprintf(it->reason, sizeof(it->reason), "%s", reason);
+	it->last_used_ms = e->last_used_ms;
+	it->tree_bytes = tree;
+	it->image_bytes = all - tree;
+	ri[i].taken = 1;
+	out->bytes_freed += all;
+	if (act == MC_GC_DROP_TREE)
+		ri[i].has_tree = 0;
+}
+
+/* Other rows whose image shares a layer no outside image pins. */
+static void fill_shares(struct mc_gc_plan *out, const struct rowinfo *ri, const struct chain *ch,
+			const struct mc_gc_input *in)
+{
+	for (size_t t = 0; t < out->n; t++) {
+		struct mc_gc_item *it = &out->items[t];
+		size_t i = 0;
+		if (it->action != MC_GC_EVICT)
+			continue;
+		while (i < in->n && strcmp(in->rows[i].key, it->key))
+			i++;
+		for (size_t j = 0; j < in->n && i < in->n; j++) {
+			int shared = 0;
+			if (j == i)
+				continue;
+			for (size_t a = 0; a < ri[i].n_chains && !shared; a++)
+				for (size_t b = 0; b < ri[j].n_chains && !shared; b++)
+					shared = ri[i].chains[a] == ri[j].chains[b] && !ch[ri[i].chains[a]].pinned;
+			if (shared)
+				mc_strv_push(&it->shares, in->rows[j].key);
+		}
+		mc_strv_sort(&it->shares);
+	}
+}
+
+void mc_gc_plan_make(struct mc_gc_plan *out, const struct mc_gc_input *in, const struct mc_gc_policy *pol)
+{
+	size_t n = in->n, n_ch = 0, cap = 0, n_ord = 0;
+	struct rowinfo *ri = mc_calloc(n ? n : 1, sizeof(*ri));
+	struct chain *ch = NULL;
+	struct order_key *ord = mc_calloc(n ? n : 1, sizeof(*ord));
+	enum mc_gc_action act = pol->trees_only ? MC_GC_DROP_TREE : MC_GC_EVICT;
+	int evicts = mc_gc_policy_evicts(pol);
+
+	memset(out, 0, sizeof(*out));
+	out->items = mc_calloc(n ? n : 1, sizeof(*out->items));
+	out->kept = mc_calloc(n ? n : 1, sizeof(*out->kept));
+
+	/* The chain table: every distinct layer of every row image. */
+	for (size_t i = 0; i < n; i++) {
+		const struct mc_gc_facts *f = &in->facts[i];
+		for (size_t k = 0; k < f->n_layers; k++) {
+			if (n_ch == cap) {
+				cap = cap ? cap * 2 : 32;
+				ch = mc_realloc(ch, cap * sizeof(*ch));
+			}
+			ch[n_ch++] = (struct chain){ f->layers[k].chain, f->layers[k].bytes, 0, 0, 0 };
+		}
+	}
+	if (n_ch)
+		qsort(ch, n_ch, sizeof(*ch), cmp_chain);
+	size_t u = 0;
+	for (size_t k = 0; k < n_ch; k++)
+		if (!u || strcmp(ch[u - 1].id, ch[k].id))
+			ch[u++] = ch[k];
+	n_ch = u;
+	for (size_t k = 0; k < n_ch; k++)
+		ch[k].pinned = in->n_pinned &&
+			       bsearch(&ch[k].id, in->pinned, in->n_pinned, sizeof(*in->pinned), cmp_str) != NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct mc_entry *e = &in->rows[i];
+		const struct mc_gc_facts *f = &in->facts[i];
+		ri[i].has_image = e->image_id != NULL;
+		ri[i].has_tree = e->tree_path != NULL;
+		ri[i].known = f->layers != NULL;
+		ri[i].chains = mc_calloc(f->n_layers ? f->n_layers : 1, sizeof(size_t));
+		for (size_t k = 0; k < f->n_layers; k++) {
+			struct chain probe = { f->layers[k].chain, 0, 0, 0, 0 };
+			struct chain *c = bsearch(&probe, ch, n_ch, sizeof(*ch), cmp_chain);
+			size_t ci = (size_t)(c - ch);
+			int dup = 0;
+			for (size_t d = 0; d < ri[i].n_chains; d++)
+				dup |= ri[i].chains[d] == ci;
+			if (!dup) {
+				ri[i].chains[ri[i].n_chains++] = ci;
+				c->refs++;
+			}
+		}
+		if (f->locked)
+			ri[i].protect = "locked";
+		else if (f->leased)
+			ri[i].protect = "leased";
+		else if (f->latest && !pol->include_latest)
+			ri[i].protect = "latest";
+	}
+	if (pol->keep_n > 0)
+		mark_keep(ri, in, pol->keep_n);
+
+	/* What the cache holds now: every tree, every layer only rows use. */
+	for (size_t i = 0; i < n; i++) {
+		out->bytes_before += ri[i].has_tree ? in->rows[i].tree_bytes : 0;
+		if (ri[i].has_image && !ri[i].known)
+			out->bytes_before += in->rows[i].image_bytes;
+	}
+	for (size_t k = 0; k < n_ch; k++)
+		out->bytes_before += ch[k].pinned ? 0 : ch[k].bytes;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct mc_entry *e = &in->rows[i];
+		int st_ok = e->state == MC_STATE_READY || e->state == MC_STATE_FAILED;
+		if (!st_ok || (act == MC_GC_DROP_TREE && !ri[i].has_tree))
+			continue;
+		if (ri[i].protect) {
+			if (evicts) {
+				struct mc_gc_protect *k = &out->kept[out->n_kept++];
+				snprintf(k->key, sizeof(k->key), "%s", e->key);
+				k->why = ri[i].protect;
+			}
+			continue;
+		}
+		ri[i].candidate = 1;
+		ord[n_ord++] = (struct order_key){ i, e->key, e->last_used_ms, e->build_ms,
+						   e->tree_bytes + e->image_bytes };
+	}
+	qsort(ord, n_ord, sizeof(*ord), pol->order == MC_GC_ORDER_COST ? cmp_cost : cmp_lru);
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < ri[i].n_chains && !ri[i].candidate; k++)
+			ch[ri[i].chains[k]].fixed = 1;
+
+	if (pol->max_age_ms >= 0) {
+		char why[48], dur[32];
+		mc_gc_format_duration(dur, pol->max_age_ms);
+		snprintf(why, sizeof(why), "age>%s", dur);
+		for (size_t o = 0; o < n_ord; o++)
+			if (in->now_ms - ord[o].last_used > pol->max_age_ms)
+				take(out, ri, ch, in, ord[o].idx, act, why);
+	}
+	if (pol->max_age_ms < 0 && pol->max_size_bytes < 0 && (pol->keep_n > 0 || pol->trees_only)) {
+		char why[48];
+		if (pol->keep_n > 0)
+			snprintf(why, sizeof(why), "keep>%d", pol->keep_n);
+		else
+			snprintf(why, sizeof(why), "trees-only");
+		for (size_t o = 0; o < n_ord; o++)
+			take(out, ri, ch, in, ord[o].idx, act, why);
+	}
+	if (pol->max_size_bytes >= 0) {
+		for (size_t o = 0; o < n_ord; o++) {
+			if (out->bytes_before - out->bytes_freed <= pol->max_size_bytes)
+				break;
+			if (ri[ord[o].idx].taken)
+				continue;
+			if (useless(ri, ch, in, ord[o].idx, act))
+				continue;
+			take(out, ri, ch, in, ord[o].idx, act, "size");
+		}
+	}
+	out->bytes_after = out->bytes_before - out->bytes_freed;
+	fill_shares(out, ri, ch, in);
+
+	for (size_t i = 0; i < n; i++)
+		free(ri[i].chains);
+	free(ri);
+	free(ch);
+	free(ord);
+}
+
+void mc_gc_plan_release(struct mc_gc_plan *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->n; i++) {
+		free(p->items[i].runtime);
+		free(p->items[i].image_id);
+		mc_strv_release(&p->items[i].shares);
+	}
+	free(p->items);
+	free(p->kept);
+	memset(p, 0, sizeof(*p));
+}
