@@ -310,7 +310,6 @@ static la_ssize_t tar_out(struct archive *a, void *data, const void *buf, size_t
 	struct mc_context *c = data;
 
 	(void)a;
-
 	/* archive_write_free() pads an unfinished entry; nobody reads that. */
 	if (c->state == S_FREEING)
 		return (la_ssize_t)n;

@@ -110,6 +110,7 @@ static void creds_add_secret(struct mc_git_creds *c, const char *s)
 static void creds_init(struct mc_git_creds *c, const char *url, const char *token)
 {
 	const char *auth, *end, *at = NULL, *colon, *p;
+	char *raw = NULL;
 
 	memset(c, 0, sizeof(*c));
 	auth = url ? strstr(url, "://") : NULL;
@@ -126,26 +127,21 @@ static void creds_init(struct mc_git_creds *c, const char *url, const char *toke
 			c->user = pct_decode(auth, (size_t)(colon - auth));
 			c->pass = pct_decode(colon + 1, (size_t)(at - colon - 1));
 			creds_add_secret(c, c->pass);
-			{
-				char *raw = mc_strndup(colon + 1, (size_t)(at - colon - 1));
-				creds_add_secret(c, raw);
-				free(raw);
-			}
+			raw = mc_strndup(colon + 1, (size_t)(at - colon - 1));
 		} else {
 			c->user = pct_decode(auth, (size_t)(at - auth));
 			c->pass = mc_strdup("x-oauth-basic");
 			creds_add_secret(c, c->user);
-			{
-				char *raw = mc_strndup(auth, (size_t)(at - auth));
-				creds_add_secret(c, raw);
-				free(raw);
-			}
+			raw = mc_strndup(auth, (size_t)(at - auth));
 		}
 	} else if (token && *token) {
 		c->user = mc_strdup("molcache");
 		c->pass = mc_strdup(token);
 	}
+	/* The secret as written in the URL too, percent-encoding and all: messages may quote either form. */
+	creds_add_secret(c, raw);
 	creds_add_secret(c, token);
+	free(raw);
 }
 
 static void creds_release(struct mc_git_creds *c)

@@ -55,7 +55,8 @@ int main(void)
 	snprintf(path, sizeof(path), "%s/%.*s.txt", longdir, 54,
 		 "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff");
 	write_file(path, "long\n", 0644);
-	const char *rel = path + strlen(dir) + 1;
+	char rel[256];
+	snprintf(rel, sizeof(rel), "%s", path + strlen(dir) + 1);
 	CHECK_INT(strlen(rel), 150);
 
 	snprintf(path, sizeof(path), "%s/target.txt", dir);

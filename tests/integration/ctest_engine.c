@@ -522,6 +522,7 @@ static void test_images(struct mc_engine *e, const char *base, const char *regis
 
 	/* pull from the fixture's registry: the ':' of the port is not a tag */
 	ref = mc_asprintf("%s/mc/busybox:1.0", registry);
+	mc_engine_image_remove(e, ref, 1); /* another test of this fixture may have pulled it */
 	CHECK_INT(mc_engine_image_inspect(e, ref, NULL), MC_ENOTFOUND);
 	ret = mc_engine_image_pull(e, ref, NULL);
 	if (ret)

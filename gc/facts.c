@@ -1,0 +1,150 @@
+/* facts.c — what the engine knows that the planner needs: each image's layers and their sizes. */
+#include "gc.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../cache/key.h"
+
+/* GET path as JSON; MC_ENOTFOUND on 404. */
+static int get_json(json_t **out, struct mc_engine *e, const char *path)
+{
+	struct mc_buf body = MC_BUF_INIT;
+	json_error_t jerr;
+	long status = 0;
+	int ret;
+
+	*out = NULL;
+	if ((ret = mc_engine_get(e, path, &status, &body)))
+		goto done;
+	if (status == 404) {
+		ret = mc_error_set(MC_ENOTFOUND, "engine GET '%s': not found", path);
+		goto done;
+	}
+	if (status != 200) {
+		ret = mc_error_set(MC_EENGINE, "engine GET '%s': status %ld", path, status);
+		goto done;
+	}
+	*out = json_loadb(mc_buf_cstr(&body), body.len, 0, &jerr);
+	if (!*out)
+		ret = mc_error_set(MC_EENGINE, "engine GET '%s': bad json: %s", path, jerr.text);
+done:
+	mc_buf_release(&body);
+	return ret;
+}
+
+/* History entries that never make a layer (classic builder "#(nop)" steps,
+ * BuildKit metadata instructions). Only asked about entries of 0 bytes. */
+static int metadata_step(const char *created_by)
+{
+	static const char *const words[] = { "ENV ",	"LABEL ",  "CMD ",	  "ENTRYPOINT ",  "EXPOSE ",
+					     "USER ",	"ARG ",	   "ONBUILD ",	  "STOPSIGNAL ",  "HEALTHCHECK ",
+					     "SHELL ",	"VOLUME ", "MAINTAINER ", "WORKDIR " };
+	if (!created_by)
+		return 0;
+	if (strstr(created_by, "#(nop)") && !strstr(created_by, "#(nop) ADD") && !strstr(created_by, "#(nop) COPY"))
+		return 1;
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (!strncmp(created_by, words[i], strlen(words[i])))
+			return 1;
+	return 0;
+}
+
+/*
+ * Matches history sizes to the layers. /history lists one entry per build
+ * step, newest first, with 0 bytes for steps that made no layer; a layer can
+ * also be 0 bytes. Exact when the entries count the layers, or the sized
+ * entries do; else metadata steps are set aside. 0 when matched.
+ */
+static int match_sizes(int64_t *sizes, size_t n_layers, json_t *hist)
+{
+	size_t h = json_array_size(hist), sized = 0, real = 0, k = 0;
+	if (!json_is_array(hist))
+		return -1;
+	for (size_t i = 0; i < h; i++) {
+		json_int_t sz = json_integer_value(json_object_get(json_array_get(hist, i), "Size"));
+		sized += sz > 0;
+		real += sz > 0 || !metadata_step(json_string_value(
+					  json_object_get(json_array_get(hist, i), "CreatedBy")));
+	}
+	int mode = h == n_layers ? 0 : sized == n_layers ? 1 : real == n_layers ? 2 : -1;
+	if (mode < 0)
+		return -1;
+	for (size_t i = h; i-- > 0;) {
+		json_t *it = json_array_get(hist, i);
+		json_int_t sz = json_integer_value(json_object_get(it, "Size"));
+		int is_layer = mode == 0 || (mode == 1 && sz > 0) ||
+			       (mode == 2 && (sz > 0 || !metadata_step(json_string_value(json_object_get(it, "CreatedBy")))));
+		if (!is_layer)
+			continue;
+		if (k >= n_layers)
+			return -1;
+		sizes[k++] = sz > 0 ? sz : 0;
+	}
+	return k == n_layers ? 0 : -1;
+}
+
+int mc_gc_image_layers(struct mc_gc_layer **out, size_t *n, struct mc_engine *e, const char *image_id)
+{
+	json_t *img = NULL, *hist = NULL;
+	char *path = NULL;
+	int64_t *sizes = NULL;
+	struct mc_gc_layer *v = NULL;
+	size_t len = 0;
+	int ret;
+
+	*out = NULL;
+	*n = 0;
+	path = mc_asprintf("/images/%s/json", image_id);
+	if ((ret = get_json(&img, e, path)))
+		goto done;
+	json_t *layers = json_object_get(json_object_get(img, "RootFS"), "Layers");
+	size_t nl = json_array_size(layers);
+	free(path);
+	path = mc_asprintf("/images/%s/history", image_id);
+	if ((ret = get_json(&hist, e, path)))
+		goto done;
+	sizes = mc_calloc(nl ? nl : 1, sizeof(*sizes));
+	if (!nl || match_sizes(sizes, nl, hist)) {
+		/* unmatched: the whole image as one layer of its own */
+		v = mc_calloc(1, sizeof(*v));
+		snprintf(v[0].chain, sizeof(v[0].chain), "%s", image_id);
+		v[0].bytes = json_integer_value(json_object_get(img, "Size"));
+		len = 1;
+		goto found;
+	}
+	v = mc_calloc(nl, sizeof(*v));
+	/* chain ids as the engine's layer store names them:
+	 * chain(0) = diff(0), chain(i) = sha256(chain(i-1) + " " + diff(i)) */
+	for (size_t i = 0; i < nl; i++) {
+		const char *diff = json_string_value(json_array_get(layers, i));
+		if (!diff) {
+			ret = mc_error_set(MC_EENGINE, "image '%s': RootFS.Layers[%zu] is not a string", image_id, i);
+			goto done;
+		}
+		if (i == 0) {
+			snprintf(v[i].chain, sizeof(v[i].chain), "%s", diff);
+		} else {
+			char hex[65];
+			char *in = mc_asprintf("%s %s", v[i - 1].chain, diff);
+			mc_sha256_hex(hex, in, strlen(in));
+			free(in);
+			snprintf(v[i].chain, sizeof(v[i].chain), "sha256:%s", hex);
+		}
+		v[i].bytes = sizes[i];
+	}
+	len = nl;
+found:
+	*out = v;
+	*n = len;
+	v = NULL;
+done:
+	free(v);
+	free(sizes);
+	free(path);
+	json_decref(img);
+	json_decref(hist);
+	return ret;
+}

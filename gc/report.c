@@ -1,0 +1,62 @@
+/* report.c — a gc report as JSON (schema in docs/json.md, "gc"), for --json and the gc_runs record. */
+#include "gc.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+
+static json_t *opt_int(int64_t v) { return v < 0 ? json_null() : json_integer(v); }
+
+static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
+
+static json_t *policy_json(const struct mc_gc_policy *p)
+{
+	return json_pack("{s:o, s:o, s:i, s:b, s:b, s:s, s:o, s:I, s:b, s:b}", "max_age_ms", opt_int(p->max_age_ms),
+			 "max_size_bytes", opt_int(p->max_size_bytes), "keep", p->keep_n, "trees_only", p->trees_only,
+			 "include_latest", p->include_latest, "order", p->order == MC_GC_ORDER_COST ? "cost" : "lru",
+			 "max_runtime_ms", p->max_runtime_ms > 0 ? json_integer(p->max_runtime_ms) : json_null(),
+			 "grace_ms", (json_int_t)p->grace_ms, "orphans", p->orphans, "prune_mirrors", p->prune_mirrors);
+}
+
+char *mc_gc_report_json(const struct mc_gc_report *r, const struct mc_gc_policy *pol)
+{
+	json_t *plan = json_array(), *kept = json_array(), *stale = json_array();
+	char *s;
+
+	for (size_t i = 0; i < r->plan.n; i++) {
+		const struct mc_gc_item *it = &r->plan.items[i];
+		const struct mc_gc_result *res = r->results ? &r->results[i] : NULL;
+		json_t *shares = json_array();
+		for (size_t k = 0; k < it->shares.n; k++)
+			json_array_append_new(shares, json_string(it->shares.v[k]));
+		json_array_append_new(
+			plan, json_pack("{s:s, s:o, s:o, s:s, s:s, s:I, s:I, s:I, s:o, s:s, s:I, s:o}", "key", it->key,
+					"runtime", str_or_null(it->runtime), "image_id", str_or_null(it->image_id),
+					"action", it->action == MC_GC_EVICT ? "evict" : "drop-tree", "reason", it->reason,
+					"last_used_ms", (json_int_t)it->last_used_ms, "tree_bytes",
+					(json_int_t)it->tree_bytes, "image_bytes", (json_int_t)it->image_bytes,
+					"shares_layers_with", shares, "outcome",
+					mc_gc_outcome_name(res ? res->outcome : MC_GC_PLANNED), "bytes_freed",
+					(json_int_t)(res ? res->bytes_freed : 0), "error",
+					str_or_null(res ? res->msg : NULL)));
+	}
+	for (size_t i = 0; i < r->plan.n_kept; i++)
+		json_array_append_new(kept, json_pack("{s:s, s:s}", "key", r->plan.kept[i].key, "why",
+						      r->plan.kept[i].why));
+	for (size_t i = 0; i < r->n_stale; i++) {
+		const struct mc_gc_stale *st = &r->stale[i];
+		json_array_append_new(stale, json_pack("{s:s, s:s, s:b, s:I, s:o}", "kind", st->kind, "what", st->what,
+						       "done", st->done, "bytes", (json_int_t)st->bytes, "note",
+						       str_or_null(st->msg)));
+	}
+	json_t *root = json_pack(
+		"{s:i, s:b, s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:o, s:o, s:o}", "version", 1,
+		"dry_run", r->dry_run, "started_ms", (json_int_t)r->started_ms, "duration_ms",
+		(json_int_t)r->duration_ms, "policy", policy_json(pol), "bytes_before", (json_int_t)r->plan.bytes_before,
+		"bytes_after_plan", (json_int_t)r->plan.bytes_after, "evicted", (json_int_t)r->evicted,
+		"trees_dropped", (json_int_t)r->trees_dropped, "bytes_freed", (json_int_t)r->bytes_freed, "errors",
+		(json_int_t)r->errors, "run_id", (json_int_t)r->run_id, "budget_exhausted", r->budget_exhausted,
+		"plan", plan, "protected", kept, "stale", stale);
+	s = root ? json_dumps(root, JSON_COMPACT) : NULL;
+	json_decref(root);
+	return s ? s : mc_strdup("{}");
+}
