@@ -216,37 +216,40 @@ static int cmp_ent(const void *a, const void *b)
 	return strcmp(((const struct ent *)a)->path, ((const struct ent *)b)->path);
 }
 
-static const struct ent *link_base;
+struct inode_ref {
+	dev_t dev;
+	ino_t ino;
+	size_t idx;
+};
 
 static int cmp_inode(const void *a, const void *b)
 {
-	const struct ent *x = &link_base[*(const size_t *)a], *y = &link_base[*(const size_t *)b];
+	const struct inode_ref *x = a, *y = b;
 	if (x->dev != y->dev)
 		return x->dev < y->dev ? -1 : 1;
 	if (x->ino != y->ino)
 		return x->ino < y->ino ? -1 : 1;
-	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
 /* Points every later path of a multiply-linked file at the first one in stream order. */
 static void find_hardlinks(struct mc_context *c)
 {
-	size_t *idx = mc_malloc((c->n ? c->n : 1) * sizeof(*idx)), m = 0;
+	struct inode_ref *r = mc_malloc((c->n ? c->n : 1) * sizeof(*r));
+	size_t m = 0;
 
 	for (size_t i = 0; i < c->n; i++) {
 		if (S_ISREG(c->e[i].mode) && c->e[i].nlink > 1)
-			idx[m++] = i;
+			r[m++] = (struct inode_ref){ c->e[i].dev, c->e[i].ino, i };
 	}
-	/* qsort has no context argument; a file-scope pointer set just for this call. */
-	link_base = c->e;
-	qsort(idx, m, sizeof(*idx), cmp_inode);
-	link_base = NULL;
-	for (size_t i = 1; i < m; i++) {
-		struct ent *prev = &c->e[idx[i - 1]], *e = &c->e[idx[i]];
-		if (e->dev == prev->dev && e->ino == prev->ino)
-			e->link = prev->link != NO_LINK ? prev->link : idx[i - 1];
+	qsort(r, m, sizeof(*r), cmp_inode);
+	for (size_t i = 1, first = 0; i < m; i++) {
+		if (r[i].dev == r[first].dev && r[i].ino == r[first].ino)
+			c->e[r[i].idx].link = r[first].idx;
+		else
+			first = i;
 	}
-	free(idx);
+	free(r);
 }
 
 /* Cleans the Dockerfile path the way the entries are spelt: no "./", no "//". */

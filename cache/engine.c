@@ -5,7 +5,9 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <strings.h>
 
 #define API_OURS_MAJOR 1
@@ -111,8 +113,15 @@ static void add_query(struct mc_engine *e, struct mc_buf *url, const char *key, 
 
 static int transport_error(struct mc_engine *e, CURLcode rc)
 {
-	mc_error_set(MC_EENGINE, "docker engine at '%s': %s", e->where,
-		     e->errbuf[0] ? e->errbuf : curl_easy_strerror(rc));
+	struct stat st;
+	/* curl's words for a unix socket speak of "localhost port 80": say what is wrong */
+	if (e->sock && rc == CURLE_COULDNT_CONNECT && stat(e->sock, &st))
+		mc_error_set(MC_EENGINE, "docker engine at '%s': %s", e->where, strerror(errno));
+	else if (e->sock && rc == CURLE_COULDNT_CONNECT)
+		mc_error_set(MC_EENGINE, "docker engine at '%s': nothing listens on the socket", e->where);
+	else
+		mc_error_set(MC_EENGINE, "docker engine at '%s': %s", e->where,
+			     e->errbuf[0] ? e->errbuf : curl_easy_strerror(rc));
 	mc_error_hint(HINT_START);
 	return MC_EENGINE;
 }

@@ -203,8 +203,9 @@ static int image_alive(struct run *r, const struct mc_entry *e)
 	return ret ? ret : 1;
 }
 
-/* Serves a ready entry: :latest alias, last use, result. */
-static int serve(struct run *r, const struct mc_entry *e, struct mc_ensure_result *out)
+/* Serves a ready entry: :latest alias, then last use, the latest pointer and
+ * counter (if any) in one index transaction. */
+static int serve(struct run *r, const struct mc_entry *e, const char *counter, struct mc_ensure_result *out)
 {
 	int64_t t0 = mc_mono_ms();
 	char *repo = mc_image_repo(e->runtime);
@@ -213,8 +214,14 @@ static int serve(struct run *r, const struct mc_entry *e, struct mc_ensure_resul
 	phase_begin(r, "tag");
 	if ((ret = mc_engine_image_tag(r->eng, e->image_id, repo, "latest")))
 		goto done;
-	if ((ret = mc_index_touch(r->ix, e->key, mc_now_ms())))
+	if ((ret = mc_index_begin(r->ix)))
 		goto done;
+	if ((ret = mc_index_latest_set(r->ix, e->runtime, e->key)) ||
+	    (ret = mc_index_touch(r->ix, e->key, mc_now_ms())) ||
+	    (counter && (ret = mc_index_counter_add(r->ix, counter, 1))) || (ret = mc_index_commit(r->ix))) {
+		mc_index_rollback(r->ix);
+		goto done;
+	}
 	phase_end(r, "tag", t0);
 	memcpy(out->key, e->key, 65);
 	free(out->commit);
@@ -235,12 +242,8 @@ static int try_serve(struct run *r, struct mc_ensure_result *out)
 		return 0;
 	if (ret)
 		return ret;
-	if (e.state == MC_STATE_READY && (ret = image_alive(r, &e)) == 1) {
-		ret = serve(r, &e, out);
-		if (!ret)
-			ret = mc_index_counter_add(r->ix, "hits", 1);
-		ret = ret ? ret : 1;
-	}
+	if (e.state == MC_STATE_READY && (ret = image_alive(r, &e)) == 1)
+		ret = serve(r, &e, "hits", out) ? mc_error_code() : 1;
 	mc_entry_release(&e);
 	return ret;
 }
@@ -451,9 +454,8 @@ static int build(struct run *r, struct mc_ensure_result *out)
 	e.state = MC_STATE_READY;
 	if ((ret = mc_index_put(r->ix, &e)))
 		goto done;
-	mc_index_counter_add(r->ix, "builds", 1);
 	mc_index_build_record(r->ix, r->key, started, e.build_ms, 1, log_path);
-	ret = serve(r, &e, out);
+	ret = serve(r, &e, "builds", out);
 	out->built = 1;
 done:
 	if (ret && ret != MC_ELOCKED) {
@@ -513,7 +515,7 @@ static int ensure_offline(struct run *r, struct mc_ensure_result *out)
 		mc_error_hint("run 'molcache ensure %s' with the remote reachable to rebuild it", r->runtime);
 		goto done;
 	}
-	if ((ret = serve(r, &e, out)))
+	if ((ret = serve(r, &e, "offline_hits", out)))
 		goto done;
 	out->stale = 1;
 	char *w = mc_asprintf("offline: using '%s' built from commit %.12s, not checked against the remote",

@@ -1,9 +1,232 @@
-/* cmd_gc.c — placeholder until the gc engineer's version lands (they own and overwrite this file). */
+/* cmd_gc.c — `molcache gc`: evict by age, size and count, sweep stale state, report. */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../gc/gc.h"
 #include "cli.h"
+
+static const char usage_text[] =
+	"usage: molcache gc [options]\n"
+	"\n"
+	"Evicts cached images and build trees by policy and sweeps stale state\n"
+	"(tmp/ leftovers, trees without a row, rows stuck in building or evicting,\n"
+	"orphaned images, unused mirrors). With no policy only the sweep runs.\n"
+	"Never evicts an entry in use (key lock held), under a lease, or behind\n"
+	"its runtime's :latest (unless --include-latest).\n"
+	"\n"
+	"  --max-age DUR          evict entries last used longer ago than DUR (30s, 15m, 12h, 7d, 2w)\n"
+	"  --max-size SIZE        evict least recently used until trees + images fit (500M, 20G, 1T)\n"
+	"  --keep N               the N most recently used entries per runtime stay; alone, evicts the rest\n"
+	"  --trees-only           drop build trees, keep images and entries\n"
+	"  --include-latest       the entry behind :latest may be evicted too\n"
+	"  --order lru|cost       eviction order: least recently used (default), or least\n"
+	"                         rebuild time per byte first\n"
+	"  --max-runtime DUR      stop evicting after DUR (for cron windows)\n"
+	"  --grace DUR            leave tmp/ entries and mirrors younger than DUR (default 1h)\n"
+	"  --orphans              remove images labelled by molcache that the index does not know\n"
+	"  --prune-mirrors        remove repository mirrors no entry uses\n"
+	"  --dry-run              print the plan (what, why, bytes) and change nothing\n"
+	"  --json                 print a JSON report on stdout (docs/json.md, \"gc\")\n"
+	"  -q, --quiet            print only errors\n"
+	"  -h, --help             this help\n"
+	"\n"
+	"Exit status: 0 all went well, 6 another gc is running, 7 something could not be removed.\n";
+
+static void human(char out[32], int64_t b)
+{
+	static const char *const u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)b;
+	int i = 0;
+	while (v >= 1024 && i < 4) {
+		v /= 1024;
+		i++;
+	}
+	snprintf(out, 32, i ? "%.1f %s" : "%.0f %s", v, u[i]);
+}
+
+static void print_text(const struct mc_gc_report *r, int quiet)
+{
+	char b[32];
+	for (size_t i = 0; i < r->plan.n; i++) {
+		const struct mc_gc_item *it = &r->plan.items[i];
+		const struct mc_gc_result *res = &r->results[i];
+		const char *verb = it->action == MC_GC_EVICT ? "evict" : "drop tree of";
+		if (res->outcome == MC_GC_FAILED) {
+			fprintf(stderr, "molcache: gc: %s %.12s: %s\n", verb, it->key, res->msg ? res->msg : "failed");
+			continue;
+		}
+		if (quiet)
+			continue;
+		human(b, it->tree_bytes + it->image_bytes);
+		if (res->outcome == MC_GC_PLANNED)
+			printf("would %s %.12s (%s): %s, %s", verb, it->key, it->runtime ? it->runtime : "?", it->reason, b);
+		else if (res->outcome == MC_GC_DONE)
+			printf("%s %.12s (%s): %s, %s", it->action == MC_GC_EVICT ? "evicted" : "dropped tree of", it->key,
+			       it->runtime ? it->runtime : "?", it->reason, b);
+		else
+			printf("skipped %.12s (%s): %s", it->key, it->runtime ? it->runtime : "?",
+			       mc_gc_outcome_name(res->outcome));
+		if (it->shares.n) {
+			printf("; shares layers with");
+			for (size_t k = 0; k < it->shares.n; k++)
+				printf(" %.12s", it->shares.v[k]);
+		}
+		printf("\n");
+	}
+	for (size_t i = 0; i < r->n_stale; i++) {
+		const struct mc_gc_stale *s = &r->stale[i];
+		if (!s->done && s->msg && !r->dry_run && strncmp(s->msg, "kept", 4)) {
+			fprintf(stderr, "molcache: gc: %s '%s': %s\n", s->kind, s->what, s->msg);
+			continue;
+		}
+		if (quiet)
+			continue;
+		human(b, s->bytes);
+		printf("%s %s '%s'%s%s%s\n", s->done ? "removed" : r->dry_run ? "would remove" : "found", s->kind, s->what,
+		       s->msg ? " (" : "", s->msg ? s->msg : "", s->msg ? ")" : "");
+	}
+	if (quiet)
+		return;
+	if (!r->dry_run) {
+		human(b, r->bytes_freed);
+		printf("gc: evicted %lld, dropped %lld trees, freed %s in %lld ms; %lld errors%s\n", (long long)r->evicted,
+		       (long long)r->trees_dropped, b, (long long)r->duration_ms, (long long)r->errors,
+		       r->budget_exhausted ? "; stopped at --max-runtime" : "");
+	} else {
+		char a[32];
+		human(b, r->plan.bytes_before);
+		human(a, r->plan.bytes_after);
+		printf("gc (dry run): %zu planned; cache %s, after the plan %s\n", r->plan.n, b, a);
+	}
+	for (size_t i = 0; i < r->plan.n_kept; i++)
+		printf("kept %.12s: %s\n", r->plan.kept[i].key, r->plan.kept[i].why);
+}
+
+static int dur_opt(int64_t *out, const char *opt, const char *arg)
+{
+	if (mc_gc_parse_duration(out, arg))
+		return mc_cli_usage_error("gc", "%s: %s", opt, mc_error_msg());
+	return 0;
+}
 
 int cmd_gc(struct mc_ctx *ctx, int argc, char **argv)
 {
-	fprintf(stderr, "molcache: gc: not implemented yet\n");
-	return MC_EXIT_ERROR;
+	enum {
+		O_AGE = 256, O_SIZE, O_KEEP, O_TREES, O_LATEST, O_ORDER, O_RUNTIME, O_GRACE, O_ORPHANS, O_MIRRORS,
+		O_DRY, O_JSON
+	};
+	static const struct option opts[] = {
+		{ "max-age", required_argument, NULL, O_AGE },
+		{ "max-size", required_argument, NULL, O_SIZE },
+		{ "keep", required_argument, NULL, O_KEEP },
+		{ "trees-only", no_argument, NULL, O_TREES },
+		{ "include-latest", no_argument, NULL, O_LATEST },
+		{ "order", required_argument, NULL, O_ORDER },
+		{ "max-runtime", required_argument, NULL, O_RUNTIME },
+		{ "grace", required_argument, NULL, O_GRACE },
+		{ "orphans", no_argument, NULL, O_ORPHANS },
+		{ "prune-mirrors", no_argument, NULL, O_MIRRORS },
+		{ "dry-run", no_argument, NULL, O_DRY },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct mc_gc_policy pol;
+	struct mc_gc_report rep = { 0 };
+	struct mc_gc_env env = { 0 };
+	int c, err, ret = MC_EXIT_OK, json = 0, quiet = 0;
+	char *js = NULL;
+
+	mc_gc_policy_init(&pol);
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+		switch (c) {
+		case O_AGE:
+			if ((ret = dur_opt(&pol.max_age_ms, "--max-age", optarg)))
+				goto done;
+			break;
+		case O_SIZE:
+			if (mc_gc_parse_size(&pol.max_size_bytes, optarg)) {
+				ret = mc_cli_usage_error("gc", "--max-size: %s", mc_error_msg());
+				goto done;
+			}
+			break;
+		case O_KEEP: {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (!*optarg || *end || n < 0 || n > 1000000) {
+				ret = mc_cli_usage_error("gc", "--keep '%s': want a count (0..1000000)", optarg);
+				goto done;
+			}
+			pol.keep_n = (int)n;
+			break;
+		}
+		case O_TREES: pol.trees_only = 1; break;
+		case O_LATEST: pol.include_latest = 1; break;
+		case O_ORDER:
+			if (!strcmp(optarg, "lru"))
+				pol.order = MC_GC_ORDER_LRU;
+			else if (!strcmp(optarg, "cost"))
+				pol.order = MC_GC_ORDER_COST;
+			else {
+				ret = mc_cli_usage_error("gc", "--order '%s': want lru or cost", optarg);
+				goto done;
+			}
+			break;
+		case O_RUNTIME:
+			if ((ret = dur_opt(&pol.max_runtime_ms, "--max-runtime", optarg)))
+				goto done;
+			break;
+		case O_GRACE:
+			if ((ret = dur_opt(&pol.grace_ms, "--grace", optarg)))
+				goto done;
+			break;
+		case O_ORPHANS: pol.orphans = 1; break;
+		case O_MIRRORS: pol.prune_mirrors = 1; break;
+		case O_DRY: pol.dry_run = 1; break;
+		case O_JSON: json = 1; break;
+		case 'q': quiet = 1; break;
+		case 'h':
+			fputs(usage_text, stdout);
+			goto done;
+		default:
+			ret = mc_cli_usage_error("gc", "unknown or incomplete option '%s'", argv[optind - 1]);
+			goto done;
+		}
+	}
+	if (optind < argc) {
+		ret = mc_cli_usage_error("gc", "unexpected argument '%s'", argv[optind]);
+		goto done;
+	}
+	if ((err = mc_ctx_init(ctx)) || (err = mc_ctx_index(ctx, &env.index)) ||
+	    (err = mc_ctx_engine(ctx, &env.engine))) {
+		ret = mc_cli_fail(ctx, err);
+		goto done;
+	}
+	env.paths = &ctx->paths;
+	if ((err = mc_gc_run(&rep, &env, &pol))) {
+		ret = mc_cli_fail(ctx, err);
+		goto done;
+	}
+	if (json) {
+		js = mc_gc_report_json(&rep, &pol);
+		printf("%s\n", js);
+		/* errors still reach stderr, so cron mail shows them */
+		for (size_t i = 0; i < rep.plan.n; i++)
+			if (rep.results[i].outcome == MC_GC_FAILED)
+				fprintf(stderr, "molcache: gc: %.12s: %s\n", rep.plan.items[i].key,
+					rep.results[i].msg ? rep.results[i].msg : "failed");
+	} else {
+		print_text(&rep, quiet);
+	}
+	if (rep.errors)
+		ret = MC_EXIT_PARTIAL;
+done:
+	free(js);
+	mc_gc_report_release(&rep);
+	return ret;
 }

@@ -113,11 +113,14 @@ static char *build_tree(const char *name, int reverse)
 			make_link(dir, "longlink", target);
 			write_file(dir, "big.bin", big, BIG_SIZE, 0640);
 			write_file(dir, "hard_a", "same inode\n", 11, 0600);
+			/* Three names for one inode: both later ones point at the first. */
 			char *a = mc_asprintf("%s/hard_a", dir), *b = mc_asprintf("%s/hard_b", dir);
-			if (link(a, b))
+			char *c3 = mc_asprintf("%s/hard_c", dir);
+			if (link(a, c3) || link(a, b))
 				die(b);
 			free(a);
 			free(b);
+			free(c3);
 			write_file(dir, longname, "long name\n", 10, 0644);
 		} else {
 			make_dir(dir, "empty", 0750);
@@ -207,6 +210,7 @@ static void check_entries(const struct mc_buf *tar)
 		{ "file.txt", AE_IFREG, 0644, 6, NULL, NULL, "hello\n" },
 		{ "hard_a", AE_IFREG, 0600, 11, NULL, NULL, "same inode\n" },
 		{ "hard_b", AE_IFREG, 0600, 0, NULL, "hard_a", NULL },
+		{ "hard_c", AE_IFREG, 0600, 0, NULL, "hard_a", NULL },
 		{ "link", AE_IFLNK, 0777, 0, "file.txt", NULL, NULL },
 		{ "logs", AE_IFDIR, 0755, 0, NULL, NULL, NULL },
 		{ "logs/keep.log", AE_IFREG, 0644, 5, NULL, NULL, "keep\n" },
@@ -222,8 +226,8 @@ static void check_entries(const struct mc_buf *tar)
 	};
 	size_t nwant = sizeof(want) / sizeof(want[0]), i = 0;
 	char *d1 = mc_strndup(lp, 5 + 60), *d2 = mc_strndup(lp, 5 + 60 + 1 + 60);
-	want[12].path = d1;
-	want[13].path = d2;
+	want[13].path = d1;
+	want[14].path = d2;
 
 	struct archive *a = archive_read_new();
 	struct archive_entry *ae;
