@@ -527,10 +527,12 @@ done:
 	return ret;
 }
 
-static int ensure_online(struct run *r, struct mc_ensure_result *out)
+/* Resolve, Dockerfile hash, key: everything the key needs (fetches only for a
+ * commit whose Dockerfile hash the index does not know yet). */
+static int derive_key(struct run *r)
 {
-	struct mc_lock lock = MC_LOCK_INIT;
 	struct mc_key_inputs in;
+	char url_hash[65];
 	int64_t t0 = mc_mono_ms();
 	int ret;
 
@@ -539,23 +541,32 @@ static int ensure_online(struct run *r, struct mc_ensure_result *out)
 	if (ret == MC_ENOTFOUND)
 		ret = MC_EUNREACHABLE;
 	if (ret)
-		goto done;
+		return ret;
 	phase_end(r, "resolve", t0);
-	out->commit = mc_strdup(r->sha);
 
-	char url_hash[65];
 	mc_sha256_hex(url_hash, r->clean_url, strlen(r->clean_url));
 	r->mirror = mc_asprintf("%s/%s.git", r->ctx->paths.repos, url_hash);
 	r->repo_lock = mc_asprintf("%s/repo-%s.lock", r->ctx->paths.locks, url_hash);
 	if ((ret = dockerfile_hash(r)))
-		goto done;
+		return ret;
 
 	in = (struct mc_key_inputs){ r->runtime, r->clean_prefix, r->sha, r->dfhash, r->platform,
 				     &r->ctx->cfg.build_args };
 	if ((ret = mc_key_derive(r->key, &in)))
-		goto done;
+		return ret;
 	r->build_args = mc_key_build_args_canonical(&r->ctx->cfg.build_args);
 	r->tag = mc_asprintf("molcache/%s:%.12s", r->runtime, r->key);
+	return 0;
+}
+
+static int ensure_online(struct run *r, struct mc_ensure_result *out)
+{
+	struct mc_lock lock = MC_LOCK_INIT;
+	int ret;
+
+	if ((ret = derive_key(r)))
+		goto done;
+	out->commit = mc_strdup(r->sha);
 
 	/* a hit runs under a shared lock, in parallel with other hits */
 	if ((ret = lock_key(r, &lock, MC_LOCK_SHARED)))
@@ -577,13 +588,12 @@ done:
 	return ret == 1 ? 0 : ret;
 }
 
-int mc_ensure(struct mc_ctx *ctx, const struct mc_ensure_opts *opts, struct mc_ensure_result *out)
+static int run_init(struct run *r, struct mc_ctx *ctx, const struct mc_ensure_opts *opts)
 {
-	struct run r = { .ctx = ctx, .opts = opts, .runtime = opts->runtime };
 	const char *prefix = ctx->cfg.repo_prefix;
 	int ret;
 
-	memset(out, 0, sizeof(*out));
+	*r = (struct run){ .ctx = ctx, .opts = opts, .runtime = opts->runtime };
 	if ((ret = mc_runtime_check(opts->runtime, &ctx->cfg.runtimes)))
 		return ret;
 	if (!prefix || !*prefix) {
@@ -591,22 +601,66 @@ int mc_ensure(struct mc_ctx *ctx, const struct mc_ensure_opts *opts, struct mc_e
 		mc_error_hint("pass --repo-prefix URL or set MOLCACHE_REPO_PREFIX");
 		return ret;
 	}
-	if ((ret = mc_ctx_index(ctx, &r.ix)) || (ret = mc_ctx_engine(ctx, &r.eng)))
+	if ((ret = mc_ctx_index(ctx, &r->ix)) || (ret = mc_ctx_engine(ctx, &r->eng)))
 		return ret;
-	r.platform = ctx->cfg.platform ? ctx->cfg.platform : mc_engine_platform(r.eng);
-	r.url = mc_asprintf("%s%s", prefix, opts->runtime);
-	r.clean_url = mc_url_strip_credentials(r.url);
-	r.clean_prefix = mc_url_strip_credentials(prefix);
+	r->platform = ctx->cfg.platform ? ctx->cfg.platform : mc_engine_platform(r->eng);
+	r->url = mc_asprintf("%s%s", prefix, opts->runtime);
+	r->clean_url = mc_url_strip_credentials(r->url);
+	r->clean_prefix = mc_url_strip_credentials(prefix);
+	return 0;
+}
 
-	ret = opts->offline ? ensure_offline(&r, out) : ensure_online(&r, out);
+static void run_release(struct run *r)
+{
+	free(r->url);
+	free(r->clean_url);
+	free(r->clean_prefix);
+	free(r->mirror);
+	free(r->repo_lock);
+	free(r->resolved_ref);
+	free(r->tag);
+	free(r->build_args);
+}
 
-	free(r.url);
-	free(r.clean_url);
-	free(r.clean_prefix);
-	free(r.mirror);
-	free(r.repo_lock);
-	free(r.resolved_ref);
-	free(r.tag);
-	free(r.build_args);
+int mc_ensure(struct mc_ctx *ctx, const struct mc_ensure_opts *opts, struct mc_ensure_result *out)
+{
+	struct run r;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (!(ret = run_init(&r, ctx, opts)))
+		ret = opts->offline ? ensure_offline(&r, out) : ensure_online(&r, out);
+	run_release(&r);
+	return ret;
+}
+
+int mc_ensure_inputs(struct mc_ctx *ctx, const struct mc_ensure_opts *opts, struct mc_entry *out, int *cached)
+{
+	struct mc_entry e = { 0 };
+	struct run r;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	*cached = 0;
+	if ((ret = run_init(&r, ctx, opts)) || (ret = derive_key(&r)))
+		goto done;
+	out->key = mc_strdup(r.key);
+	out->runtime = mc_strdup(r.runtime);
+	out->repo_prefix = mc_strdup(r.clean_prefix);
+	out->ref = mc_strdup(ctx->cfg.ref ? ctx->cfg.ref : "");
+	out->head_sha = mc_strdup(r.sha);
+	out->dockerfile_path = mc_strdup(ctx->cfg.dockerfile);
+	out->dockerfile_hash = mc_strdup(r.dfhash);
+	out->platform = mc_strdup(r.platform);
+	out->build_args = mc_strdup(r.build_args);
+	out->image_tag = mc_strdup(r.tag);
+	ret = mc_index_get(r.ix, &e, r.key);
+	if (ret == MC_ENOTFOUND)
+		ret = 0;
+	else if (!ret)
+		*cached = e.state == MC_STATE_READY && image_alive(&r, &e) == 1;
+done:
+	mc_entry_release(&e);
+	run_release(&r);
 	return ret;
 }

@@ -81,6 +81,15 @@ struct mc_ensure_result {
 int mc_ensure(struct mc_ctx *ctx, const struct mc_ensure_opts *opts, struct mc_ensure_result *out);
 void mc_ensure_result_release(struct mc_ensure_result *r);
 
+/*
+ * What the next ensure with these settings would use, without building or
+ * touching anything (it may fetch once to learn a new commit's Dockerfile
+ * hash): out gets every key input, the key and the tag (image_id, state, sizes
+ * unset; release with mc_entry_release). *cached is 1 when a ready entry with
+ * a live image exists for the key. Errors as for mc_ensure.
+ */
+int mc_ensure_inputs(struct mc_ctx *ctx, const struct mc_ensure_opts *opts, struct mc_entry *out, int *cached);
+
 /* "molcache/<runtime>" — the image repository molcache tags into; malloc'd. */
 char *mc_image_repo(const char *runtime);
 

@@ -138,6 +138,74 @@ static int image_shared(struct run *g, const char *key, const char *image_id)
 	return 0;
 }
 
+static int get_json(json_t **out, struct mc_engine *e, const char *path)
+{
+	struct mc_buf body = MC_BUF_INIT;
+	json_error_t jerr;
+	long status = 0;
+	int ret;
+
+	*out = NULL;
+	if ((ret = mc_engine_get(e, path, &status, &body)))
+		goto done;
+	if (status == 404) {
+		ret = mc_error_set(MC_ENOTFOUND, "engine GET '%s': not found", path);
+		goto done;
+	}
+	if (status != 200) {
+		ret = mc_error_set(MC_EENGINE, "engine GET '%s': status %ld", path, status);
+		goto done;
+	}
+	if (!(*out = json_loadb(mc_buf_cstr(&body), body.len, 0, &jerr)))
+		ret = mc_error_set(MC_EENGINE, "engine GET '%s': bad json: %s", path, jerr.text);
+done:
+	mc_buf_release(&body);
+	return ret;
+}
+
+/*
+ * Removes an image by id. The engine refuses (409) an id with more than one
+ * tag unless forced, and force would also take an image a stopped container
+ * uses; so molcache's own tags (molcache/…) go first, and come back if the
+ * image itself must stay (a container uses it). MC_ENOTFOUND when gone.
+ */
+static int remove_image(struct mc_engine *eng, const char *id)
+{
+	struct mc_strv untagged = MC_STRV_INIT;
+	json_t *img = NULL;
+	char *path = mc_asprintf("/images/%s/json", id);
+	int ret;
+
+	if ((ret = get_json(&img, eng, path)))
+		goto done;
+	json_t *tags = json_object_get(img, "RepoTags");
+	for (size_t i = 0; i + 1 < json_array_size(tags); i++) {
+		const char *t = json_string_value(json_array_get(tags, i));
+		if (!t || strncmp(t, "molcache/", 9))
+			continue;
+		if ((ret = mc_engine_image_remove(eng, t, 0)) && ret != MC_ENOTFOUND)
+			goto done;
+		mc_strv_push(&untagged, t);
+	}
+	ret = mc_engine_image_remove(eng, id, 0);
+	if (ret && ret != MC_ENOTFOUND) {
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "%s", mc_error_msg());
+		for (size_t i = 0; i < untagged.n; i++) {
+			const char *colon = strrchr(untagged.v[i], ':');
+			char *repo = mc_strndup(untagged.v[i], (size_t)(colon - untagged.v[i]));
+			mc_engine_image_tag(eng, id, repo, colon + 1);
+			free(repo);
+		}
+		mc_error_set(ret, "%s", msg);
+	}
+done:
+	json_decref(img);
+	mc_strv_release(&untagged);
+	free(path);
+	return ret;
+}
+
 /*
  * Under the key lock, on a re-read row: evict (image, tree, row) or drop its
  * tree. A crash anywhere leaves a state the next run finishes: the row says
@@ -156,9 +224,9 @@ static int act(struct run *g, const struct mc_entry *e, enum mc_gc_action action
 		if (e->state != MC_STATE_EVICTING && (ret = mc_index_set_state(ix, e->key, MC_STATE_EVICTING)))
 			goto done;
 		const char *name = e->image_id ? e->image_id : e->image_tag;
-		rm = name && !(e->image_id && image_shared(g, e->key, e->image_id))
-			     ? mc_engine_image_remove(g->env->engine, name, 0)
-			     : MC_ENOTFOUND;
+		rm = !name || (e->image_id && image_shared(g, e->key, e->image_id)) ? MC_ENOTFOUND
+		     : e->image_id ? remove_image(g->env->engine, e->image_id)
+				   : mc_engine_image_remove(g->env->engine, name, 0);
 		if (rm && rm != MC_ENOTFOUND) {
 			/* 409: a container uses it; keep the entry whole and usable */
 			char msg[1024];
@@ -329,27 +397,6 @@ static void facts_release(struct facts *fa, size_t n)
 	mc_strv_release(&fa->latest);
 	mc_leases_free(fa->leases, fa->n_leases);
 	json_decref(fa->images);
-}
-
-static int get_json(json_t **out, struct mc_engine *e, const char *path)
-{
-	struct mc_buf body = MC_BUF_INIT;
-	json_error_t jerr;
-	long status = 0;
-	int ret;
-
-	*out = NULL;
-	if ((ret = mc_engine_get(e, path, &status, &body)))
-		goto done;
-	if (status != 200) {
-		ret = mc_error_set(MC_EENGINE, "engine GET '%s': status %ld", path, status);
-		goto done;
-	}
-	if (!(*out = json_loadb(mc_buf_cstr(&body), body.len, 0, &jerr)))
-		ret = mc_error_set(MC_EENGINE, "engine GET '%s': bad json: %s", path, jerr.text);
-done:
-	mc_buf_release(&body);
-	return ret;
 }
 
 static const struct mc_entry *row_of(struct run *g, const char *key)
@@ -584,7 +631,7 @@ static void sweep_images(struct run *g, json_t *images)
 		if (ret && ret != MC_ENOTFOUND) {
 			stale_fail(g, "orphan-image", id);
 		} else if (ret == MC_ENOTFOUND || !e.image_id || strcmp(e.image_id, id)) {
-			ret = mc_engine_image_remove(g->env->engine, id, 0);
+			ret = remove_image(g->env->engine, id);
 			if (ret && ret != MC_ENOTFOUND)
 				stale_fail(g, "orphan-image", id);
 			else
