@@ -22,7 +22,7 @@ trap cleanup EXIT
 ping() { curl -sf --unix-socket "$1" http://d/_ping >/dev/null 2>&1; }
 
 # 1. an engine: the one at DOCKER_HOST / /var/run/docker.sock, else a private one
-sock=${DOCKER_HOST#unix://}; sock=${sock:-/var/run/docker.sock}
+sock=${DOCKER_HOST:-unix:///var/run/docker.sock}; sock=${sock#unix://}
 if ! ping "$sock"; then
 	sock=$W/docker.sock
 	echo "demo: no docker engine answers; starting a private dockerd on $sock"
