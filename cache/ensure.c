@@ -11,6 +11,7 @@
 #include "context.h"
 #include "dockerfile.h"
 #include "key.h"
+#include "trace.h"
 
 #define MAX_DOCKERFILE (1u << 20)
 
@@ -76,6 +77,8 @@ void mc_ensure_result_release(struct mc_ensure_result *r)
 	free(r->image_id);
 	free(r->commit);
 	free(r->log_path);
+	free(r->failed_step);
+	mc_strv_release(&r->failed_output);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -357,17 +360,55 @@ done:
 	return ret;
 }
 
+/* The build's output: the classic builder's stream lines as they are, BuildKit's
+ * trace records decoded into steps and their output lines; all of it goes to
+ * the log file under the cache root and to the front end. */
 struct build_log {
 	struct run *r;
 	FILE *f;
+	struct mc_trace *trace;
 };
 
 static void on_build_line(void *ud, char kind, const char *data)
 {
 	struct build_log *bl = ud;
-	if (bl->f && kind != 't')
+	if (kind == 't') {
+		mc_trace_feed_b64(bl->trace, data); /* a damaged record is skipped */
+		return;
+	}
+	if (bl->f)
 		fprintf(bl->f, "%s%s", data, data[0] && data[strlen(data) - 1] == '\n' ? "" : "\n");
 	emit(bl->r, (struct mc_event){ .kind = MC_EV_BUILD, .phase = "build", .build_kind = kind, .text = data });
+}
+
+static void on_step(void *ud, const struct mc_trace_vertex *v, int changed_state)
+{
+	struct build_log *bl = ud;
+	if (!changed_state || !v->name[0])
+		return;
+	if (bl->f && v->state != MC_TRACE_QUEUED && v->state != MC_TRACE_RUNNING)
+		fprintf(bl->f, "#%llu %s %s%s%s\n", (unsigned long long)v->seq + 1, v->name,
+			mc_trace_state_name(v->state), v->error[0] ? ": " : "", v->error);
+	emit(bl->r, (struct mc_event){ .kind = MC_EV_STEP, .phase = "build", .step = v });
+}
+
+static void on_step_log(void *ud, const struct mc_trace_vertex *v, const char *line)
+{
+	struct build_log *bl = ud;
+	if (bl->f)
+		fprintf(bl->f, "#%llu %s\n", (unsigned long long)v->seq + 1, line);
+	emit(bl->r, (struct mc_event){ .kind = MC_EV_STEP_LOG, .phase = "build", .step = v, .text = line });
+}
+
+/* The failing step and its last output lines, for the error report. */
+static void record_failure(struct build_log *bl, struct mc_ensure_result *out)
+{
+	const struct mc_trace_vertex *v = mc_trace_first_failed(bl->trace);
+	if (!v)
+		return;
+	out->failed_step = mc_strdup(v->name);
+	for (size_t i = 0; i < v->nlines; i++)
+		mc_strv_push(&out->failed_output, mc_trace_vertex_line(v, i));
 }
 
 static void label(struct mc_strv *labels, const char *k, const char *v)
@@ -383,7 +424,8 @@ static int build(struct run *r, struct mc_ensure_result *out)
 	struct mc_entry e = { 0 };
 	struct mc_strv args = MC_STRV_INIT, labels = MC_STRV_INIT;
 	struct mc_context *tar = NULL;
-	struct build_log bl = { r, NULL };
+	struct mc_trace_cb tcb = { .on_vertex = on_step, .on_log = on_step_log };
+	struct build_log bl = { r, NULL, NULL };
 	struct mc_buf tail = MC_BUF_INIT;
 	struct mc_image img = { 0 };
 	char *tree = mc_asprintf("%s/%s", r->ctx->paths.trees, r->key);
@@ -421,6 +463,8 @@ static int build(struct run *r, struct mc_ensure_result *out)
 	if ((ret = mc_context_open(&tar, tree, r->ctx->cfg.dockerfile)))
 		goto done;
 	bl.f = fopen(log_path, "w");
+	tcb.ud = &bl;
+	bl.trace = mc_trace_new(&tcb);
 	const char *tags[] = { r->tag, NULL };
 	struct mc_build_req req = {
 		.context = tar,
@@ -441,8 +485,10 @@ static int build(struct run *r, struct mc_ensure_result *out)
 		bl.f = NULL;
 	}
 	out->log_path = mc_strdup(log_path);
-	if (ret)
+	if (ret) {
+		record_failure(&bl, out);
 		goto done;
+	}
 	phase_end(r, "build", t0);
 	if ((ret = mc_engine_image_inspect(r->eng, id, &img)))
 		goto done;
@@ -474,6 +520,7 @@ done:
 	if (bl.f)
 		fclose(bl.f);
 	mc_context_free(tar);
+	mc_trace_free(bl.trace);
 	mc_strv_release(&args);
 	mc_strv_release(&labels);
 	mc_buf_release(&tail);

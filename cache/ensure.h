@@ -41,7 +41,11 @@ enum mc_event_kind {
 	MC_EV_BUILD,       /* build_kind ('s' stream, 't' trace, 'e' error), text */
 	MC_EV_PULL,        /* text: the image being pulled */
 	MC_EV_WARN,        /* text */
+	MC_EV_STEP,        /* step: a BuildKit step changed state */
+	MC_EV_STEP_LOG,    /* step, text: one output line of a BuildKit step */
 };
+
+struct mc_trace_vertex;
 
 struct mc_event {
 	enum mc_event_kind kind;
@@ -50,6 +54,7 @@ struct mc_event {
 	char build_kind;
 	const char *text;
 	const struct mc_git_progress *git;
+	const struct mc_trace_vertex *step; /* see cache/trace.h */
 };
 
 typedef void (*mc_event_fn)(void *ud, const struct mc_event *ev);
@@ -67,6 +72,8 @@ struct mc_ensure_result {
 	char *image_id; /* malloc'd */
 	char *commit;   /* malloc'd */
 	char *log_path; /* the build log, when a build ran (or failed); malloc'd */
+	char *failed_step;            /* a failed BuildKit build: the step's name */
+	struct mc_strv failed_output; /* … and its last output lines */
 	int built;      /* 1 when this call built the image */
 	int stale;      /* 1 when --offline served an entry without asking the remote */
 };

@@ -28,6 +28,11 @@ struct mc_cmd {
 
 int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv);
 int cmd_gc(struct mc_ctx *ctx, int argc, char **argv);
+int cmd_status(struct mc_ctx *ctx, int argc, char **argv);
+int cmd_ls(struct mc_ctx *ctx, int argc, char **argv);
+int cmd_show(struct mc_ctx *ctx, int argc, char **argv);
+int cmd_explain(struct mc_ctx *ctx, int argc, char **argv);
+int cmd_doctor(struct mc_ctx *ctx, int argc, char **argv);
 int cmd_help(struct mc_ctx *ctx, int argc, char **argv);
 int cmd_version(struct mc_ctx *ctx, int argc, char **argv);
 

@@ -7,6 +7,7 @@
 
 #include "../cache/key.h"
 #include "cli.h"
+#include "progress.h"
 
 static const char usage_text[] =
 	"usage: molcache ensure RUNTIME [options]\n"
@@ -22,45 +23,13 @@ static const char usage_text[] =
 	"  --network MODE         build network mode: default, host or none\n"
 	"  --offline              do not ask the remote; use the newest ready entry, with a warning\n"
 	"  --lock-timeout SECS    how long to wait for another build of the same key (default 1800)\n"
-	"  -q, --quiet            no progress on stderr\n"
+	"  --log-format FMT       progress as text (default) or json (one object per line)\n"
+	"  -q, --quiet            no progress on stderr (warnings and errors still show)\n"
 	"  -h, --help             this help\n";
-
-struct progress {
-	int quiet;
-};
-
-static void on_event(void *ud, const struct mc_event *ev)
-{
-	struct progress *p = ud;
-	switch (ev->kind) {
-	case MC_EV_WARN:
-		fprintf(stderr, "molcache: warning: %s\n", ev->text);
-		break;
-	case MC_EV_PHASE_END:
-		if (!p->quiet)
-			fprintf(stderr, "molcache: %-8s %6lld ms\n", ev->phase, (long long)ev->ms);
-		break;
-	case MC_EV_PULL:
-		if (!p->quiet)
-			fprintf(stderr, "molcache: pulling %s\n", ev->text);
-		break;
-	case MC_EV_BUILD:
-		if (!p->quiet && ev->build_kind != 't') {
-			size_t n = strlen(ev->text);
-			while (n && ev->text[n - 1] == '\n')
-				n--;
-			if (n)
-				fprintf(stderr, "  | %.*s\n", (int)n, ev->text);
-		}
-		break;
-	default:
-		break;
-	}
-}
 
 int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 {
-	enum { O_REF = 256, O_PREFIX, O_DOCKERFILE, O_PLATFORM, O_BUILD_ARG, O_NETWORK, O_OFFLINE, O_LOCK };
+	enum { O_REF = 256, O_PREFIX, O_DOCKERFILE, O_PLATFORM, O_BUILD_ARG, O_NETWORK, O_OFFLINE, O_LOCK, O_LOGFMT };
 	static const struct option opts[] = {
 		{ "ref", required_argument, NULL, O_REF },
 		{ "repo-prefix", required_argument, NULL, O_PREFIX },
@@ -70,13 +39,15 @@ int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 		{ "network", required_argument, NULL, O_NETWORK },
 		{ "offline", no_argument, NULL, O_OFFLINE },
 		{ "lock-timeout", required_argument, NULL, O_LOCK },
+		{ "log-format", required_argument, NULL, O_LOGFMT },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *ref = NULL, *prefix = NULL, *dockerfile = NULL, *platform = NULL, *network = NULL;
 	struct mc_strv build_args = MC_STRV_INIT;
-	struct progress prog = { 0 };
+	struct mc_progress prog;
+	int mode = -1;
 	struct mc_ensure_opts eo = { 0 };
 	struct mc_ensure_result res = { 0 };
 	long lock_timeout = -1;
@@ -92,7 +63,15 @@ int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 		case O_PLATFORM: platform = optarg; break;
 		case O_NETWORK: network = optarg; break;
 		case O_OFFLINE: eo.offline = 1; break;
-		case 'q': prog.quiet = 1; break;
+		case 'q': mode = MC_PROGRESS_QUIET; break;
+		case O_LOGFMT:
+			if (!strcmp(optarg, "json"))
+				mode = mode == MC_PROGRESS_QUIET ? mode : MC_PROGRESS_JSON;
+			else if (strcmp(optarg, "text")) {
+				ret = mc_cli_usage_error("ensure", "--log-format '%s': want text or json", optarg);
+				goto done;
+			}
+			break;
 		case O_BUILD_ARG:
 			if (!strchr(optarg, '=') || optarg[0] == '=') {
 				ret = mc_cli_usage_error("ensure", "--build-arg '%s': want KEY=VALUE", optarg);
@@ -144,15 +123,15 @@ int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 	for (size_t i = 0; i < build_args.n; i++)
 		mc_strv_push(&ctx->cfg.build_args, build_args.v[i]);
 
-	eo.event = on_event;
+	mc_progress_init(&prog, mode);
+	eo.event = mc_progress_event;
 	eo.ud = &prog;
-	if ((err = mc_ensure(ctx, &eo, &res))) {
+	err = mc_ensure(ctx, &eo, &res);
+	mc_progress_result(&prog, &res, err);
+	if (err) {
 		ret = mc_cli_fail(ctx, err);
 		goto done;
 	}
-	if (!prog.quiet)
-		fprintf(stderr, "molcache: %s %s (commit %.12s, key %.12s)\n", res.built ? "built" : "hit", res.tag,
-			res.commit ? res.commit : "", res.key);
 	printf("%s\n", res.tag);
 done:
 	mc_ensure_result_release(&res);

@@ -10,6 +10,11 @@
 
 const struct mc_cmd mc_commands[] = {
 	{ "ensure", cmd_ensure, "print a local image tag for a runtime, building it on a miss" },
+	{ "status", cmd_status, "summarise the cache: entries, bytes, hit rate, last gc" },
+	{ "ls", cmd_ls, "list cached entries" },
+	{ "show", cmd_show, "show one entry: its key inputs, image, build history and log" },
+	{ "explain", cmd_explain, "say why the next ensure would hit or miss" },
+	{ "doctor", cmd_doctor, "check the cache root, index, engine, BuildKit and remotes" },
 	{ "gc", cmd_gc, "remove old images and trees" },
 	{ "help", cmd_help, "show help for molcache or a command" },
 	{ "version", cmd_version, "print the version" },

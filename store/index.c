@@ -309,6 +309,8 @@ void mc_index_free(struct mc_index *ix)
 
 int mc_index_schema_version(void) { return SCHEMA_VERSION; }
 
+sqlite3 *mc_index_db(struct mc_index *ix) { return ix->db; }
+
 const char *mc_state_name(int state)
 {
 	switch (state) {

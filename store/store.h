@@ -172,6 +172,11 @@ void mc_gc_run_release(struct mc_gc_run *r);
  * MC_ENOTFOUND when key is absent. */
 int mc_index_drop_tree(struct mc_index *ix, const char *key);
 
+/* The SQLite handle (owned by ix) for read-only views (store/query.c); the
+ * schema is this file's contract, so nothing outside store/ should write through it. */
+struct sqlite3;
+struct sqlite3 *mc_index_db(struct mc_index *ix);
+
 /* Groups writes into one transaction. begin takes the write lock at once
  * (BEGIN IMMEDIATE, waiting up to the busy timeout: MC_ELOCKED); rollback is a
  * no-op outside a transaction. Without begin, every call commits by itself. */

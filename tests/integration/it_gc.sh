@@ -204,6 +204,17 @@ kept "$sk"
 image_exists "$(cat "$IT_DIR/slow.tag")" || it_fail "in-flight image missing"
 ok "gc during an in-flight ensure leaves its tree and image; the ensure succeeds"
 
+# ---- --max-runtime: the budget stops the evictions ----------------------------------------------
+mc gc --max-age 0s --include-latest --max-runtime 1ms --json > "$IT_DIR/budget.json" || it_fail "budget gc exit $?"
+python3 - "$IT_DIR/budget.json" <<'PY' || it_fail "budget: $(cat "$IT_DIR/budget.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["budget_exhausted"] and r["evicted"] == 0 and r["plan"], r
+assert all(p["outcome"] == "skipped-budget" for p in r["plan"])
+PY
+kept "$sk"
+ok "--max-runtime 1ms: the plan is reported as skipped-budget, nothing evicted"
+
 # ---- everything else goes with --include-latest -------------------------------------------------
 mc gc --max-age 0s --include-latest -q || it_fail "final gc exit $?"
 [ "$(db 'SELECT count(*) FROM entries')" = 0 ] || it_fail "rows left: $(keys)"

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# hit.sh — the cost of a cache hit, against what molcache replaces.
+#
+#   bash bench/hit.sh [BUILD_DIR] [N]     (default build-bench, 50 runs each)
+#
+# Starts the test engine fixture (tests/integration/engine.sh) and a git daemon
+# on 127.0.0.1 serving a one-file template, warms the cache with one ensure,
+# then times N runs of:
+#   floor     molcache version              (process start + library load)
+#   hit       molcache ensure RUNTIME -q    (ls-remote + index + inspect + tag)
+#   cli       git ls-remote + docker image inspect + docker tag, as 3 processes
+# and prints the median and mean of each in ms. Needs root (dockerd).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=${1:-build-bench}; N=${2:-50}
+cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
+cmake --build "$B" -j"$(nproc)" >/dev/null
+MC=$PWD/$B/molcache
+W=$(mktemp -d /tmp/mc-bench.XXXXXX)
+export MC_ENGINE_DIR=$W/engine
+cleanup() { kill "${gd:-}" 2>/dev/null || true; bash tests/integration/engine.sh stop >/dev/null 2>&1 || true; rm -rf "$W"; }
+trap cleanup EXIT
+bash tests/integration/engine.sh start >/dev/null 2>&1
+set -a; . "$MC_ENGINE_DIR/env"; set +a
+
+git init -q -b main "$W/src"
+printf 'FROM %s\nRUN true\n' "$MC_BASE_IMAGE" > "$W/src/Dockerfile"
+git -C "$W/src" add -A && git -C "$W/src" -c user.name=b -c user.email=b@b commit -qm init
+mkdir -p "$W/git" && git clone -q --bare "$W/src" "$W/git/workspace-template-codex"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+git daemon --reuseaddr --export-all --base-path="$W/git" --listen=127.0.0.1 --port="$port" "$W/git" & gd=$!
+for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+export MOLCACHE_HOME=$W/cache MOLCACHE_REPO_PREFIX=git://127.0.0.1:$port/workspace-template-
+tag=$("$MC" ensure codex -q --network none)
+
+timeit() { # timeit NAME CMD...: N runs, median and mean wall ms
+	local name=$1; shift
+	python3 - "$N" "$name" "$@" <<'PY'
+import subprocess, sys, time, statistics
+n, name, cmd = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ts = []
+for _ in range(n):
+    t = time.perf_counter(); subprocess.run(cmd, shell=True, check=True, stdout=subprocess.DEVNULL); ts.append((time.perf_counter() - t) * 1000)
+print(f"{name:<6} median {statistics.median(ts):7.2f} ms   mean {statistics.mean(ts):7.2f} ms   (n={n})")
+PY
+}
+echo "molcache $("$MC" version | cut -d' ' -f2), $(nproc) cores, engine $(curl -s --unix-socket "${DOCKER_HOST#unix://}" http://d/version | python3 -c 'import json,sys; print(json.load(sys.stdin)["Version"])')"
+timeit floor "$MC version"
+timeit hit "$MC ensure codex -q"
+timeit cli "git ls-remote $MOLCACHE_REPO_PREFIX""codex HEAD && docker image inspect $tag && docker tag $tag molcache/codex:latest"

@@ -1,0 +1,453 @@
+/* cmd_doctor.c — `molcache doctor`: pre-flight checks of the capabilities ensure needs, each PASS / WARN / FAIL with a fix. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "../cache/context.h"
+#include "../cache/git.h"
+#include "../cache/key.h"
+#include "cli.h"
+#include "format.h"
+
+static const char usage_text[] =
+	"usage: molcache doctor [--json] [--no-build] [--no-remotes]\n"
+	"\n"
+	"Checks what ensure needs, by doing it: the cache root (exists, mode 0700,\n"
+	"writable), the index's integrity, that the Docker engine answers (and its\n"
+	"API version), a real BuildKit build of a tiny FROM scratch image (removed\n"
+	"afterwards), that each configured runtime's template repository resolves,\n"
+	"and the free disk space at the root. Each check prints PASS, WARN, FAIL (or\n"
+	"SKIP when an earlier failure makes it moot) with a hint for fixing it.\n"
+	"\n"
+	"  --no-build             skip the test build\n"
+	"  --no-remotes           skip resolving the template repositories\n"
+	"  --json                 print JSON on stdout (docs/json.md, \"doctor\")\n"
+	"  -h, --help             this help\n"
+	"\n"
+	"Exit status: 0 when nothing FAILed (WARNs allowed), 1 when a check FAILed.\n";
+
+#define GIB (1024LL * 1024 * 1024)
+#define DISK_WARN (5 * GIB)
+#define DISK_FAIL (1 * GIB)
+
+enum verdict { PASS, WARN, FAIL, SKIP };
+static const char *const verdict_name[] = { "pass", "warn", "fail", "skip" };
+static const char *const verdict_upper[] = { "PASS", "WARN", "FAIL", "SKIP" };
+
+struct check {
+	const char *name;
+	enum verdict v;
+	char *message;
+	char *hint; /* may be NULL */
+};
+
+struct report {
+	struct check *v;
+	size_t n, cap;
+};
+
+static void add(struct report *r, const char *name, enum verdict v, char *message, char *hint)
+{
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 16;
+		r->v = mc_realloc(r->v, r->cap * sizeof(*r->v));
+	}
+	r->v[r->n++] = (struct check){ name, v, message, hint };
+}
+
+/* A check that failed on an MC_E… error: its message and hint, secrets masked. */
+static void add_error(struct report *r, struct mc_ctx *ctx, const char *name, enum verdict v, const char *what,
+		      const char *fallback_hint)
+{
+	const char *hint = mc_error_hint_msg();
+	char *msg = mc_asprintf("%s%s%s", what ? what : "", what ? ": " : "", mc_error_msg());
+	char *clean = mc_redact_secret(msg, ctx->cfg.git_token);
+	add(r, name, v, clean, mc_strdup(*hint ? hint : fallback_hint));
+	free(msg);
+}
+
+static void report_release(struct report *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		free(r->v[i].message);
+		free(r->v[i].hint);
+	}
+	free(r->v);
+}
+
+/* The nearest existing directory at or above path (for a root not made yet). */
+static char *existing_ancestor(const char *path)
+{
+	char *p = mc_strdup(path);
+	struct stat st;
+	while (stat(p, &st) != 0) {
+		char *slash = strrchr(p, '/');
+		if (!slash || slash == p) {
+			free(p);
+			return mc_strdup("/");
+		}
+		*slash = 0;
+	}
+	return p;
+}
+
+/* Writing is what ensure does: create and remove a file, not access(2). */
+static int try_write(const char *dir)
+{
+	char *tmpl = mc_asprintf("%s/.doctor.XXXXXX", dir);
+	int fd = mkstemp(tmpl), ret = 0;
+	if (fd < 0) {
+		ret = mc_error_errno(dir);
+	} else {
+		close(fd);
+		unlink(tmpl);
+	}
+	free(tmpl);
+	return ret;
+}
+
+static void check_root(struct report *r, struct mc_ctx *ctx)
+{
+	const char *root = ctx->paths.root;
+	struct stat st;
+
+	if (stat(root, &st) != 0) {
+		char *up = existing_ancestor(root);
+		if (errno == ENOENT && !try_write(up))
+			add(r, "cache root", WARN, mc_asprintf("'%s' does not exist yet", root),
+			    mc_strdup("the first ensure creates it (mode 0700)"));
+		else
+			add_error(r, ctx, "cache root", FAIL, NULL,
+				  "set MOLCACHE_HOME to a directory this user can write");
+		free(up);
+		return;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		add(r, "cache root", FAIL, mc_asprintf("'%s' is not a directory", root),
+		    mc_strdup("move it away or set MOLCACHE_HOME elsewhere"));
+		return;
+	}
+	if (try_write(root)) {
+		add_error(r, ctx, "cache root", FAIL, "not writable",
+			  "fix the owner (chown) or set MOLCACHE_HOME to a directory this user can write");
+		return;
+	}
+	if ((st.st_mode & 0777) != 0700) {
+		add(r, "cache root", WARN, mc_asprintf("'%s' has mode %04o, not 0700", root, st.st_mode & 0777),
+		    mc_asprintf("chmod 700 '%s' (build trees and logs are private to this user)", root));
+		return;
+	}
+	add(r, "cache root", PASS, mc_asprintf("'%s' (0700, writable)", root), NULL);
+}
+
+static void check_index(struct report *r, struct mc_ctx *ctx)
+{
+	struct mc_index *ix;
+	struct stat st;
+	int64_t rows = 0;
+	size_t n = 0;
+	struct mc_entry *v = NULL;
+
+	if (stat(ctx->paths.index, &st) != 0) {
+		add(r, "index", PASS, mc_asprintf("no index yet at '%s' (the first ensure creates it)", ctx->paths.index),
+		    NULL);
+		return;
+	}
+	if (mc_ctx_index(ctx, &ix)) {
+		add_error(r, ctx, "index", FAIL, NULL,
+			  "the index is only a cache: move index.db away and ensure starts a new one");
+		return;
+	}
+	if (mc_index_check(ix)) {
+		add_error(r, ctx, "index", FAIL, "integrity check",
+			  "the index is only a cache: move index.db away and ensure starts a new one");
+		return;
+	}
+	(void)rows;
+	(void)n;
+	(void)v;
+	add(r, "index", PASS, mc_asprintf("'%s': integrity ok, schema version %d", ctx->paths.index,
+					  mc_index_schema_version()),
+	    NULL);
+}
+
+static int check_engine(struct report *r, struct mc_ctx *ctx, struct mc_engine **out)
+{
+	const char *host = ctx->cfg.docker_host && *ctx->cfg.docker_host ? ctx->cfg.docker_host
+									   : "unix:///var/run/docker.sock";
+	*out = NULL;
+	if (mc_ctx_engine(ctx, out)) {
+		add_error(r, ctx, "engine", FAIL, NULL,
+			  "start the Docker engine, or point DOCKER_HOST (or docker_host in the config) at its socket");
+		*out = NULL;
+		return -1;
+	}
+	add(r, "engine", PASS,
+	    mc_asprintf("'%s' answers: API %s, platform %s", host, mc_engine_api_version(*out), mc_engine_platform(*out)),
+	    NULL);
+	return 0;
+}
+
+static int write_file(const char *dir, const char *name, const char *text)
+{
+	char *path = mc_asprintf("%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	int ret = 0;
+	if (!f || fputs(text, f) == EOF)
+		ret = mc_error_errno(path);
+	if (f && fclose(f) && !ret)
+		ret = mc_error_errno(path);
+	free(path);
+	return ret;
+}
+
+/* A real build through the same API call ensure makes: the capability, not a
+ * binary's presence, is what broke before. */
+static void check_build(struct report *r, struct mc_ctx *ctx, struct mc_engine *eng)
+{
+	char dir[] = "/tmp/molcache-doctor.XXXXXX";
+	char id[80] = "";
+	char *tag = mc_asprintf("molcache-doctor:%ld", (long)getpid());
+	const char *tags[] = { tag, NULL };
+	struct mc_context *cx = NULL;
+	struct mc_buf log = MC_BUF_INIT;
+	int bk = mc_engine_buildkit(eng);
+	const char *builder = bk ? "BuildKit" : "the classic builder";
+	int64_t t0;
+
+	if (!mkdtemp(dir)) {
+		mc_error_errno("/tmp");
+		add_error(r, ctx, "build", FAIL, "temporary build context", "make /tmp (or TMPDIR) writable");
+		dir[0] = 0;
+		goto done;
+	}
+	if (write_file(dir, "Dockerfile", "FROM scratch\nCOPY x /x\n") || write_file(dir, "x", "molcache doctor\n") ||
+	    mc_context_open(&cx, dir, "Dockerfile")) {
+		add_error(r, ctx, "build", FAIL, "temporary build context", "make /tmp (or TMPDIR) writable");
+		goto done;
+	}
+	t0 = mc_mono_ms();
+	{
+		struct mc_build_req req = {
+			.context = cx, .dockerfile = "Dockerfile", .tags = tags, .networkmode = "none",
+		};
+		if (mc_engine_build(eng, &req, id, &log)) {
+			add_error(r, ctx, "build", FAIL, bk ? "BuildKit cannot build" : "the classic builder cannot build",
+				  bk ? "make BuildKit usable in the engine (dockerd 'features': {'buildkit': true}, "
+				       "a working containerd snapshotter); see the engine's log"
+				     : "see the engine's log");
+			goto done;
+		}
+	}
+	if (!bk) {
+		/* a build ran, but the slow way: say what that costs */
+		add(r, "build", WARN,
+		    mc_asprintf("the engine offers only the classic builder (a test build took %lld ms)",
+				(long long)(mc_mono_ms() - t0)),
+		    mc_strdup("builds work but are slower: no parallel stages or build cache mounts, and behind an "
+			      "authorization plugin every step costs an authz round trip; use an engine with BuildKit "
+			      "(Docker 18.09+, not Podman)"));
+	} else {
+		add(r, "build", PASS,
+		    mc_asprintf("BuildKit built a FROM scratch image in %lld ms", (long long)(mc_mono_ms() - t0)),
+		    NULL);
+	}
+done:
+	/* the test image must not linger, whatever happened */
+	if (id[0])
+		mc_engine_image_remove(eng, id, 1);
+	else
+		mc_engine_image_remove(eng, tag, 1);
+	mc_error_clear();
+	mc_context_free(cx);
+	mc_buf_release(&log);
+	if (dir[0])
+		mc_rm_rf(dir);
+	free(tag);
+}
+
+static void check_remotes(struct report *r, struct mc_ctx *ctx)
+{
+	const char *prefix = ctx->cfg.repo_prefix;
+	if (!prefix || !*prefix) {
+		add(r, "remotes", WARN, mc_strdup("no template repository prefix is configured"),
+		    mc_strdup("set MOLCACHE_REPO_PREFIX (or repo_prefix in the config), or pass --repo-prefix to ensure"));
+		return;
+	}
+	for (size_t i = 0; i < ctx->cfg.runtimes.n; i++) {
+		char *url = mc_asprintf("%s%s", prefix, ctx->cfg.runtimes.v[i]);
+		char *shown = mc_url_redact(url);
+		char *name = mc_asprintf("remote %s", ctx->cfg.runtimes.v[i]);
+		char sha[41];
+		char *resolved = NULL;
+		int err = mc_git_resolve(sha, &resolved, url, ctx->cfg.ref, ctx->cfg.git_token);
+		/* the name must outlive the report: keep it in the message list's hint slot ownership */
+		if (!err) {
+			add(r, "remote", PASS,
+			    mc_asprintf("%s: '%s' %s → %.12s", ctx->cfg.runtimes.v[i], shown,
+					resolved ? resolved : "HEAD", sha),
+			    NULL);
+		} else {
+			char *what = mc_asprintf("%s: '%s'", ctx->cfg.runtimes.v[i], shown);
+			add_error(r, ctx, "remote", FAIL, what,
+				  err == MC_ENOTFOUND ? "create the ref, or set MOLCACHE_REF / --ref"
+						      : "check the URL, the network and MOLCACHE_GIT_TOKEN; or drop the "
+							"runtime from the allowlist (MOLCACHE_RUNTIMES)");
+			free(what);
+		}
+		free(resolved);
+		free(name);
+		free(shown);
+		free(url);
+	}
+}
+
+static void check_disk(struct report *r, struct mc_ctx *ctx)
+{
+	char *at = existing_ancestor(ctx->paths.root);
+	struct statvfs sv;
+	char size[32];
+	int64_t avail;
+
+	if (statvfs(at, &sv) != 0) {
+		mc_error_errno(at);
+		add_error(r, ctx, "disk", FAIL, "statvfs", "check the filesystem of the cache root");
+		goto done;
+	}
+	avail = (int64_t)sv.f_bavail * (int64_t)sv.f_frsize;
+	mc_fmt_size(size, avail);
+	if (avail < DISK_FAIL)
+		add(r, "disk", FAIL, mc_asprintf("%s free at '%s' (under 1 GiB)", size, at),
+		    mc_strdup("free space, move MOLCACHE_HOME to a larger disk, or run 'molcache gc --max-size SIZE'"));
+	else if (avail < DISK_WARN)
+		add(r, "disk", WARN, mc_asprintf("%s free at '%s' (under 5 GiB)", size, at),
+		    mc_strdup("run 'molcache gc --max-size SIZE' from cron (docs: operations)"));
+	else
+		add(r, "disk", PASS, mc_asprintf("%s free at '%s'", size, at), NULL);
+done:
+	free(at);
+}
+
+static enum mc_color verdict_color(enum verdict v)
+{
+	switch (v) {
+	case PASS: return MC_COLOR_GREEN;
+	case WARN: return MC_COLOR_YELLOW;
+	case FAIL: return MC_COLOR_RED;
+	default: return MC_COLOR_DIM;
+	}
+}
+
+static void print_text(const struct report *r, FILE *f)
+{
+	int color = mc_fmt_color(f);
+	size_t w = 0, count[4] = { 0 };
+	for (size_t i = 0; i < r->n; i++)
+		if (strlen(r->v[i].name) > w)
+			w = strlen(r->v[i].name);
+	for (size_t i = 0; i < r->n; i++) {
+		const struct check *c = &r->v[i];
+		count[c->v]++;
+		mc_fmt_paint(f, color, verdict_color(c->v), verdict_upper[c->v]);
+		fprintf(f, "  %-*s  %s\n", (int)w, c->name, c->message);
+		if (c->hint && c->v != PASS)
+			fprintf(f, "      %*s  hint: %s\n", (int)w, "", c->hint);
+	}
+	fprintf(f, "\n%zu passed, %zu warnings, %zu failed", count[PASS], count[WARN], count[FAIL]);
+	if (count[SKIP])
+		fprintf(f, ", %zu skipped", count[SKIP]);
+	fputc('\n', f);
+}
+
+static json_t *to_json(const struct report *r)
+{
+	json_t *doc = mc_json_doc(), *a = json_array(), *sum = json_object();
+	int64_t count[4] = { 0 };
+	for (size_t i = 0; i < r->n; i++) {
+		const struct check *c = &r->v[i];
+		json_t *o = json_object();
+		count[c->v]++;
+		json_object_set_new(o, "name", json_string(c->name));
+		json_object_set_new(o, "status", json_string(verdict_name[c->v]));
+		json_object_set_new(o, "message", mc_json_str(c->message));
+		json_object_set_new(o, "hint", mc_json_str(c->v == PASS ? NULL : c->hint));
+		json_array_append_new(a, o);
+	}
+	json_object_set_new(doc, "ok", json_boolean(count[FAIL] == 0));
+	for (int v = 0; v < 4; v++)
+		json_object_set_new(sum, verdict_name[v], json_integer(count[v]));
+	json_object_set_new(doc, "summary", sum);
+	json_object_set_new(doc, "checks", a);
+	return doc;
+}
+
+int cmd_doctor(struct mc_ctx *ctx, int argc, char **argv)
+{
+	enum { O_JSON = 256, O_NO_BUILD, O_NO_REMOTES };
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, O_JSON },
+		{ "no-build", no_argument, NULL, O_NO_BUILD },
+		{ "no-remotes", no_argument, NULL, O_NO_REMOTES },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct report r = { 0 };
+	struct mc_engine *eng = NULL;
+	int c, err, json = 0, build = 1, remotes = 1, ret = MC_EXIT_OK;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case O_JSON: json = 1; break;
+		case O_NO_BUILD: build = 0; break;
+		case O_NO_REMOTES: remotes = 0; break;
+		case 'h':
+			fputs(usage_text, stdout);
+			goto done;
+		default:
+			ret = mc_cli_usage_error("doctor", "unknown or incomplete option '%s'", argv[optind - 1]);
+			goto done;
+		}
+	}
+	if (optind != argc) {
+		ret = mc_cli_usage_error("doctor", "unexpected argument '%s'", argv[optind]);
+		goto done;
+	}
+	/* without paths and config nothing can be checked: that is an error, not a report */
+	if ((err = mc_ctx_init(ctx))) {
+		ret = mc_cli_fail(ctx, err);
+		goto done;
+	}
+	check_root(&r, ctx);
+	check_index(&r, ctx);
+	if (!check_engine(&r, ctx, &eng)) {
+		if (build)
+			check_build(&r, ctx, eng);
+	} else if (build) {
+		add(&r, "build", SKIP, mc_strdup("no engine to build with"), NULL);
+	}
+	if (remotes)
+		check_remotes(&r, ctx);
+	check_disk(&r, ctx);
+
+	if (json) {
+		if ((err = mc_json_print(to_json(&r), stdout))) {
+			ret = mc_cli_fail(ctx, err);
+			goto done;
+		}
+	} else {
+		print_text(&r, stdout);
+	}
+	for (size_t i = 0; i < r.n; i++)
+		if (r.v[i].v == FAIL)
+			ret = MC_EXIT_ERROR;
+done:
+	report_release(&r);
+	return ret;
+}
