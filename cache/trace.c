@@ -48,7 +48,7 @@ static uint64_t load_le(const uint8_t *p, int n)
 int mc_pb_next(struct mc_pb_field *out, struct mc_pb *r)
 {
 	struct mc_pb c = *r;
-	uint64_t tag, len;
+	uint64_t tag = 0, len = 0;
 	size_t left;
 
 	if (c.p >= c.end)
