@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 B=${1:-build-bench}; N=${2:-50}
 cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
 cmake --build "$B" -j"$(nproc)" >/dev/null
-MC=$PWD/$B/molcache
+case $B in /*) MC=$B/molcache ;; *) MC=$PWD/$B/molcache ;; esac
 W=$(mktemp -d /tmp/mc-bench.XXXXXX)
 export MC_ENGINE_DIR=$W/engine
 cleanup() { kill "${gd:-}" 2>/dev/null || true; bash tests/integration/engine.sh stop >/dev/null 2>&1 || true; rm -rf "$W"; }
@@ -28,7 +28,7 @@ printf 'FROM %s\nRUN true\n' "$MC_BASE_IMAGE" > "$W/src/Dockerfile"
 git -C "$W/src" add -A && git -C "$W/src" -c user.name=b -c user.email=b@b commit -qm init
 mkdir -p "$W/git" && git clone -q --bare "$W/src" "$W/git/workspace-template-codex"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-git daemon --reuseaddr --export-all --base-path="$W/git" --listen=127.0.0.1 --port="$port" "$W/git" & gd=$!
+git daemon --reuseaddr --export-all --base-path="$W/git" --listen=127.0.0.1 --port="$port" "$W/git" 2>/dev/null & gd=$!
 for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 export MOLCACHE_HOME=$W/cache MOLCACHE_REPO_PREFIX=git://127.0.0.1:$port/workspace-template-
 tag=$("$MC" ensure codex -q --network none)

@@ -117,8 +117,11 @@ static void check_root(struct report *r, struct mc_ctx *ctx)
 	struct stat st;
 
 	if (stat(root, &st) != 0) {
-		char *up = existing_ancestor(root);
-		if (errno == ENOENT && !try_write(up))
+		int missing = errno == ENOENT;
+		char *up;
+		mc_error_errno(root);
+		up = existing_ancestor(root);
+		if (missing && !try_write(up))
 			add(r, "cache root", WARN, mc_asprintf("'%s' does not exist yet", root),
 			    mc_strdup("the first ensure creates it (mode 0700)"));
 		else
@@ -149,9 +152,6 @@ static void check_index(struct report *r, struct mc_ctx *ctx)
 {
 	struct mc_index *ix;
 	struct stat st;
-	int64_t rows = 0;
-	size_t n = 0;
-	struct mc_entry *v = NULL;
 
 	if (stat(ctx->paths.index, &st) != 0) {
 		add(r, "index", PASS, mc_asprintf("no index yet at '%s' (the first ensure creates it)", ctx->paths.index),
@@ -168,9 +168,6 @@ static void check_index(struct report *r, struct mc_ctx *ctx)
 			  "the index is only a cache: move index.db away and ensure starts a new one");
 		return;
 	}
-	(void)rows;
-	(void)n;
-	(void)v;
 	add(r, "index", PASS, mc_asprintf("'%s': integrity ok, schema version %d", ctx->paths.index,
 					  mc_index_schema_version()),
 	    NULL);
@@ -217,7 +214,6 @@ static void check_build(struct report *r, struct mc_ctx *ctx, struct mc_engine *
 	struct mc_context *cx = NULL;
 	struct mc_buf log = MC_BUF_INIT;
 	int bk = mc_engine_buildkit(eng);
-	const char *builder = bk ? "BuildKit" : "the classic builder";
 	int64_t t0;
 
 	if (!mkdtemp(dir)) {
@@ -249,9 +245,9 @@ static void check_build(struct report *r, struct mc_ctx *ctx, struct mc_engine *
 		add(r, "build", WARN,
 		    mc_asprintf("the engine offers only the classic builder (a test build took %lld ms)",
 				(long long)(mc_mono_ms() - t0)),
-		    mc_strdup("builds work but are slower: no parallel stages or build cache mounts, and behind an "
-			      "authorization plugin every step costs an authz round trip; use an engine with BuildKit "
-			      "(Docker 18.09+, not Podman)"));
+		    mc_strdup("builds work but cost more: the classic builder runs steps one by one without "
+			      "BuildKit's cache, and behind an authorization plugin every step is an authz round trip "
+			      "(minutes for a sub-second build); use an engine with BuildKit (Docker 18.09+, not Podman)"));
 	} else {
 		add(r, "build", PASS,
 		    mc_asprintf("BuildKit built a FROM scratch image in %lld ms", (long long)(mc_mono_ms() - t0)),
@@ -282,26 +278,22 @@ static void check_remotes(struct report *r, struct mc_ctx *ctx)
 	for (size_t i = 0; i < ctx->cfg.runtimes.n; i++) {
 		char *url = mc_asprintf("%s%s", prefix, ctx->cfg.runtimes.v[i]);
 		char *shown = mc_url_redact(url);
-		char *name = mc_asprintf("remote %s", ctx->cfg.runtimes.v[i]);
 		char sha[41];
 		char *resolved = NULL;
 		int err = mc_git_resolve(sha, &resolved, url, ctx->cfg.ref, ctx->cfg.git_token);
-		/* the name must outlive the report: keep it in the message list's hint slot ownership */
 		if (!err) {
 			add(r, "remote", PASS,
 			    mc_asprintf("%s: '%s' %s → %.12s", ctx->cfg.runtimes.v[i], shown,
 					resolved ? resolved : "HEAD", sha),
 			    NULL);
 		} else {
-			char *what = mc_asprintf("%s: '%s'", ctx->cfg.runtimes.v[i], shown);
-			add_error(r, ctx, "remote", FAIL, what,
+			/* the lower layer's message names the (redacted) URL */
+			add_error(r, ctx, "remote", FAIL, ctx->cfg.runtimes.v[i],
 				  err == MC_ENOTFOUND ? "create the ref, or set MOLCACHE_REF / --ref"
 						      : "check the URL, the network and MOLCACHE_GIT_TOKEN; or drop the "
 							"runtime from the allowlist (MOLCACHE_RUNTIMES)");
-			free(what);
 		}
 		free(resolved);
-		free(name);
 		free(shown);
 		free(url);
 	}

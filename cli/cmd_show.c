@@ -210,7 +210,7 @@ static json_t *to_json(const struct view *v, const char *how)
 
 static void field(FILE *f, const char *name, const char *value)
 {
-	fprintf(f, "%-16s%s\n", name, value && *value ? value : "-");
+	fprintf(f, "%-18s%s\n", name, value && *value ? value : "-");
 }
 
 static void print_text(const struct view *v, FILE *f)
@@ -219,31 +219,37 @@ static void print_text(const struct view *v, FILE *f)
 	int color = mc_fmt_color(f);
 	char a[32], b[32];
 
-	fprintf(f, "%-16s", "key:");
+	fprintf(f, "%-18s", "key:");
 	mc_fmt_paint(f, color, MC_COLOR_BOLD, e->key);
 	fputc('\n', f);
 	field(f, "runtime:", e->runtime);
-	fprintf(f, "%-16s", "state:");
+	fprintf(f, "%-18s", "state:");
 	mc_fmt_paint(f, color, e->state == MC_STATE_READY ? MC_COLOR_GREEN : e->state == MC_STATE_FAILED ? MC_COLOR_RED
 													     : MC_COLOR_YELLOW,
 		     mc_state_name(e->state));
 	fputc('\n', f);
 	field(f, "tag:", e->image_tag);
 	if (v->latest)
-		fprintf(f, "%-16smolcache/%s:latest\n", "", e->runtime ? e->runtime : "?");
+		fprintf(f, "%-18smolcache/%s:latest\n", "", e->runtime ? e->runtime : "?");
 	mc_fmt_size(a, e->image_bytes);
-	fprintf(f, "%-16s%s (%s)\n", "image:", e->image_id ? e->image_id : "-", a);
+	if (e->image_id)
+		fprintf(f, "%-18s%s (%s)\n", "image:", e->image_id, a);
+	else
+		fprintf(f, "%-18s(none)\n", "image:");
 	mc_fmt_size(a, e->tree_bytes);
-	fprintf(f, "%-16s%s%s%s%s\n", "tree:", e->tree_path ? e->tree_path : "(none)", e->tree_path ? " (" : "",
+	fprintf(f, "%-18s%s%s%s%s\n", "tree:", e->tree_path ? e->tree_path : "(none)", e->tree_path ? " (" : "",
 		e->tree_path ? a : "", e->tree_path ? ")" : "");
 	mc_fmt_time(a, e->created_ms);
 	mc_fmt_duration(b, e->build_ms);
-	fprintf(f, "%-16s%s, built in %s\n", "created:", a, b);
+	if (e->build_ms)
+		fprintf(f, "%-18s%s, built in %s\n", "created:", a, b);
+	else
+		fprintf(f, "%-18s%s\n", "created:", a);
 	mc_fmt_ago(a, e->last_used_ms, v->now_ms);
-	fprintf(f, "%-16s%s, %lld use%s\n", "last used:", a, (long long)e->use_count, e->use_count == 1 ? "" : "s");
+	fprintf(f, "%-18s%s, %lld use%s\n", "last used:", a, (long long)e->use_count, e->use_count == 1 ? "" : "s");
 	if (v->lease_until) {
 		mc_fmt_ago(a, v->lease_until, v->now_ms);
-		fprintf(f, "%-16suntil %s\n", "lease:", a);
+		fprintf(f, "%-18suntil %s\n", "lease:", a);
 	}
 
 	fprintf(f, "\ninputs (the key is sha256 over these):\n");
@@ -259,7 +265,7 @@ static void print_text(const struct view *v, FILE *f)
 		while (*p) {
 			const char *nl = strchr(p, '\n');
 			int len = nl ? (int)(nl - p) : (int)strlen(p);
-			fprintf(f, "%-16s%.*s\n", first ? "  build args:" : "", len, p);
+			fprintf(f, "%-18s%.*s\n", first ? "  build args:" : "", len, p);
 			first = 0;
 			p += len + (nl ? 1 : 0);
 		}
@@ -312,7 +318,7 @@ static void print_text(const struct view *v, FILE *f)
 	}
 
 	if (v->log_path) {
-		fprintf(f, "\nbuild log:      %s\n", v->log_path);
+		fprintf(f, "\nbuild log:        %s\n", v->log_path);
 		if (v->log_error)
 			fprintf(f, "  (cannot read it: %s)\n", v->log_error);
 		for (size_t i = 0; i < v->tail.n; i++)

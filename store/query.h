@@ -16,10 +16,6 @@
 #include <stdint.h>
 #include "store.h"
 
-/* The index's SQLite handle (owned by ix). Declared here until store.h
- * carries it; the definition lives in store/index.c. */
-sqlite3 *mc_index_db(struct mc_index *ix);
-
 /* Whole-cache figures. */
 struct mc_query_totals {
 	int64_t entries;

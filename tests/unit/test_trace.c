@@ -969,7 +969,8 @@ static void test_replay_two_step(void)
 		CHECK(run1->started_ns > 1600000000000000000ll);
 		CHECK(run1->completed_ns >= run1->started_ns);
 		CHECK(run2->started_ns >= run1->completed_ns);
-		CHECK(from->seq < run1->seq && run1->seq < run2->seq);
+		/* BuildKit announces the RUN steps in order; FROM may come first or last. */
+		CHECK(run1->seq < run2->seq);
 		/* Both streams arrive as lines of their own. */
 		CHECK(has_line(run1, "to-stdout-1"));
 		CHECK(has_line(run1, "to-stdout-2"));
