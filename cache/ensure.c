@@ -129,14 +129,16 @@ static void on_fetch_progress(void *ud, const struct mc_git_progress *p)
 	emit(r, (struct mc_event){ .kind = MC_EV_FETCH, .phase = "fetch", .git = p });
 }
 
-/* The mirror holds the commit afterwards; one fetch into a mirror at a time. */
-static int fetch_commit(struct run *r)
+/* Takes the mirror's lock and makes sure the mirror holds the commit. The lock
+ * stays held (the caller reads the mirror under it, then releases it): one
+ * fetch into a mirror at a time, and gc --prune-mirrors never removes a mirror
+ * being read. */
+static int lock_and_fetch(struct run *r, struct mc_lock *lock)
 {
-	struct mc_lock lock = MC_LOCK_INIT;
 	int64_t t0 = mc_mono_ms();
 	int fetched = 0, ret;
 
-	if ((ret = mc_lock_take(&lock, r->repo_lock, MC_LOCK_EXCLUSIVE, r->ctx->cfg.lock_timeout_s * 1000)))
+	if ((ret = mc_lock_take(lock, r->repo_lock, MC_LOCK_EXCLUSIVE, r->ctx->cfg.lock_timeout_s * 1000)))
 		return ret == MC_ELOCKED ? mc_error_set(MC_ELOCKED, "mirror of '%s': still locked after %d s",
 							r->clean_url, r->ctx->cfg.lock_timeout_s)
 					 : ret;
@@ -151,7 +153,8 @@ static int fetch_commit(struct run *r)
 		mc_index_counter_add(r->ix, "fetches", 1);
 		mc_index_counter_add(r->ix, "fetched_objects", r->fetched_objects);
 	}
-	mc_lock_release(&lock);
+	if (ret)
+		mc_lock_release(lock);
 	return ret;
 }
 
@@ -160,11 +163,12 @@ static int fetch_commit(struct run *r)
 static int dockerfile_hash(struct run *r)
 {
 	struct mc_buf df = MC_BUF_INIT;
+	struct mc_lock lock = MC_LOCK_INIT;
 	const char *path = r->ctx->cfg.dockerfile;
 	int ret = mc_index_dfhash_get(r->ix, r->dfhash, r->clean_url, r->sha, path);
 	if (ret != MC_ENOTFOUND)
 		return ret;
-	if ((ret = fetch_commit(r)))
+	if ((ret = lock_and_fetch(r, &lock)))
 		goto done;
 	ret = mc_git_read_file(&df, r->mirror, r->sha, path, MAX_DOCKERFILE);
 	if (ret == MC_ENOTFOUND) {
@@ -178,6 +182,7 @@ static int dockerfile_hash(struct run *r)
 	mc_sha256_hex(r->dfhash, df.ptr ? df.ptr : "", df.len);
 	ret = mc_index_dfhash_put(r->ix, r->clean_url, r->sha, path, r->dfhash);
 done:
+	mc_lock_release(&lock);
 	mc_buf_release(&df);
 	return ret;
 }
@@ -206,8 +211,9 @@ static int image_alive(struct run *r, const struct mc_entry *e)
 	return ret ? ret : 1;
 }
 
-/* Serves a ready entry: :latest alias, then last use, the latest pointer and
- * counter (if any) in one index transaction. */
+/* Serves a ready entry, under its key lock: :latest alias, then last use, the
+ * latest pointer, the counter (if any) and the lease (if asked) in one index
+ * transaction, so gc never sees a served entry without its lease. */
 static int serve(struct run *r, const struct mc_entry *e, const char *counter, struct mc_ensure_result *out)
 {
 	int64_t t0 = mc_mono_ms();
@@ -221,7 +227,9 @@ static int serve(struct run *r, const struct mc_entry *e, const char *counter, s
 		goto done;
 	if ((ret = mc_index_latest_set(r->ix, e->runtime, e->key)) ||
 	    (ret = mc_index_touch(r->ix, e->key, mc_now_ms())) ||
-	    (counter && (ret = mc_index_counter_add(r->ix, counter, 1))) || (ret = mc_index_commit(r->ix))) {
+	    (counter && (ret = mc_index_counter_add(r->ix, counter, 1))) ||
+	    (r->opts->lease_ms > 0 && (ret = mc_index_lease_put(r->ix, e->key, mc_now_ms() + r->opts->lease_ms))) ||
+	    (ret = mc_index_commit(r->ix))) {
 		mc_index_rollback(r->ix);
 		goto done;
 	}
@@ -255,14 +263,16 @@ static int try_serve(struct run *r, struct mc_ensure_result *out)
 static int make_tree(struct run *r, const char *tree)
 {
 	struct stat st;
+	struct mc_lock lock = MC_LOCK_INIT;
 	char *tmp = NULL;
-	int64_t t0 = mc_mono_ms();
+	int64_t t0;
 	int ret = 0;
 
 	if (lstat(tree, &st) == 0 && S_ISDIR(st.st_mode))
 		return 0; /* a tree appears only by rename(): if it is there, it is whole */
-	if ((ret = fetch_commit(r)))
+	if ((ret = lock_and_fetch(r, &lock)))
 		return ret;
+	t0 = mc_mono_ms();
 	phase_begin(r, "checkout");
 	tmp = mc_asprintf("%s/%s.%ld", r->ctx->paths.tmp, r->key, (long)getpid());
 	if ((ret = mc_rm_rf(tmp)))
@@ -275,6 +285,7 @@ static int make_tree(struct run *r, const char *tree)
 	}
 	phase_end(r, "checkout", t0);
 done:
+	mc_lock_release(&lock);
 	if (ret)
 		mc_rm_rf(tmp);
 	free(tmp);

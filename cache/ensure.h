@@ -62,6 +62,7 @@ typedef void (*mc_event_fn)(void *ud, const struct mc_event *ev);
 struct mc_ensure_opts {
 	const char *runtime;  /* checked with mc_runtime_check before any I/O */
 	int offline;          /* no remote: newest ready entry of the runtime */
+	int64_t lease_ms;     /* > 0: protect the returned entry from gc for this long */
 	mc_event_fn event;    /* may be NULL */
 	void *ud;
 };

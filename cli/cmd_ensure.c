@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "../cache/key.h"
+#include "../gc/gc.h"
 #include "cli.h"
 #include "progress.h"
 
@@ -22,6 +23,7 @@ static const char usage_text[] =
 	"  --build-arg K=V        a build argument; repeatable; part of the cache key\n"
 	"  --network MODE         build network mode: default, host or none\n"
 	"  --offline              do not ask the remote; use the newest ready entry, with a warning\n"
+	"  --lease DUR            keep gc off the returned image for DUR (e.g. 30m, 2h) while it is used\n"
 	"  --lock-timeout SECS    how long to wait for another build of the same key (default 1800)\n"
 	"  --log-format FMT       progress as text (default) or json (one object per line)\n"
 	"  -q, --quiet            no progress on stderr (warnings and errors still show)\n"
@@ -29,7 +31,7 @@ static const char usage_text[] =
 
 int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 {
-	enum { O_REF = 256, O_PREFIX, O_DOCKERFILE, O_PLATFORM, O_BUILD_ARG, O_NETWORK, O_OFFLINE, O_LOCK, O_LOGFMT };
+	enum { O_REF = 256, O_PREFIX, O_DOCKERFILE, O_PLATFORM, O_BUILD_ARG, O_NETWORK, O_OFFLINE, O_LOCK, O_LOGFMT, O_LEASE };
 	static const struct option opts[] = {
 		{ "ref", required_argument, NULL, O_REF },
 		{ "repo-prefix", required_argument, NULL, O_PREFIX },
@@ -40,6 +42,7 @@ int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 		{ "offline", no_argument, NULL, O_OFFLINE },
 		{ "lock-timeout", required_argument, NULL, O_LOCK },
 		{ "log-format", required_argument, NULL, O_LOGFMT },
+		{ "lease", required_argument, NULL, O_LEASE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -64,6 +67,12 @@ int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 		case O_NETWORK: network = optarg; break;
 		case O_OFFLINE: eo.offline = 1; break;
 		case 'q': mode = MC_PROGRESS_QUIET; break;
+		case O_LEASE:
+			if (mc_gc_parse_duration(&eo.lease_ms, optarg) || eo.lease_ms <= 0) {
+				ret = mc_cli_usage_error("ensure", "--lease '%s': want a duration like 30m, 2h or 1d", optarg);
+				goto done;
+			}
+			break;
 		case O_LOGFMT:
 			if (!strcmp(optarg, "json"))
 				mode = mode == MC_PROGRESS_QUIET ? mode : MC_PROGRESS_JSON;

@@ -110,7 +110,11 @@ kept "${K3[1]}"
 ok "--trees-only drops the old tree, keeps image and row"
 
 # ---- leases and locks protect ----------------------------------------------------------
-db "INSERT INTO leases (key, until_ms) VALUES ('${K3[1]}', $(( $(now_ms) + 3600000 )))"
+# the lease comes from a real `ensure --lease` of that entry's commit (a hit, which also moves :latest back)
+leased_tag=$(mc ensure codex -q --ref "$(db "SELECT head_sha FROM entries WHERE key='${K3[1]}'")" --lease 1h) || it_fail "ensure --lease"
+[ "$leased_tag" = "$(db "SELECT image_tag FROM entries WHERE key='${K3[1]}'")" ] || it_fail "ensure --lease served $leased_tag"
+[ "$(db "SELECT until_ms > $(now_ms) + 3500000 FROM leases WHERE key='${K3[1]}'")" = 1 ] || it_fail "ensure --lease wrote no lease"
+latest codex "${K3[2]}"
 flock "$MOLCACHE_HOME/locks/${K3[0]}.lock" sleep 4 &
 lockpid=$!
 sleep 0.3
