@@ -271,7 +271,7 @@ static void check_remotes(struct report *r, struct mc_ctx *ctx)
 {
 	const char *prefix = ctx->cfg.repo_prefix;
 	if (!prefix || !*prefix) {
-		add(r, "remotes", WARN, mc_strdup("no template repository prefix is configured"),
+		add(r, "remote", WARN, mc_strdup("no template repository prefix is configured"),
 		    mc_strdup("set MOLCACHE_REPO_PREFIX (or repo_prefix in the config), or pass --repo-prefix to ensure"));
 		return;
 	}

@@ -85,7 +85,7 @@ static void usage(FILE *f)
 
 int cmd_help(struct mc_ctx *ctx, int argc, char **argv)
 {
-	if (argc < 2) {
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		usage(stdout);
 		return MC_EXIT_OK;
 	}
