@@ -132,7 +132,13 @@ if os.path.exists(sock):
 S(sock, H).serve_forever()
 PY
 FAKE_PID=
-stop_fake() { [ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null && wait "$FAKE_PID" 2>/dev/null; FAKE_PID=; }
+stop_fake() {
+	if [ -n "$FAKE_PID" ]; then
+		kill "$FAKE_PID" 2>/dev/null || true
+		wait "$FAKE_PID" 2>/dev/null || true
+	fi
+	FAKE_PID=
+}
 start_fake() {
 	stop_fake
 	FAKE_SOCK=$IT_DIR/fake-$1.sock
@@ -141,7 +147,8 @@ start_fake() {
 	for _ in $(seq 1 50); do [ -S "$FAKE_SOCK" ] && return 0; sleep 0.1; done
 	it_fail "fake engine did not start"
 }
-trap 'stop_fake; it_teardown' EXIT
+# keep the script's status for it_teardown, which reads $?
+trap 'rc=$?; set +e; stop_fake; (exit $rc); it_teardown' EXIT
 
 start_fake broken
 set +e; DOCKER_HOST=unix://$FAKE_SOCK mc doctor --json > "$J"; rc=$?; set -e
