@@ -61,6 +61,7 @@ bench() {
 	printf '%-34s best %4d ms  median %4d ms\n' "$name" "${sorted[0]}" "${sorted[2]}"
 }
 
+run_all() {
 bench "status --json" "$MOLCACHE" status --json
 bench "status" "$MOLCACHE" status
 bench "status --format prometheus" "$MOLCACHE" status --format prometheus
@@ -68,3 +69,11 @@ bench "ls --json" "$MOLCACHE" ls --json
 bench "ls" "$MOLCACHE" ls
 bench "ls --runtime codex --sort size" "$MOLCACHE" ls --runtime codex --sort size
 bench "show claude-code --json" "$MOLCACHE" show claude-code --json
+}
+
+echo "-- schema as shipped"
+run_all
+# what a covering index (a proposed migration) buys: status reads only the index
+sqlite3 "$MOLCACHE_HOME/index.db" "CREATE INDEX IF NOT EXISTS entries_summary ON entries(runtime, state, tree_bytes, image_bytes)"
+echo "-- with an index on entries(runtime, state, tree_bytes, image_bytes)"
+run_all

@@ -62,9 +62,19 @@ const char *mc_engine_api_version(const struct mc_engine *e)
 	return e->api;
 }
 
-const char *mc_engine_platform(const struct mc_engine *e)
+static int fetch_platform(struct mc_engine *e);
+
+const char *mc_engine_platform(struct mc_engine *e)
 {
+	/* GET /version costs dockerd ~20 ms (it asks containerd and runc): only on demand */
+	if (!e->platform[0] && fetch_platform(e))
+		return NULL;
 	return e->platform;
+}
+
+const char *mc_engine_where(const struct mc_engine *e)
+{
+	return e->where;
 }
 
 int mc_engine_buildkit(const struct mc_engine *e)
@@ -483,7 +493,6 @@ int mc_engine_open(struct mc_engine **out, const char *host)
 	/* Podman ignores version=2; 20.10 sends no Builder-Version at all (unknown, not 1). */
 	e->buildkit = !(x.libpod || !strcmp(x.builder_version, "1"));
 
-	ret = fetch_platform(e);
 done:
 	mc_buf_release(&url);
 	xfer_release(&x);

@@ -4,7 +4,7 @@
  *
  * mc_engine_open() pings and negotiates the API version once per process
  * (min(ours=1.41, theirs), refusing below 1.39) and learns whether BuildKit
- * can be used and the native platform (GET /version: Os/Arch). Every call then
+ * can be used; the native platform is asked for on first use. Every call then
  * reuses one curl handle (keep-alive).
  */
 #ifndef MC_ENGINE_H
@@ -24,8 +24,12 @@ struct mc_engine;
 int mc_engine_open(struct mc_engine **out, const char *host);
 void mc_engine_free(struct mc_engine *e);
 const char *mc_engine_api_version(const struct mc_engine *e); /* "1.41" */
-/* "linux/amd64" (with "/variant" when the engine reports one). */
-const char *mc_engine_platform(const struct mc_engine *e);
+/* "linux/amd64" (with "/variant" when the engine reports one), from GET
+ * /version on first use (dockerd takes ~20 ms to answer it); NULL with the
+ * error set when the engine does not say. */
+const char *mc_engine_platform(struct mc_engine *e);
+/* The socket path or host:port, for messages and as the engine's identity. */
+const char *mc_engine_where(const struct mc_engine *e);
 /* 1 when builds use BuildKit (version=2). Every engine since 18.09 honours it
  * except Podman (Libpod-Api-Version header, or Builder-Version: 1). */
 int mc_engine_buildkit(const struct mc_engine *e);

@@ -98,6 +98,7 @@ struct run {
 	char *repo_lock;
 	char *resolved_ref;
 	const char *platform;
+	char *platform_buf; /* owns platform when it came from the index or engine */
 	char sha[41];
 	char dfhash[65];
 	char key[65];
@@ -646,6 +647,32 @@ done:
 	return ret == 1 ? 0 : ret;
 }
 
+/* The platform: asked for, else the engine's native one, remembered in the
+ * index per engine so that a hit does not pay for GET /version. */
+static int native_platform(struct run *r)
+{
+	char *name, *known = NULL;
+	const char *p;
+	int ret;
+
+	if (r->ctx->cfg.platform) {
+		r->platform = r->ctx->cfg.platform;
+		return 0;
+	}
+	name = mc_asprintf("engine-platform:%s", mc_engine_where(r->eng));
+	ret = mc_index_meta_get(r->ix, &known, name);
+	if (!ret) {
+		r->platform = r->platform_buf = known;
+	} else if (ret == MC_ENOTFOUND) {
+		if (!(p = mc_engine_platform(r->eng)))
+			ret = mc_error_code();
+		else if (!(ret = mc_index_meta_put(r->ix, name, p)))
+			r->platform = r->platform_buf = mc_strdup(p);
+	}
+	free(name);
+	return ret;
+}
+
 static int run_init(struct run *r, struct mc_ctx *ctx, const struct mc_ensure_opts *opts)
 {
 	const char *prefix = ctx->cfg.repo_prefix;
@@ -661,7 +688,8 @@ static int run_init(struct run *r, struct mc_ctx *ctx, const struct mc_ensure_op
 	}
 	if ((ret = mc_ctx_index(ctx, &r->ix)) || (ret = mc_ctx_engine(ctx, &r->eng)))
 		return ret;
-	r->platform = ctx->cfg.platform ? ctx->cfg.platform : mc_engine_platform(r->eng);
+	if ((ret = native_platform(r)))
+		return ret;
 	r->url = mc_asprintf("%s%s", prefix, opts->runtime);
 	r->clean_url = mc_url_strip_credentials(r->url);
 	r->clean_prefix = mc_url_strip_credentials(prefix);
@@ -670,6 +698,7 @@ static int run_init(struct run *r, struct mc_ctx *ctx, const struct mc_ensure_op
 
 static void run_release(struct run *r)
 {
+	free(r->platform_buf);
 	free(r->url);
 	free(r->clean_url);
 	free(r->clean_prefix);

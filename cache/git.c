@@ -25,21 +25,30 @@ struct mc_git_creds {
 	void *progress_ud;
 };
 
+/* libgit2's initialisation parses the whole CA bundle (mbedTLS, ~10 ms), so it
+ * runs on the first call that needs git, not at every process start. */
+static int initialised;
+
 int mc_git_init(void)
 {
 	int ret = 0;
 
+	if (initialised)
+		return 0;
 	if (git_libgit2_init() < 0) {
 		const git_error *e = git_error_last();
 		ret = mc_error_set(MC_ERR, "libgit2: initialisation failed: %s",
 				   e && e->message ? e->message : "unknown error");
 	}
+	initialised = !ret;
 	return ret;
 }
 
 void mc_git_shutdown(void)
 {
-	git_libgit2_shutdown();
+	if (initialised)
+		git_libgit2_shutdown();
+	initialised = 0;
 }
 
 static const char *git_msg(void)
@@ -242,7 +251,7 @@ static const git_remote_head *find_head(const git_remote_head **heads, size_t n,
 
 int mc_git_resolve(char out[41], char **resolved_ref, const char *url, const char *ref, const char *token)
 {
-	int ret = 0;
+	int ret = mc_git_init();
 	struct mc_git_creds creds;
 	git_remote *remote = NULL;
 	git_remote_callbacks cb;
@@ -250,6 +259,8 @@ int mc_git_resolve(char out[41], char **resolved_ref, const char *url, const cha
 	size_t nheads = 0, i;
 	char *clean = NULL, *red = NULL, *match = NULL;
 
+	if (ret)
+		return ret;
 	memset(&creds, 0, sizeof(creds));
 	if (resolved_ref)
 		*resolved_ref = NULL;
@@ -432,7 +443,7 @@ int mc_git_mirror_fetch(const char *mirror_path, const char *url, const char *re
 			const char *sha, const char *token, mc_git_progress_fn progress, void *ud,
 			int *fetched)
 {
-	int ret = 0;
+	int ret = mc_git_init();
 	struct mc_git_creds creds;
 	struct stat st;
 	git_repository *repo = NULL;
@@ -442,6 +453,8 @@ int mc_git_mirror_fetch(const char *mirror_path, const char *url, const char *re
 	char *clean = NULL, *red = NULL, *one = NULL;
 	char *all[] = { "+refs/heads/*:refs/molcache/heads/*", "+refs/tags/*:refs/molcache/tags/*" };
 
+	if (ret)
+		return ret;
 	memset(&creds, 0, sizeof(creds));
 	if (fetched)
 		*fetched = 0;
@@ -553,13 +566,15 @@ done:
 int mc_git_read_file(struct mc_buf *out, const char *mirror_path, const char *sha, const char *path,
 		     size_t max_bytes)
 {
-	int ret = 0, err;
+	int ret = mc_git_init(), err;
 	git_repository *repo = NULL;
 	git_tree *tree = NULL;
 	git_tree_entry *entry = NULL;
 	git_blob *blob = NULL;
 	git_object_size_t size;
 
+	if (ret)
+		return ret;
 	mc_buf_reset(out);
 	if ((ret = commit_tree(&tree, &repo, mirror_path, sha)) < 0)
 		goto done;
@@ -603,11 +618,13 @@ done:
 
 int mc_git_checkout(const char *mirror_path, const char *sha, const char *target_dir)
 {
-	int ret = 0;
+	int ret = mc_git_init();
 	git_repository *repo = NULL;
 	git_tree *tree = NULL;
 	git_checkout_options co;
 
+	if (ret)
+		return ret;
 	if ((ret = commit_tree(&tree, &repo, mirror_path, sha)) < 0)
 		goto done;
 	if ((ret = mc_mkdir_p(target_dir, 0755)) < 0)

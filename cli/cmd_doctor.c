@@ -185,7 +185,7 @@ static int check_engine(struct report *r, struct mc_ctx *ctx, struct mc_engine *
 		return -1;
 	}
 	add(r, "engine", PASS,
-	    mc_asprintf("'%s' answers: API %s, platform %s", host, mc_engine_api_version(*out), mc_engine_platform(*out)),
+	    mc_asprintf("'%s' answers: API %s, platform %s", host, mc_engine_api_version(*out), mc_engine_platform(*out) ? mc_engine_platform(*out) : "unknown"),
 	    NULL);
 	return 0;
 }

@@ -59,7 +59,7 @@ static int gather(struct mc_ctx *ctx, struct status *s)
 	s->now_ms = mc_now_ms();
 	if ((ret = mc_ctx_index(ctx, &ix)))
 		return ret;
-	if ((ret = mc_query_totals(ix, &s->t)) || (ret = mc_query_runtimes(ix, &s->rt, &s->n_rt)))
+	if ((ret = mc_query_summary(&s->t, &s->rt, &s->n_rt, ix)))
 		return ret;
 	if ((ret = mc_index_counter_get(ix, "hits", &s->hits)) ||
 	    (ret = mc_index_counter_get(ix, "misses", &s->misses)) ||

@@ -128,7 +128,6 @@ int main(int argc, char **argv)
 	/* commands call mc_ctx_init() after their own argument checks: a bad
 	 * argument is refused before any I/O, and help works with a broken config */
 	memset(&ctx, 0, sizeof(ctx));
-	mc_git_init();
 	ret = cmd->fn(&ctx, argc - 1, argv + 1);
 	mc_ctx_release(&ctx);
 	mc_git_shutdown();

@@ -39,6 +39,9 @@ static const char *const migrations[] = {
 	"CREATE TABLE latest (runtime TEXT PRIMARY KEY NOT NULL, key TEXT NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE leases (key TEXT PRIMARY KEY NOT NULL, until_ms INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE INDEX gc_runs_started ON gc_runs(started_ms);",
+	/* 2 → 3: small facts worth remembering between runs (e.g. the engine's native
+	 * platform, so a hit needs no GET /version). */
+	"CREATE TABLE meta (name TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -90,6 +93,8 @@ enum {
 	ST_DROP_TREE,
 	ST_BEGIN,
 	ST_COMMIT,
+	ST_META_GET,
+	ST_META_PUT,
 	ST_COUNT
 };
 
@@ -117,6 +122,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_COUNTER_ADD] = "INSERT INTO counters (name, value) VALUES (?1, ?2)"
 			   " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
 	[ST_COUNTER_GET] = "SELECT value FROM counters WHERE name = ?1",
+	[ST_META_GET] = "SELECT value FROM meta WHERE name = ?1",
+	[ST_META_PUT] = "INSERT INTO meta (name, value) VALUES (?1, ?2)"
+			" ON CONFLICT (name) DO UPDATE SET value = excluded.value",
 	[ST_DFHASH_GET] = "SELECT hash FROM dfhash WHERE repo_url = ?1 AND commit_sha = ?2 AND path = ?3",
 	[ST_DFHASH_PUT] = "INSERT INTO dfhash (repo_url, commit_sha, path, hash) VALUES (?1, ?2, ?3, ?4)"
 			  " ON CONFLICT (repo_url, commit_sha, path) DO UPDATE SET hash = excluded.hash",
@@ -278,6 +286,11 @@ int mc_index_open(struct mc_index **out, const char *path)
 		goto done;
 	}
 	sqlite3_busy_timeout(ix->db, 10000);
+	/* A hit must not pay for a checkpoint and the WAL's removal at every close
+	 * (four fdatasyncs): the WAL stays, and auto-checkpoints at commit bound it. */
+	sqlite3_db_config(ix->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	int persist = 1;
+	sqlite3_file_control(ix->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
 	if ((ret = exec(ix, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", "set pragmas")) < 0)
 		goto done;
 	/* The common case (a cache hit) ends here after one read. */
@@ -572,6 +585,42 @@ int mc_index_dfhash_put(struct mc_index *ix, const char *repo_url, const char *c
 	sqlite3_bind_text(st, 3, path, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, hash, -1, SQLITE_STATIC);
 	ret = step_done(ix, st, "store dockerfile hash");
+done:
+	finish(st);
+	return ret;
+}
+
+int mc_index_meta_get(struct mc_index *ix, char **out, const char *name)
+{
+	sqlite3_stmt *st = NULL;
+	int ret, rc;
+
+	*out = NULL;
+	if ((ret = prepare(&st, ix, ST_META_GET)) < 0)
+		goto done;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = mc_strdup((const char *)sqlite3_column_text(st, 0));
+	else if (rc == SQLITE_DONE)
+		ret = MC_ENOTFOUND;
+	else
+		ret = ix_err(ix, rc, "read meta");
+done:
+	finish(st);
+	return ret;
+}
+
+int mc_index_meta_put(struct mc_index *ix, const char *name, const char *value)
+{
+	sqlite3_stmt *st = NULL;
+	int ret;
+
+	if ((ret = prepare(&st, ix, ST_META_PUT)) < 0)
+		goto done;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	ret = step_done(ix, st, "store meta");
 done:
 	finish(st);
 	return ret;

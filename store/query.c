@@ -29,34 +29,123 @@ static char *col_str(sqlite3_stmt *st, int i)
 	return s ? mc_strdup((const char *)s) : NULL;
 }
 
-int mc_query_totals(struct mc_index *ix, struct mc_query_totals *out)
+/* Is there an index that covers the summary (runtime, state first; both byte
+ * columns in it)? Then SQLite reads only that index. */
+static int covering_index(sqlite3 *db, int *out)
 {
+	static const char sql[] =
+		"SELECT count(*) FROM pragma_index_list('entries') il"
+		" WHERE (SELECT name FROM pragma_index_info(il.name) WHERE seqno = 0) = 'runtime'"
+		" AND (SELECT name FROM pragma_index_info(il.name) WHERE seqno = 1) = 'state'"
+		" AND EXISTS (SELECT 1 FROM pragma_index_info(il.name) WHERE name = 'tree_bytes')"
+		" AND EXISTS (SELECT 1 FROM pragma_index_info(il.name) WHERE name = 'image_bytes')";
+	sqlite3_stmt *st = NULL;
+	int rc, ret;
+
+	*out = 0;
+	if ((ret = q_prepare(&st, db, sql, "summary plan")))
+		return ret;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int(st, 0) > 0;
+	else
+		ret = q_err(db, rc, "summary plan");
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* The runtime's slot in *v (appended, zeroed, when new). */
+static struct mc_query_runtime *slot(struct mc_query_runtime **v, size_t *n, size_t *cap, const char *runtime)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp((*v)[i].runtime, runtime))
+			return &(*v)[i];
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 8;
+		*v = mc_realloc(*v, *cap * sizeof(**v));
+	}
+	memset(&(*v)[*n], 0, sizeof(**v));
+	(*v)[*n].runtime = mc_strdup(runtime);
+	(*v)[*n].latest_state = -1;
+	return &(*v)[(*n)++];
+}
+
+static int cmp_runtime(const void *a, const void *b)
+{
+	return strcmp(((const struct mc_query_runtime *)a)->runtime, ((const struct mc_query_runtime *)b)->runtime);
+}
+
+int mc_query_summary(struct mc_query_totals *out, struct mc_query_runtime **rt, size_t *n, struct mc_index *ix)
+{
+	/* Without a covering index SQLite would walk entries_runtime_used for the
+	 * grouping and fetch every row from the table at random: a sequential
+	 * scan is several times faster. */
+	static const char agg_covered[] = "SELECT runtime, state, count(*), coalesce(sum(tree_bytes), 0),"
+					  " coalesce(sum(image_bytes), 0) FROM entries GROUP BY runtime, state";
+	static const char agg_scan[] = "SELECT runtime, state, count(*), coalesce(sum(tree_bytes), 0),"
+				       " coalesce(sum(image_bytes), 0) FROM entries NOT INDEXED GROUP BY runtime, state";
+	static const char latest_sql[] =
+		"SELECT l.runtime, l.key, e.image_tag, e.head_sha, coalesce(e.state, -1), coalesce(e.created_ms, 0),"
+		" coalesce(e.last_used_ms, 0) FROM latest l LEFT JOIN entries e ON e.key = l.key";
 	sqlite3 *db = mc_index_db(ix);
 	sqlite3_stmt *st = NULL;
-	int rc, ret = 0;
+	struct mc_query_runtime *v = NULL;
+	size_t len = 0, cap = 0;
+	int rc, ret, covered;
 
 	memset(out, 0, sizeof(*out));
-	/* one pass over entries: GROUP BY state, byte sums alongside */
-	if ((ret = q_prepare(&st, db,
-			     "SELECT state, count(*), coalesce(sum(tree_bytes), 0), coalesce(sum(image_bytes), 0)"
-			     " FROM entries GROUP BY state",
-			     "totals")))
+	*rt = NULL;
+	*n = 0;
+	if ((ret = covering_index(db, &covered)) ||
+	    (ret = q_prepare(&st, db, covered ? agg_covered : agg_scan, "summary")))
 		goto done;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int state = sqlite3_column_int(st, 0);
-		int64_t n = sqlite3_column_int64(st, 1);
-		out->entries += n;
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		int state = sqlite3_column_int(st, 1);
+		int64_t cnt = sqlite3_column_int64(st, 2);
+		int64_t tb = sqlite3_column_int64(st, 3), ib = sqlite3_column_int64(st, 4);
+		out->entries += cnt;
 		if (state >= 0 && state < 4)
-			out->by_state[state] += n;
-		out->tree_bytes += sqlite3_column_int64(st, 2);
-		out->image_bytes += sqlite3_column_int64(st, 3);
+			out->by_state[state] += cnt;
+		out->tree_bytes += tb;
+		out->image_bytes += ib;
+		if (name) {
+			struct mc_query_runtime *r = slot(&v, &len, &cap, name);
+			r->entries += cnt;
+			if (state == MC_STATE_READY)
+				r->ready += cnt;
+			r->tree_bytes += tb;
+			r->image_bytes += ib;
+		}
 	}
 	if (rc != SQLITE_DONE) {
-		ret = q_err(db, rc, "totals");
+		ret = q_err(db, rc, "summary");
 		goto done;
 	}
 	sqlite3_finalize(st);
 	st = NULL;
+
+	if ((ret = q_prepare(&st, db, latest_sql, "latest pointers")))
+		goto done;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct mc_query_runtime *r = slot(&v, &len, &cap, (const char *)sqlite3_column_text(st, 0));
+		free(r->latest_key);
+		free(r->latest_tag);
+		free(r->latest_commit);
+		r->latest_key = col_str(st, 1);
+		r->latest_tag = col_str(st, 2);
+		r->latest_commit = col_str(st, 3);
+		r->latest_state = sqlite3_column_int(st, 4);
+		r->latest_created_ms = sqlite3_column_int64(st, 5);
+		r->latest_last_used_ms = sqlite3_column_int64(st, 6);
+	}
+	if (rc != SQLITE_DONE) {
+		ret = q_err(db, rc, "latest pointers");
+		goto done;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+
 	if ((ret = q_prepare(&st, db,
 			     "SELECT count(*), coalesce(sum(ok = 0), 0), coalesce(sum(duration_ms), 0) FROM builds",
 			     "build totals")))
@@ -68,7 +157,14 @@ int mc_query_totals(struct mc_index *ix, struct mc_query_totals *out)
 	out->builds = sqlite3_column_int64(st, 0);
 	out->build_failures = sqlite3_column_int64(st, 1);
 	out->build_ms = sqlite3_column_int64(st, 2);
+
+	if (len)
+		qsort(v, len, sizeof(*v), cmp_runtime);
+	*rt = v;
+	*n = len;
+	v = NULL;
 done:
+	mc_query_runtimes_free(v, len);
 	sqlite3_finalize(st);
 	return ret;
 }
@@ -84,66 +180,6 @@ void mc_query_runtimes_free(struct mc_query_runtime *v, size_t n)
 		free(v[i].latest_commit);
 	}
 	free(v);
-}
-
-int mc_query_runtimes(struct mc_index *ix, struct mc_query_runtime **out, size_t *n)
-{
-	/* The aggregate walks the (runtime, last_used_ms) index; the pointer and
-	 * its row are one lookup each per runtime. A runtime with only a pointer
-	 * (its rows evicted) still shows. */
-	static const char sql[] =
-		"WITH agg AS (SELECT runtime, count(*) AS n, sum(state = 1) AS ready,"
-		"  coalesce(sum(tree_bytes), 0) AS tb, coalesce(sum(image_bytes), 0) AS ib"
-		"  FROM entries WHERE runtime IS NOT NULL GROUP BY runtime),"
-		" names AS (SELECT runtime FROM agg UNION SELECT runtime FROM latest)"
-		" SELECT names.runtime, coalesce(agg.n, 0), coalesce(agg.ready, 0), coalesce(agg.tb, 0),"
-		"  coalesce(agg.ib, 0), latest.key, e.image_tag, e.head_sha, coalesce(e.state, -1),"
-		"  coalesce(e.created_ms, 0), coalesce(e.last_used_ms, 0)"
-		" FROM names LEFT JOIN agg ON agg.runtime = names.runtime"
-		" LEFT JOIN latest ON latest.runtime = names.runtime"
-		" LEFT JOIN entries e ON e.key = latest.key"
-		" ORDER BY names.runtime";
-	sqlite3 *db = mc_index_db(ix);
-	sqlite3_stmt *st = NULL;
-	struct mc_query_runtime *v = NULL;
-	size_t len = 0, cap = 0;
-	int rc, ret;
-
-	*out = NULL;
-	*n = 0;
-	if ((ret = q_prepare(&st, db, sql, "runtimes")))
-		goto done;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct mc_query_runtime *r;
-		if (len == cap) {
-			cap = cap ? cap * 2 : 8;
-			v = mc_realloc(v, cap * sizeof(*v));
-		}
-		r = &v[len++];
-		memset(r, 0, sizeof(*r));
-		r->runtime = col_str(st, 0);
-		r->entries = sqlite3_column_int64(st, 1);
-		r->ready = sqlite3_column_int64(st, 2);
-		r->tree_bytes = sqlite3_column_int64(st, 3);
-		r->image_bytes = sqlite3_column_int64(st, 4);
-		r->latest_key = col_str(st, 5);
-		r->latest_tag = col_str(st, 6);
-		r->latest_commit = col_str(st, 7);
-		r->latest_state = sqlite3_column_int(st, 8);
-		r->latest_created_ms = sqlite3_column_int64(st, 9);
-		r->latest_last_used_ms = sqlite3_column_int64(st, 10);
-	}
-	if (rc != SQLITE_DONE) {
-		ret = q_err(db, rc, "runtimes");
-		goto done;
-	}
-	*out = v;
-	*n = len;
-	v = NULL;
-done:
-	mc_query_runtimes_free(v, len);
-	sqlite3_finalize(st);
-	return ret;
 }
 
 void mc_query_builds_free(struct mc_query_build *v, size_t n)

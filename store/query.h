@@ -26,7 +26,6 @@ struct mc_query_totals {
 	int64_t build_failures; /* … that failed */
 	int64_t build_ms;       /* summed duration of every attempt */
 };
-int mc_query_totals(struct mc_index *ix, struct mc_query_totals *out);
 
 /* One runtime: its rows, and the entry its :latest points at (latest_key NULL
  * when there is no pointer; the other latest_ fields unset when the pointer
@@ -41,8 +40,16 @@ struct mc_query_runtime {
 	int latest_state;         /* -1 when unknown */
 	int64_t latest_created_ms, latest_last_used_ms;
 };
-/* Every runtime that has rows or a :latest pointer, sorted by name. */
-int mc_query_runtimes(struct mc_index *ix, struct mc_query_runtime **out, size_t *n);
+
+/*
+ * The cache at a glance, from one aggregate pass over entries (GROUP BY
+ * runtime, state) plus one lookup per :latest pointer: totals, and every
+ * runtime that has rows or a :latest pointer, sorted by name (*rt may be
+ * NULL with *n 0). With an index covering (runtime, state, tree_bytes,
+ * image_bytes) the pass reads only that index; without one it scans the
+ * table rather than hop from the runtime index to every row.
+ */
+int mc_query_summary(struct mc_query_totals *out, struct mc_query_runtime **rt, size_t *n, struct mc_index *ix);
 void mc_query_runtimes_free(struct mc_query_runtime *v, size_t n);
 
 /* One build attempt of a key. */

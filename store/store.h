@@ -125,6 +125,11 @@ int mc_index_dfhash_get(struct mc_index *ix, char out[65], const char *repo_url,
 int mc_index_dfhash_put(struct mc_index *ix, const char *repo_url, const char *commit, const char *path,
 			const char *hash);
 
+/* A named fact kept between runs (e.g. "engine-platform:<socket>"). get:
+ * MC_ENOTFOUND when unset, else *out is malloc'd. */
+int mc_index_meta_get(struct mc_index *ix, char **out, const char *name);
+int mc_index_meta_put(struct mc_index *ix, const char *name, const char *value);
+
 /* Runs PRAGMA integrity_check; 0 when "ok", MC_ERR with the first problem. */
 int mc_index_check(struct mc_index *ix);
 

@@ -278,6 +278,9 @@ static void test_fake_negotiation(void)
 		char *host = NULL;
 		pid_t pid = fake_start(&f, &host);
 		int ret = mc_engine_open(&e, host);
+		/* the platform (GET /version) is asked for on first use */
+		if (!ret && !mc_engine_platform(e))
+			ret = mc_error_code();
 
 		CHECK_INT(ret, cases[i].ret);
 		if (ret != cases[i].ret)

@@ -128,7 +128,7 @@ static void test_open(void)
 	char *path = tmp_file("open.db");
 	struct mc_index *ix = NULL;
 
-	CHECK_INT(mc_index_schema_version(), 2);
+	CHECK_INT(mc_index_schema_version(), 3);
 	CHECK_INT(mc_index_open(&ix, path), 0);
 	CHECK(ix != NULL);
 	CHECK(access(path, F_OK) == 0);
@@ -184,16 +184,16 @@ static void test_future_schema(void)
 	char *path = tmp_file("future.db");
 	struct mc_index *ix = NULL;
 
-	raw_exec(path, "CREATE TABLE entries (key TEXT PRIMARY KEY); PRAGMA user_version = 3");
+	raw_exec(path, "CREATE TABLE entries (key TEXT PRIMARY KEY); PRAGMA user_version = 4");
 	mc_error_clear();
 	CHECK_INT(mc_index_open(&ix, path), MC_EINVAL);
 	CHECK(ix == NULL);
-	char *want = mc_asprintf("index '%s': schema version 3 is newer than this molcache (2)", path);
+	char *want = mc_asprintf("index '%s': schema version 4 is newer than this molcache (3)", path);
 	CHECK_STR(mc_error_msg(), want);
 	CHECK(strlen(mc_error_hint_msg()) > 0);
 	free(want);
 	/* Refused without touching it. */
-	CHECK_INT(raw_int(path, "PRAGMA user_version"), 3);
+	CHECK_INT(raw_int(path, "PRAGMA user_version"), 4);
 	CHECK_INT(raw_int(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'counters'"), 0);
 
 	/* A far-future one too. */
@@ -730,6 +730,26 @@ static void test_perf(void)
 	free(path);
 }
 
+/* meta: set, overwrite, survive a reopen; unknown names are MC_ENOTFOUND */
+static void test_meta(void)
+{
+	char *path = tmp_file("meta.db"), *v = NULL;
+	struct mc_index *ix = NULL;
+
+	CHECK_INT(mc_index_open(&ix, path), 0);
+	CHECK_INT(mc_index_meta_get(ix, &v, "engine-platform:/x.sock"), MC_ENOTFOUND);
+	CHECK(v == NULL);
+	CHECK_INT(mc_index_meta_put(ix, "engine-platform:/x.sock", "linux/amd64"), 0);
+	CHECK_INT(mc_index_meta_put(ix, "engine-platform:/x.sock", "linux/arm64/v8"), 0);
+	mc_index_free(ix);
+	CHECK_INT(mc_index_open(&ix, path), 0);
+	CHECK_INT(mc_index_meta_get(ix, &v, "engine-platform:/x.sock"), 0);
+	CHECK_STR(v, "linux/arm64/v8");
+	free(v);
+	mc_index_free(ix);
+	free(path);
+}
+
 int main(void)
 {
 	const char *base = getenv("MC_TEST_TMP");
@@ -749,6 +769,7 @@ int main(void)
 	test_newest_and_list();
 	test_counters_dfhash_builds();
 	test_transactions();
+	test_meta();
 	test_concurrent_writers();
 	test_corruption();
 	test_perf();
