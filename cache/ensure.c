@@ -472,6 +472,9 @@ static int build(struct run *r, struct mc_ensure_result *out)
 	label(&labels, "molcache.runtime", r->runtime);
 	label(&labels, "molcache.commit", r->sha);
 	label(&labels, "molcache.repo-prefix", r->clean_prefix);
+	char root_id[17];
+	mc_root_id(root_id, r->ctx->paths.root);
+	label(&labels, "molcache.root", root_id);
 	if ((ret = mc_context_open(&tar, tree, r->ctx->cfg.dockerfile)))
 		goto done;
 	bl.f = fopen(log_path, "w");

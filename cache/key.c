@@ -313,3 +313,11 @@ char *mc_redact_secret(const char *s, const char *secret)
 	mc_buf_adds(&b, p);
 	return mc_buf_detach(&b);
 }
+
+void mc_root_id(char out[17], const char *root)
+{
+	char hex[65];
+	mc_sha256_hex(hex, root, strlen(root));
+	memcpy(out, hex, 16);
+	out[16] = 0;
+}

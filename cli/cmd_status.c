@@ -292,16 +292,12 @@ static int write_file(const struct status *s, const char *path, enum fmt fmt)
 		ret = mc_json_print(to_json(s), f);
 	else
 		print_text(s, f);
-	if (ferror(f) | fclose(f)) {
+	if ((ferror(f) | fclose(f)) && !ret)
 		ret = mc_error_set(MC_ERR, "writing '%s': %s", tmp, strerror(errno));
-		unlink(tmp);
-		goto done;
-	}
-	f = NULL;
-	if (!ret && rename(tmp, path)) {
+	if (!ret && rename(tmp, path))
 		ret = mc_error_errno(path);
+	if (ret)
 		unlink(tmp);
-	}
 done:
 	free(tmp);
 	return ret;

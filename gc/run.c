@@ -485,8 +485,13 @@ static int gather(struct facts *fa, struct run *g)
 		ret = 0;
 	}
 	mc_strv_sort(&fa->pinned);
-	ret = get_json(&fa->images, g->env->engine,
-		       "/images/json?filters=%7B%22label%22%3A%5B%22molcache.key%22%5D%7D");
+	/* only this root's images: another root may share the engine */
+	char root_id[17], *path;
+	mc_root_id(root_id, g->env->paths->root);
+	path = mc_asprintf("/images/json?filters=%%7B%%22label%%22%%3A%%5B%%22molcache.key%%22%%2C"
+			   "%%22molcache.root%%3D%s%%22%%5D%%7D", root_id);
+	ret = get_json(&fa->images, g->env->engine, path);
+	free(path);
 done:
 	json_decref(all);
 	return ret;

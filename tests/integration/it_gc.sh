@@ -176,12 +176,18 @@ ok "sweep: orphan tree removed, vanished tree dereferenced, stuck build failed, 
 
 # ---- orphan images and unused mirrors ------------------------------------------------------
 oi=$(img_of "${K3[1]}")
+# another cache root on the same engine: its images are never this root's orphans
+other_tag=$(MOLCACHE_HOME=$IT_DIR/other-root mc ensure codex --network none -q) || it_fail "ensure in a second root"
+other_img=$(image_id "$other_tag")
 db "DELETE FROM entries WHERE key='${K3[1]}'"
 out=$(mc gc) || it_fail "gc exit $?"
 grep -q "found orphan-image '$oi'" <<<"$out" || it_fail "orphan not reported: $out"
 image_exists "$oi" || it_fail "orphan removed without --orphans"
 mc gc --orphans -q || it_fail "gc --orphans exit $?"
 ! image_exists "$oi" || it_fail "--orphans left the orphan image"
+image_exists "$other_img" || it_fail "--orphans removed another root's image"
+MOLCACHE_HOME=$IT_DIR/other-root mc gc --max-age 0s --include-latest -q || it_fail "gc of the second root"
+! image_exists "$other_img" || it_fail "the second root's gc left its image"
 # the claude-code mirror: no row uses it once its entries are gone
 db "DELETE FROM entries WHERE runtime='claude-code'"
 mirror=$(python3 -c 'import hashlib,sys; print(hashlib.sha256(sys.argv[1].encode()).hexdigest())' "${MOLCACHE_REPO_PREFIX}claude-code").git

@@ -164,6 +164,10 @@ for name in "${key1:0:12}" "$key1" "$tag1" "claude-code:${key1:0:12}"; do
 done
 mc show molcache/claude-code:latest --json > "$J" && jcheck "$J" 'd["entry"]["key"] == a[0] and d["matched_by"] == "tag"' "$key2"
 mc show "${key1:0:12}" --json > "$J" && jcheck "$J" 'd["matched_by"] == "prefix" and d["entry"]["latest"] is False and d["lease_until_ms"] is not None'
+# the engine does not answer: show still shows the index's view, and says so
+DOCKER_HOST=unix://$IT_DIR/no-engine.sock mc show claude-code --json > "$J" || it_fail "show without an engine"
+jcheck "$J" 'd["engine"]["asked"] is False and d["engine"]["present"] is None and "no-engine.sock" in d["engine"]["error"] and d["entry"]["key"] == a[0]' "$key2"
+DOCKER_HOST=unix://$IT_DIR/no-engine.sock mc show claude-code | grep -q "^labels: (the engine did not answer: .*no-engine.sock" || it_fail "show text without an engine"
 set +e; mc show codex --json > "$J"; rc=$?; set -e
 [ $rc = 0 ] || it_fail "show codex: rc $rc"
 jcheck "$J" 'd["entry"]["state"] == "failed" and len(d["builds"]) == 1 and not d["builds"][0]["ok"] and any("doomed step output" in l for l in d["log"]["tail"]) and d["engine"]["present"] is False'
