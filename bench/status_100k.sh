@@ -19,7 +19,7 @@ unset DOCKER_HOST
 
 "$MOLCACHE" status --json >/dev/null # creates the root and the current schema
 now=$(date +%s%3N)
-sqlite3 "$MOLCACHE_HOME/index.db" <<SQL
+sqlite3 "$MOLCACHE_HOME/index.db" >/dev/null <<SQL
 PRAGMA journal_mode = WAL;
 BEGIN;
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $ROWS),

@@ -229,7 +229,8 @@ ok "--max-runtime 1ms: the plan is reported as skipped-budget, nothing evicted"
 mc gc --max-age 0s --include-latest -q || it_fail "final gc exit $?"
 [ "$(db 'SELECT count(*) FROM entries')" = 0 ] || it_fail "rows left: $(keys)"
 [ -z "$(ls "$T")" ] || it_fail "trees left: $(ls "$T")"
-n=$(engine_get "/images/json?filters=$(urlenc '{"label":["molcache.key"]}')" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+root_id=$(printf %s "$MOLCACHE_HOME" | sha256sum | cut -c1-16)
+n=$(engine_get "/images/json?filters=$(urlenc "{\"label\":[\"molcache.root=$root_id\"]}")" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 [ "$n" = 0 ] || it_fail "$n molcache images left"
 image_exists "$MC_BASE_IMAGE" || it_fail "the base image went too"
 db 'PRAGMA integrity_check' | grep -qx ok || it_fail "integrity"
