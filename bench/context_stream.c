@@ -1,9 +1,8 @@
 /* context_stream.c — streams a build context to /dev/null through mc_context_read and reports speed and peak RSS.
  *
- * Not part of the CMake build. From the source root:
- *   cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. util/util.c cache/ignore.c \
- *      cache/context.c bench/context_stream.c $(pkg-config --cflags --libs libarchive) -o /tmp/context_stream
- *   /tmp/context_stream DIR [DOCKERFILE]
+ * Built on demand: cmake --build BUILD --target context_stream; bench/context.sh
+ * generates a 1 GiB tree and runs it warm and cold.
+ *   context_stream DIR [DOCKERFILE]
  * Drop the page cache first (echo 3 > /proc/sys/vm/drop_caches) to measure a cold read.
  */
 #include <fcntl.h>
