@@ -128,7 +128,7 @@ static void test_open(void)
 	char *path = tmp_file("open.db");
 	struct mc_index *ix = NULL;
 
-	CHECK_INT(mc_index_schema_version(), 3);
+	CHECK_INT(mc_index_schema_version(), 4);
 	CHECK_INT(mc_index_open(&ix, path), 0);
 	CHECK(ix != NULL);
 	CHECK(access(path, F_OK) == 0);
@@ -184,16 +184,16 @@ static void test_future_schema(void)
 	char *path = tmp_file("future.db");
 	struct mc_index *ix = NULL;
 
-	raw_exec(path, "CREATE TABLE entries (key TEXT PRIMARY KEY); PRAGMA user_version = 4");
+	raw_exec(path, "CREATE TABLE entries (key TEXT PRIMARY KEY); PRAGMA user_version = 5");
 	mc_error_clear();
 	CHECK_INT(mc_index_open(&ix, path), MC_EINVAL);
 	CHECK(ix == NULL);
-	char *want = mc_asprintf("index '%s': schema version 4 is newer than this molcache (3)", path);
+	char *want = mc_asprintf("index '%s': schema version 5 is newer than this molcache (4)", path);
 	CHECK_STR(mc_error_msg(), want);
 	CHECK(strlen(mc_error_hint_msg()) > 0);
 	free(want);
 	/* Refused without touching it. */
-	CHECK_INT(raw_int(path, "PRAGMA user_version"), 4);
+	CHECK_INT(raw_int(path, "PRAGMA user_version"), 5);
 	CHECK_INT(raw_int(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'counters'"), 0);
 
 	/* A far-future one too. */
