@@ -49,7 +49,7 @@ char *mc_gc_report_json(const struct mc_gc_report *r, const struct mc_gc_policy 
 						       str_or_null(st->msg)));
 	}
 	json_t *root = json_pack(
-		"{s:i, s:b, s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:o, s:o, s:o}", "version", 1,
+		"{s:i, s:b, s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:o, s:o, s:o}", "schema_version", 1,
 		"dry_run", r->dry_run, "started_ms", (json_int_t)r->started_ms, "duration_ms",
 		(json_int_t)r->duration_ms, "policy", policy_json(pol), "bytes_before", (json_int_t)r->plan.bytes_before,
 		"bytes_after_plan", (json_int_t)r->plan.bytes_after, "evicted", (json_int_t)r->evicted,
