@@ -30,7 +30,7 @@ struct chain {
 
 /* Per row: the indexes of its distinct chains in the chain table. */
 struct rowinfo {
-	size_t *chains;
+	size_t *chains; /* points into one slab shared by all rows */
 	size_t n_chains;
 	int known;          /* layers came from the engine */
 	int has_image;
@@ -43,7 +43,15 @@ struct rowinfo {
 struct order_key {
 	size_t idx;
 	const char *key;
+	const char *runtime;
 	int64_t last_used, build_ms, bytes;
+};
+
+/* One layer of one row, sorted by chain id to number the chains without a search per layer. */
+struct layer_ref {
+	const char *id;
+	int64_t bytes;
+	size_t row, pos;
 };
 
 static int cmp_str(const void *a, const void *b)
@@ -51,9 +59,25 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static int cmp_chain(const void *a, const void *b)
+/* By chain, then input order, so a chain's bytes are those of its first occurrence. */
+static int cmp_layer_ref(const void *a, const void *b)
 {
-	return strcmp(((const struct chain *)a)->id, ((const struct chain *)b)->id);
+	const struct layer_ref *x = a, *y = b;
+	int c = strcmp(x->id, y->id);
+	if (c)
+		return c;
+	if (x->row != y->row)
+		return x->row < y->row ? -1 : 1;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* Equal keys never happen in the index; the row index still makes the order total. */
+static int cmp_key_idx(const struct order_key *x, const struct order_key *y)
+{
+	int c = strcmp(x->key, y->key);
+	if (c)
+		return c;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
 static int cmp_lru(const void *a, const void *b)
@@ -61,7 +85,7 @@ static int cmp_lru(const void *a, const void *b)
 	const struct order_key *x = a, *y = b;
 	if (x->last_used != y->last_used)
 		return x->last_used < y->last_used ? -1 : 1;
-	return strcmp(x->key, y->key);
+	return cmp_key_idx(x, y);
 }
 
 /* Fewest rebuild-milliseconds per byte first; a row of 0 bytes saves nothing, so it goes last. */
@@ -79,13 +103,25 @@ static int cmp_cost(const void *a, const void *b)
 	return cmp_lru(a, b);
 }
 
-/* The newest ready rows of each runtime, by last use then key. */
-static int cmp_newest(const void *a, const void *b)
+/* Per runtime (no runtime is a runtime of its own), the newest ready rows first, by last use then key. */
+static int cmp_runtime_newest(const void *a, const void *b)
 {
 	const struct order_key *x = a, *y = b;
+	if (!x->runtime != !y->runtime)
+		return x->runtime ? 1 : -1;
+	if (x->runtime) {
+		int c = strcmp(x->runtime, y->runtime);
+		if (c)
+			return c;
+	}
 	if (x->last_used != y->last_used)
 		return x->last_used > y->last_used ? -1 : 1;
-	return strcmp(x->key, y->key);
+	return cmp_key_idx(x, y);
+}
+
+static int cmp_by_key(const void *a, const void *b)
+{
+	return cmp_key_idx(a, b);
 }
 
 static int same_str(const char *a, const char *b)
@@ -93,23 +129,66 @@ static int same_str(const char *a, const char *b)
 	return a && b ? !strcmp(a, b) : a == b;
 }
 
+/* One sort groups the ready rows by runtime, newest first; the first keep_n of each group stay. */
 static void mark_keep(struct rowinfo *ri, const struct mc_gc_input *in, int keep_n)
 {
 	struct order_key *ready = mc_calloc(in->n ? in->n : 1, sizeof(*ready));
 	size_t n = 0;
 	for (size_t i = 0; i < in->n; i++)
 		if (in->rows[i].state == MC_STATE_READY)
-			ready[n++] = (struct order_key){ i, in->rows[i].key, in->rows[i].last_used_ms, 0, 0 };
-	qsort(ready, n, sizeof(*ready), cmp_newest);
+			ready[n++] = (struct order_key){ i, in->rows[i].key, in->rows[i].runtime,
+							 in->rows[i].last_used_ms, 0, 0 };
+	qsort(ready, n, sizeof(*ready), cmp_runtime_newest);
+	size_t rank = 0;
 	for (size_t i = 0; i < n; i++) {
-		int rank = 0;
-		/* rank among the same runtime, counted over the rows before it */
-		for (size_t j = 0; j < i; j++)
-			rank += same_str(in->rows[ready[j].idx].runtime, in->rows[ready[i].idx].runtime);
-		if (rank < keep_n && !ri[ready[i].idx].protect)
+		rank = i && same_str(ready[i - 1].runtime, ready[i].runtime) ? rank + 1 : 0;
+		if (rank < (size_t)keep_n && !ri[ready[i].idx].protect)
 			ri[ready[i].idx].protect = "keep";
 	}
 	free(ready);
+}
+
+/*
+ * The chain table (every distinct layer of every row image, with how many rows
+ * use it) and each row's distinct chains, from one sort of all (chain, row)
+ * pairs. Returns the slab the rows' chain lists live in.
+ */
+static size_t *build_chains(struct chain **out, size_t *out_n, struct rowinfo *ri, const struct mc_gc_input *in)
+{
+	size_t total = 0, n_ch = 0, off = 0;
+	for (size_t i = 0; i < in->n; i++)
+		total += in->facts[i].n_layers;
+	struct layer_ref *refs = mc_calloc(total ? total : 1, sizeof(*refs));
+	size_t *slab = mc_calloc(total ? total : 1, sizeof(*slab));
+	struct chain *ch = mc_calloc(total ? total : 1, sizeof(*ch));
+
+	for (size_t i = 0, r = 0; i < in->n; i++) {
+		const struct mc_gc_facts *f = &in->facts[i];
+		ri[i].chains = slab + off;
+		off += f->n_layers;
+		for (size_t k = 0; k < f->n_layers; k++)
+			refs[r++] = (struct layer_ref){ f->layers[k].chain, f->layers[k].bytes, i, k };
+	}
+	if (total)
+		qsort(refs, total, sizeof(*refs), cmp_layer_ref);
+	for (size_t k = 0; k < total; k++) {
+		int fresh = !k || strcmp(refs[k - 1].id, refs[k].id);
+		if (fresh)
+			ch[n_ch++] = (struct chain){ refs[k].id, refs[k].bytes, 0, 0, 0 };
+		/* a layer listed twice in one image counts once */
+		if (fresh || refs[k - 1].row != refs[k].row) {
+			struct rowinfo *r = &ri[refs[k].row];
+			r->chains[r->n_chains++] = n_ch - 1;
+			ch[n_ch - 1].refs++;
+		}
+	}
+	for (size_t k = 0; k < n_ch; k++)
+		ch[k].pinned = in->n_pinned &&
+			       bsearch(&ch[k].id, in->pinned, in->n_pinned, sizeof(*in->pinned), cmp_str) != NULL;
+	free(refs);
+	*out = ch;
+	*out_n = n_ch;
+	return slab;
 }
 
 /* Bytes row i frees when it goes now, and drops its layer references when commit. */

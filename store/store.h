@@ -148,7 +148,8 @@ int mc_index_latest_all(struct mc_index *ix, struct mc_strv *out);
 
 /* A lease protects key from gc until until_ms (ensure --lease DUR). Extends, never shortens. */
 int mc_index_lease_put(struct mc_index *ix, const char *key, int64_t until_ms);
-/* 0 when key has no lease (or only an expired one: a lease is valid while until_ms > now_ms). */
+/* *out_until_ms = the lease's end, 0 when key has none. Expired leases are returned as
+ * they are: a lease is valid while until_ms > now, which the caller checks. */
 int mc_index_lease_get(struct mc_index *ix, const char *key, int64_t *out_until_ms);
 struct mc_lease {
 	char *key;
