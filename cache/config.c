@@ -43,6 +43,9 @@ void mc_config_release(struct mc_config *c)
 	free(c->docker_host);
 	free(c->networkmode);
 	free(c->git_token);
+	free(c->gc_max_age);
+	free(c->gc_max_size);
+	free(c->gc_keep);
 	mc_strv_release(&c->runtimes);
 	mc_strv_release(&c->build_args);
 	memset(c, 0, sizeof(*c));
@@ -168,6 +171,12 @@ static int apply_line(struct mc_config *c, const char *key, size_t klen, const c
 		ret = parse_build_arg(&c->build_args, val, where);
 	else if (KEY_IS("lock_timeout"))
 		ret = parse_timeout(&c->lock_timeout_s, val, where);
+	else if (KEY_IS("gc_max_age"))
+		set_or_default(&c->gc_max_age, val, NULL);
+	else if (KEY_IS("gc_max_size"))
+		set_or_default(&c->gc_max_size, val, NULL);
+	else if (KEY_IS("gc_keep"))
+		set_or_default(&c->gc_keep, val, NULL);
 	else {
 		char *k = shown_key(key, klen);
 		ret = mc_error_set(MC_EINVAL, "%s: unknown key '%s'", where, k);

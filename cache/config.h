@@ -4,7 +4,8 @@
  * ~/.config/molcache/config), lines "key = value", '#' comments:
  *   repo_prefix, ref, dockerfile, platform, docker_host, networkmode,
  *   runtimes (comma-separated allowlist), build_arg (repeatable K=V),
- *   lock_timeout (seconds)
+ *   lock_timeout (seconds), gc_max_age, gc_max_size, gc_keep (defaults for
+ *   gc's --max-age, --max-size and --keep; checked when gc runs)
  * Environment: MOLCACHE_REPO_PREFIX (or MOLECULE_LOCAL_TEMPLATE_REPO_PREFIX),
  * MOLCACHE_REF, MOLCACHE_PLATFORM (or MOLECULE_IMAGE_PLATFORM), DOCKER_HOST,
  * MOLCACHE_GIT_TOKEN (or MOLECULE_GITEA_TOKEN), MOLCACHE_RUNTIMES,
@@ -27,6 +28,7 @@ struct mc_config {
 	struct mc_strv runtimes;   /* allowlist; defaults to mc_default_runtimes */
 	struct mc_strv build_args; /* "K=V" */
 	int lock_timeout_s;  /* default 1800 */
+	char *gc_max_age, *gc_max_size, *gc_keep; /* gc policy defaults, as written */
 };
 
 typedef const char *(*mc_getenv_fn)(const char *name);

@@ -111,6 +111,16 @@ static int dur_opt(int64_t *out, const char *opt, const char *arg)
 	return 0;
 }
 
+static int keep_opt(int *out, const char *what, const char *s)
+{
+	char *end;
+	long n = strtol(s, &end, 10);
+	if (!*s || *end || n < 0 || n > 1000000)
+		return mc_cli_usage_error("gc", "%s '%s': want a count (0..1000000)", what, s);
+	*out = (int)n;
+	return 0;
+}
+
 int cmd_gc(struct mc_ctx *ctx, int argc, char **argv)
 {
 	enum {
@@ -137,7 +147,7 @@ int cmd_gc(struct mc_ctx *ctx, int argc, char **argv)
 	struct mc_gc_policy pol;
 	struct mc_gc_report rep = { 0 };
 	struct mc_gc_env env = { 0 };
-	int c, err, ret = MC_EXIT_OK, json = 0, quiet = 0;
+	int c, err, ret = MC_EXIT_OK, json = 0, quiet = 0, have_age = 0, have_size = 0, have_keep = 0;
 	char *js = NULL;
 
 	mc_gc_policy_init(&pol);
@@ -148,23 +158,20 @@ int cmd_gc(struct mc_ctx *ctx, int argc, char **argv)
 		case O_AGE:
 			if ((ret = dur_opt(&pol.max_age_ms, "--max-age", optarg)))
 				goto done;
+			have_age = 1;
 			break;
 		case O_SIZE:
+			have_size = 1;
 			if (mc_gc_parse_size(&pol.max_size_bytes, optarg)) {
 				ret = mc_cli_usage_error("gc", "--max-size: %s", mc_error_msg());
 				goto done;
 			}
 			break;
-		case O_KEEP: {
-			char *end;
-			long n = strtol(optarg, &end, 10);
-			if (!*optarg || *end || n < 0 || n > 1000000) {
-				ret = mc_cli_usage_error("gc", "--keep '%s': want a count (0..1000000)", optarg);
+		case O_KEEP:
+			if ((ret = keep_opt(&pol.keep_n, "--keep", optarg)))
 				goto done;
-			}
-			pol.keep_n = (int)n;
+			have_keep = 1;
 			break;
-		}
 		case O_TREES: pol.trees_only = 1; break;
 		case O_LATEST: pol.include_latest = 1; break;
 		case O_ORDER:
@@ -202,8 +209,17 @@ int cmd_gc(struct mc_ctx *ctx, int argc, char **argv)
 		ret = mc_cli_usage_error("gc", "unexpected argument '%s'", argv[optind]);
 		goto done;
 	}
-	if ((err = mc_ctx_init(ctx)) || (err = mc_ctx_index(ctx, &env.index)) ||
-	    (err = mc_ctx_engine(ctx, &env.engine))) {
+	if ((err = mc_ctx_init(ctx))) {
+		ret = mc_cli_fail(ctx, err);
+		goto done;
+	}
+	/* policy defaults from the config file; a flag wins */
+	if ((!have_age && ctx->cfg.gc_max_age && (ret = dur_opt(&pol.max_age_ms, "config gc_max_age", ctx->cfg.gc_max_age))) ||
+	    (!have_size && ctx->cfg.gc_max_size && mc_gc_parse_size(&pol.max_size_bytes, ctx->cfg.gc_max_size) &&
+	     (ret = mc_cli_usage_error("gc", "config gc_max_size: %s", mc_error_msg()))) ||
+	    (!have_keep && ctx->cfg.gc_keep && (ret = keep_opt(&pol.keep_n, "config gc_keep", ctx->cfg.gc_keep))))
+		goto done;
+	if ((err = mc_ctx_index(ctx, &env.index)) || (err = mc_ctx_engine(ctx, &env.engine))) {
 		ret = mc_cli_fail(ctx, err);
 		goto done;
 	}

@@ -58,6 +58,19 @@ grep -q "would remove tmp" <<<"$out" || it_fail "dry run does not show the stale
 [ "$(db 'SELECT count(*) FROM gc_runs')" = 0 ] || it_fail "dry run recorded a run"
 ok "--dry-run prints the plan and changes nothing (index dump, files, images identical)"
 
+# ---- a config-file default plans like the flag; a flag wins over it ---------------
+plan_keys() { python3 -c 'import json,sys; print(sorted(p["key"] for p in json.load(sys.stdin)["plan"]))'; }
+mkdir -p "$XDG_CONFIG_HOME/molcache"
+want=$(mc gc --dry-run --json --max-age 12d | plan_keys)
+echo "gc_max_age = 12d" > "$XDG_CONFIG_HOME/molcache/config"
+[ "$(mc gc --dry-run --json | plan_keys)" = "$want" ] || it_fail "config gc_max_age plans differently from --max-age"
+[ "$(mc gc --dry-run --json --max-age 100d | plan_keys)" = "[]" ] || it_fail "--max-age did not win over the config"
+echo "gc_max_age = soon" > "$XDG_CONFIG_HOME/molcache/config"
+set +e; mc gc --dry-run >/dev/null 2>&1; rc=$?; set -e
+[ $rc = 2 ] || it_fail "a bad gc_max_age in the config: exit $rc, want 2"
+rm "$XDG_CONFIG_HOME/molcache/config"
+ok "gc_max_age in the config plans like --max-age; the flag wins; a bad value exits 2"
+
 # ---- --max-age: exactly the old ones, never :latest ------------------------------
 i0=$(img_of "${K[0]}"); i1=$(img_of "${K[1]}"); i2=$(img_of "${K[2]}"); c0=$(img_of "${C[0]}")
 mc gc --max-age 12d -q || it_fail "gc --max-age exit $?"
