@@ -503,6 +503,32 @@ done:
 	return ret;
 }
 
+int mc_engine_get_json(json_t **out, struct mc_engine *e, const char *path)
+{
+	struct mc_buf body = MC_BUF_INIT;
+	json_error_t jerr;
+	long status = 0;
+	int ret;
+
+	*out = NULL;
+	if ((ret = mc_engine_get(e, path, &status, &body)))
+		goto done;
+	if (status == 404) {
+		ret = mc_error_set(MC_ENOTFOUND, "engine GET '%s': not found", path);
+		goto done;
+	}
+	if (status != 200) {
+		ret = mc_error_set(MC_EENGINE, "engine GET '%s': status %ld", path, status);
+		goto done;
+	}
+	*out = json_loadb(mc_buf_cstr(&body), body.len, 0, &jerr);
+	if (!*out)
+		ret = mc_error_set(MC_EENGINE, "engine GET '%s': bad json: %s", path, jerr.text);
+done:
+	mc_buf_release(&body);
+	return ret;
+}
+
 int mc_engine_get(struct mc_engine *e, const char *path, long *status, struct mc_buf *body)
 {
 	struct xfer x = { 0 };

@@ -10,6 +10,7 @@
 #ifndef MC_ENGINE_H
 #define MC_ENGINE_H
 
+#include <jansson.h>
 #include <stdint.h>
 #include "../util/mc_util.h"
 #include "context.h"
@@ -81,6 +82,10 @@ struct mc_build_req {
  */
 int mc_engine_build(struct mc_engine *e, const struct mc_build_req *req, char out_id[80],
 		    struct mc_buf *log);
+
+/* GET path and parse the 200 answer as JSON (*out: the caller json_decref()s
+ * it). MC_ENOTFOUND on 404, MC_EENGINE on any other status or bad JSON. */
+int mc_engine_get_json(json_t **out, struct mc_engine *e, const char *path);
 
 /* GET path and return the body (for tests/doctor); status in *status. */
 int mc_engine_get(struct mc_engine *e, const char *path, long *status, struct mc_buf *body);

@@ -44,6 +44,28 @@ extern const struct mc_cmd mc_commands[];
 int mc_cli_fail(struct mc_ctx *ctx, int err);
 /* Prints "molcache: <msg>" (+ hint) for a usage error and returns MC_EXIT_USAGE. */
 int mc_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * The flags that change the cache key, shared by ensure and explain so both
+ * read them alike: MC_KEY_FLAG_OPTIONS goes first in a command's option table,
+ * mc_key_flags_opt() takes each getopt_long() result, mc_key_flags_apply()
+ * lays them over the config after mc_ctx_init() (flags win over env and file).
+ */
+enum { MC_OPT_REF = 256, MC_OPT_PREFIX, MC_OPT_DOCKERFILE, MC_OPT_PLATFORM, MC_OPT_BUILD_ARG, MC_OPT_NEXT };
+#define MC_KEY_FLAG_OPTIONS                                                   \
+	{ "ref", required_argument, NULL, MC_OPT_REF },                      \
+	{ "repo-prefix", required_argument, NULL, MC_OPT_PREFIX },           \
+	{ "dockerfile", required_argument, NULL, MC_OPT_DOCKERFILE },        \
+	{ "platform", required_argument, NULL, MC_OPT_PLATFORM },            \
+	{ "build-arg", required_argument, NULL, MC_OPT_BUILD_ARG }
+struct mc_key_flags {
+	const char *ref, *prefix, *dockerfile, *platform;
+	struct mc_strv build_args;
+};
+/* 1: c was a key flag and is taken; 0: not a key flag; MC_EXIT_USAGE: a bad value (printed). */
+int mc_key_flags_opt(struct mc_key_flags *f, int c, const char *arg, const char *cmd);
+void mc_key_flags_apply(const struct mc_key_flags *f, struct mc_config *cfg);
+void mc_key_flags_release(struct mc_key_flags *f);
+
 /* Maps an MC_E… code to an exit code. */
 int mc_cli_exit_code(int err);
 

@@ -31,13 +31,9 @@ static const char usage_text[] =
 
 int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 {
-	enum { O_REF = 256, O_PREFIX, O_DOCKERFILE, O_PLATFORM, O_BUILD_ARG, O_NETWORK, O_OFFLINE, O_LOCK, O_LOGFMT, O_LEASE };
+	enum { O_NETWORK = MC_OPT_NEXT, O_OFFLINE, O_LOCK, O_LOGFMT, O_LEASE };
 	static const struct option opts[] = {
-		{ "ref", required_argument, NULL, O_REF },
-		{ "repo-prefix", required_argument, NULL, O_PREFIX },
-		{ "dockerfile", required_argument, NULL, O_DOCKERFILE },
-		{ "platform", required_argument, NULL, O_PLATFORM },
-		{ "build-arg", required_argument, NULL, O_BUILD_ARG },
+		MC_KEY_FLAG_OPTIONS,
 		{ "network", required_argument, NULL, O_NETWORK },
 		{ "offline", no_argument, NULL, O_OFFLINE },
 		{ "lock-timeout", required_argument, NULL, O_LOCK },
@@ -47,8 +43,8 @@ int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *ref = NULL, *prefix = NULL, *dockerfile = NULL, *platform = NULL, *network = NULL;
-	struct mc_strv build_args = MC_STRV_INIT;
+	const char *network = NULL;
+	struct mc_key_flags kf = { 0 };
 	struct mc_progress prog;
 	int mode = -1;
 	struct mc_ensure_opts eo = { 0 };
@@ -59,11 +55,14 @@ int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+		if ((err = mc_key_flags_opt(&kf, c, optarg, "ensure"))) {
+			if (err != 1) {
+				ret = err;
+				goto done;
+			}
+			continue;
+		}
 		switch (c) {
-		case O_REF: ref = optarg; break;
-		case O_PREFIX: prefix = optarg; break;
-		case O_DOCKERFILE: dockerfile = optarg; break;
-		case O_PLATFORM: platform = optarg; break;
 		case O_NETWORK: network = optarg; break;
 		case O_OFFLINE: eo.offline = 1; break;
 		case 'q': mode = MC_PROGRESS_QUIET; break;
@@ -80,13 +79,6 @@ int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 				ret = mc_cli_usage_error("ensure", "--log-format '%s': want text or json", optarg);
 				goto done;
 			}
-			break;
-		case O_BUILD_ARG:
-			if (!strchr(optarg, '=') || optarg[0] == '=') {
-				ret = mc_cli_usage_error("ensure", "--build-arg '%s': want KEY=VALUE", optarg);
-				goto done;
-			}
-			mc_strv_push(&build_args, optarg);
 			break;
 		case O_LOCK: {
 			char *end;
@@ -116,21 +108,11 @@ int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 		goto done;
 	}
 	/* flags win over env and file */
-	if (ref)
-		mc_config_set(&ctx->cfg.ref, ref);
-	if (prefix)
-		mc_config_set(&ctx->cfg.repo_prefix, prefix);
-	if (dockerfile)
-		mc_config_set(&ctx->cfg.dockerfile, dockerfile);
-	if (platform)
-		mc_config_set(&ctx->cfg.platform, platform);
+	mc_key_flags_apply(&kf, &ctx->cfg);
 	if (network)
 		mc_config_set(&ctx->cfg.networkmode, network);
 	if (lock_timeout >= 0)
 		ctx->cfg.lock_timeout_s = (int)lock_timeout;
-	/* appended: for a repeated KEY the last one wins, in the key and the build */
-	for (size_t i = 0; i < build_args.n; i++)
-		mc_strv_push(&ctx->cfg.build_args, build_args.v[i]);
 
 	mc_progress_init(&prog, mode);
 	eo.event = mc_progress_event;
@@ -144,6 +126,6 @@ int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 	printf("%s\n", res.tag);
 done:
 	mc_ensure_result_release(&res);
-	mc_strv_release(&build_args);
+	mc_key_flags_release(&kf);
 	return ret;
 }

@@ -291,19 +291,14 @@ static void print_text(const struct explanation *x, FILE *f)
 
 int cmd_explain(struct mc_ctx *ctx, int argc, char **argv)
 {
-	enum { O_REF = 256, O_PREFIX, O_DOCKERFILE, O_PLATFORM, O_BUILD_ARG, O_JSON };
+	enum { O_JSON = MC_OPT_NEXT };
 	static const struct option opts[] = {
-		{ "ref", required_argument, NULL, O_REF },
-		{ "repo-prefix", required_argument, NULL, O_PREFIX },
-		{ "dockerfile", required_argument, NULL, O_DOCKERFILE },
-		{ "platform", required_argument, NULL, O_PLATFORM },
-		{ "build-arg", required_argument, NULL, O_BUILD_ARG },
+		MC_KEY_FLAG_OPTIONS,
 		{ "json", no_argument, NULL, O_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *ref = NULL, *prefix = NULL, *dockerfile = NULL, *platform = NULL;
-	struct mc_strv build_args = MC_STRV_INIT;
+	struct mc_key_flags kf = { 0 };
 	struct mc_ensure_opts eo = { 0 };
 	struct explanation x = { .indexed_state = -1 };
 	struct mc_entry row = { 0 };
@@ -316,19 +311,15 @@ int cmd_explain(struct mc_ctx *ctx, int argc, char **argv)
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case O_REF: ref = optarg; break;
-		case O_PREFIX: prefix = optarg; break;
-		case O_DOCKERFILE: dockerfile = optarg; break;
-		case O_PLATFORM: platform = optarg; break;
-		case O_JSON: json = 1; break;
-		case O_BUILD_ARG:
-			if (!strchr(optarg, '=') || optarg[0] == '=') {
-				ret = mc_cli_usage_error("explain", "--build-arg '%s': want KEY=VALUE", optarg);
+		if ((err = mc_key_flags_opt(&kf, c, optarg, "explain"))) {
+			if (err != 1) {
+				ret = err;
 				goto done;
 			}
-			mc_strv_push(&build_args, optarg);
-			break;
+			continue;
+		}
+		switch (c) {
+		case O_JSON: json = 1; break;
 		case 'h':
 			fputs(usage_text, stdout);
 			goto done;
@@ -346,17 +337,7 @@ int cmd_explain(struct mc_ctx *ctx, int argc, char **argv)
 		ret = mc_cli_fail(ctx, err);
 		goto done;
 	}
-	/* the same precedence as ensure: flags over env over file */
-	if (ref)
-		mc_config_set(&ctx->cfg.ref, ref);
-	if (prefix)
-		mc_config_set(&ctx->cfg.repo_prefix, prefix);
-	if (dockerfile)
-		mc_config_set(&ctx->cfg.dockerfile, dockerfile);
-	if (platform)
-		mc_config_set(&ctx->cfg.platform, platform);
-	for (size_t i = 0; i < build_args.n; i++)
-		mc_strv_push(&ctx->cfg.build_args, build_args.v[i]);
+	mc_key_flags_apply(&kf, &ctx->cfg);
 
 	if ((err = mc_ensure_inputs(ctx, &eo, &x.in, &x.cached)) || (err = mc_ctx_index(ctx, &ix))) {
 		ret = mc_cli_fail(ctx, err);
@@ -399,6 +380,6 @@ done:
 	mc_entry_release(&x.in);
 	mc_entry_release(&row);
 	mc_entries_free(v, n);
-	mc_strv_release(&build_args);
+	mc_key_flags_release(&kf);
 	return ret;
 }

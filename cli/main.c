@@ -75,6 +75,39 @@ int mc_cli_usage_error(const char *cmd, const char *fmt, ...)
 	return MC_EXIT_USAGE;
 }
 
+int mc_key_flags_opt(struct mc_key_flags *f, int c, const char *arg, const char *cmd)
+{
+	switch (c) {
+	case MC_OPT_REF: f->ref = arg; return 1;
+	case MC_OPT_PREFIX: f->prefix = arg; return 1;
+	case MC_OPT_DOCKERFILE: f->dockerfile = arg; return 1;
+	case MC_OPT_PLATFORM: f->platform = arg; return 1;
+	case MC_OPT_BUILD_ARG:
+		if (!strchr(arg, '=') || arg[0] == '=')
+			return mc_cli_usage_error(cmd, "--build-arg '%s': want KEY=VALUE", arg);
+		mc_strv_push(&f->build_args, arg);
+		return 1;
+	default: return 0;
+	}
+}
+
+void mc_key_flags_apply(const struct mc_key_flags *f, struct mc_config *cfg)
+{
+	if (f->ref)
+		mc_config_set(&cfg->ref, f->ref);
+	if (f->prefix)
+		mc_config_set(&cfg->repo_prefix, f->prefix);
+	if (f->dockerfile)
+		mc_config_set(&cfg->dockerfile, f->dockerfile);
+	if (f->platform)
+		mc_config_set(&cfg->platform, f->platform);
+	/* appended: for a repeated KEY the last one wins, in the key and the build */
+	for (size_t i = 0; i < f->build_args.n; i++)
+		mc_strv_push(&cfg->build_args, f->build_args.v[i]);
+}
+
+void mc_key_flags_release(struct mc_key_flags *f) { mc_strv_release(&f->build_args); }
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: molcache [--version] [--help] COMMAND [ARGS]\n\ncommands:\n");

@@ -9,32 +9,6 @@
 #include "../cache/key.h"
 
 /* GET path as JSON; MC_ENOTFOUND on 404. */
-static int get_json(json_t **out, struct mc_engine *e, const char *path)
-{
-	struct mc_buf body = MC_BUF_INIT;
-	json_error_t jerr;
-	long status = 0;
-	int ret;
-
-	*out = NULL;
-	if ((ret = mc_engine_get(e, path, &status, &body)))
-		goto done;
-	if (status == 404) {
-		ret = mc_error_set(MC_ENOTFOUND, "engine GET '%s': not found", path);
-		goto done;
-	}
-	if (status != 200) {
-		ret = mc_error_set(MC_EENGINE, "engine GET '%s': status %ld", path, status);
-		goto done;
-	}
-	*out = json_loadb(mc_buf_cstr(&body), body.len, 0, &jerr);
-	if (!*out)
-		ret = mc_error_set(MC_EENGINE, "engine GET '%s': bad json: %s", path, jerr.text);
-done:
-	mc_buf_release(&body);
-	return ret;
-}
-
 /* History entries that never make a layer (classic builder "#(nop)" steps,
  * BuildKit metadata instructions). Only asked about entries of 0 bytes. */
 static int metadata_step(const char *created_by)
@@ -98,13 +72,13 @@ int mc_gc_image_layers(struct mc_gc_layer **out, size_t *n, struct mc_engine *e,
 	*out = NULL;
 	*n = 0;
 	path = mc_asprintf("/images/%s/json", image_id);
-	if ((ret = get_json(&img, e, path)))
+	if ((ret = mc_engine_get_json(&img, e, path)))
 		goto done;
 	json_t *layers = json_object_get(json_object_get(img, "RootFS"), "Layers");
 	size_t nl = json_array_size(layers);
 	free(path);
 	path = mc_asprintf("/images/%s/history", image_id);
-	if ((ret = get_json(&hist, e, path)))
+	if ((ret = mc_engine_get_json(&hist, e, path)))
 		goto done;
 	sizes = mc_calloc(nl ? nl : 1, sizeof(*sizes));
 	if (!nl || match_sizes(sizes, nl, hist)) {

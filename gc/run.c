@@ -138,31 +138,6 @@ static int image_shared(struct run *g, const char *key, const char *image_id)
 	return 0;
 }
 
-static int get_json(json_t **out, struct mc_engine *e, const char *path)
-{
-	struct mc_buf body = MC_BUF_INIT;
-	json_error_t jerr;
-	long status = 0;
-	int ret;
-
-	*out = NULL;
-	if ((ret = mc_engine_get(e, path, &status, &body)))
-		goto done;
-	if (status == 404) {
-		ret = mc_error_set(MC_ENOTFOUND, "engine GET '%s': not found", path);
-		goto done;
-	}
-	if (status != 200) {
-		ret = mc_error_set(MC_EENGINE, "engine GET '%s': status %ld", path, status);
-		goto done;
-	}
-	if (!(*out = json_loadb(mc_buf_cstr(&body), body.len, 0, &jerr)))
-		ret = mc_error_set(MC_EENGINE, "engine GET '%s': bad json: %s", path, jerr.text);
-done:
-	mc_buf_release(&body);
-	return ret;
-}
-
 /*
  * Removes an image by id. The engine refuses (409) an id with more than one
  * tag unless forced, and force would also take an image a stopped container
@@ -176,7 +151,7 @@ static int remove_image(struct mc_engine *eng, const char *id)
 	char *path = mc_asprintf("/images/%s/json", id);
 	int ret;
 
-	if ((ret = get_json(&img, eng, path)))
+	if ((ret = mc_engine_get_json(&img, eng, path)))
 		goto done;
 	json_t *tags = json_object_get(img, "RepoTags");
 	for (size_t i = 0; i + 1 < json_array_size(tags); i++) {
@@ -468,7 +443,7 @@ static int gather(struct facts *fa, struct run *g)
 		f->n_layers = n;
 	}
 	/* Layers of every other image are pinned: removing a row image never frees them. */
-	if ((ret = get_json(&all, g->env->engine, "/images/json")))
+	if ((ret = mc_engine_get_json(&all, g->env->engine, "/images/json")))
 		goto done;
 	for (size_t i = 0; i < json_array_size(all); i++) {
 		const char *id = json_string_value(json_object_get(json_array_get(all, i), "Id"));
@@ -490,7 +465,7 @@ static int gather(struct facts *fa, struct run *g)
 	mc_root_id(root_id, g->env->paths->root);
 	path = mc_asprintf("/images/json?filters=%%7B%%22label%%22%%3A%%5B%%22molcache.key%%22%%2C"
 			   "%%22molcache.root%%3D%s%%22%%5D%%7D", root_id);
-	ret = get_json(&fa->images, g->env->engine, path);
+	ret = mc_engine_get_json(&fa->images, g->env->engine, path);
 	free(path);
 done:
 	json_decref(all);
