@@ -66,6 +66,10 @@ int mc_key_flags_opt(struct mc_key_flags *f, int c, const char *arg, const char 
 void mc_key_flags_apply(const struct mc_key_flags *f, struct mc_config *cfg);
 void mc_key_flags_release(struct mc_key_flags *f);
 
+/* After option parsing: exactly one RUNTIME operand, its shape checked before
+ * any I/O, then mc_ctx_init(). 0 with *out set, else the exit code (printed). */
+int mc_cli_runtime_operand(struct mc_ctx *ctx, const char **out, const char *cmd, int argc, char **argv);
+
 /* Maps an MC_E… code to an exit code. */
 int mc_cli_exit_code(int err);
 

@@ -97,16 +97,8 @@ int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 			goto done;
 		}
 	}
-	if (argc - optind != 1) {
-		ret = mc_cli_usage_error("ensure", "want exactly one RUNTIME");
+	if ((ret = mc_cli_runtime_operand(ctx, &eo.runtime, "ensure", argc, argv)))
 		goto done;
-	}
-	eo.runtime = argv[optind];
-	/* the name's shape is checked before any I/O; the allowlist after config */
-	if ((err = mc_runtime_check(eo.runtime, NULL)) || (err = mc_ctx_init(ctx))) {
-		ret = mc_cli_fail(ctx, err);
-		goto done;
-	}
 	/* flags win over env and file */
 	mc_key_flags_apply(&kf, &ctx->cfg);
 	if (network)

@@ -328,15 +328,8 @@ int cmd_explain(struct mc_ctx *ctx, int argc, char **argv)
 			goto done;
 		}
 	}
-	if (argc - optind != 1) {
-		ret = mc_cli_usage_error("explain", "want exactly one RUNTIME");
+	if ((ret = mc_cli_runtime_operand(ctx, &eo.runtime, "explain", argc, argv)))
 		goto done;
-	}
-	eo.runtime = argv[optind];
-	if ((err = mc_runtime_check(eo.runtime, NULL)) || (err = mc_ctx_init(ctx))) {
-		ret = mc_cli_fail(ctx, err);
-		goto done;
-	}
 	mc_key_flags_apply(&kf, &ctx->cfg);
 
 	if ((err = mc_ensure_inputs(ctx, &eo, &x.in, &x.cached)) || (err = mc_ctx_index(ctx, &ix))) {

@@ -1,4 +1,5 @@
 /* main.c — the molcache entry point: global options, the command table, error printing. */
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +108,19 @@ void mc_key_flags_apply(const struct mc_key_flags *f, struct mc_config *cfg)
 }
 
 void mc_key_flags_release(struct mc_key_flags *f) { mc_strv_release(&f->build_args); }
+
+int mc_cli_runtime_operand(struct mc_ctx *ctx, const char **out, const char *cmd, int argc, char **argv)
+{
+	int err;
+
+	if (argc - optind != 1)
+		return mc_cli_usage_error(cmd, "want exactly one RUNTIME");
+	*out = argv[optind];
+	/* the name's shape before any I/O; the allowlist once the config is read */
+	if ((err = mc_runtime_check(*out, NULL)) || (err = mc_ctx_init(ctx)))
+		return mc_cli_fail(ctx, err);
+	return 0;
+}
 
 static void usage(FILE *f)
 {
