@@ -72,6 +72,8 @@ static void print_text(const struct mc_gc_report *r, int quiet)
 			printf("; shares layers with");
 			for (size_t k = 0; k < it->shares.n; k++)
 				printf(" %.12s", it->shares.v[k]);
+			if (it->shares_truncated)
+				printf(" and more");
 		}
 		printf("\n");
 	}

@@ -92,6 +92,8 @@ struct mc_gc_input {
 
 enum mc_gc_action { MC_GC_EVICT = 0, MC_GC_DROP_TREE = 1 };
 
+#define MC_GC_SHARES_MAX 8
+
 struct mc_gc_item {
 	char key[65];
 	char *runtime;
@@ -101,7 +103,8 @@ struct mc_gc_item {
 	int64_t last_used_ms;  /* as planned: the executor skips the row if it changed */
 	int64_t tree_bytes;    /* freed by dropping the tree */
 	int64_t image_bytes;   /* freed by removing the image, given every item before it */
-	struct mc_strv shares; /* other rows' keys that share a layer with this image */
+	struct mc_strv shares; /* up to MC_GC_SHARES_MAX other rows' keys that share a layer with this image */
+	int shares_truncated;  /* 1 when more rows share layers than shares lists */
 };
 
 struct mc_gc_protect {

@@ -26,6 +26,7 @@ struct chain {
 	int refs;
 	int fixed; /* used by a row that no policy may take */
 	int pinned;
+	size_t last_row; /* row index + 1 that last counted it: a layer listed twice counts once */
 };
 
 /* Per row: the indexes of its distinct chains in the chain table. */
@@ -47,28 +48,9 @@ struct order_key {
 	int64_t last_used, build_ms, bytes;
 };
 
-/* One layer of one row, sorted by chain id to number the chains without a search per layer. */
-struct layer_ref {
-	const char *id;
-	int64_t bytes;
-	size_t row, pos;
-};
-
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* By chain, then input order, so a chain's bytes are those of its first occurrence. */
-static int cmp_layer_ref(const void *a, const void *b)
-{
-	const struct layer_ref *x = a, *y = b;
-	int c = strcmp(x->id, y->id);
-	if (c)
-		return c;
-	if (x->row != y->row)
-		return x->row < y->row ? -1 : 1;
-	return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
 /* Equal keys never happen in the index; the row index still makes the order total. */
@@ -148,44 +130,57 @@ static void mark_keep(struct rowinfo *ri, const struct mc_gc_input *in, int keep
 	free(ready);
 }
 
+/* FNV-1a: chain ids are hex digests but the table must not rely on it. */
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 14695981039346656037ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
 /*
  * The chain table (every distinct layer of every row image, with how many rows
- * use it) and each row's distinct chains, from one sort of all (chain, row)
- * pairs. Returns the slab the rows' chain lists live in.
+ * use it, its bytes those of its first occurrence) and each row's distinct
+ * chains, in one pass through an open-addressing table of chain numbers.
+ * Returns the slab the rows' chain lists live in.
  */
 static size_t *build_chains(struct chain **out, size_t *out_n, struct rowinfo *ri, const struct mc_gc_input *in)
 {
-	size_t total = 0, n_ch = 0, off = 0;
+	size_t total = 0, n_ch = 0, off = 0, cap = 16;
 	for (size_t i = 0; i < in->n; i++)
 		total += in->facts[i].n_layers;
-	struct layer_ref *refs = mc_calloc(total ? total : 1, sizeof(*refs));
+	while (cap < 2 * total)
+		cap *= 2;
+	size_t *slot = mc_calloc(cap, sizeof(*slot)); /* chain number + 1; 0 = free */
 	size_t *slab = mc_calloc(total ? total : 1, sizeof(*slab));
 	struct chain *ch = mc_calloc(total ? total : 1, sizeof(*ch));
 
-	for (size_t i = 0, r = 0; i < in->n; i++) {
+	for (size_t i = 0; i < in->n; i++) {
 		const struct mc_gc_facts *f = &in->facts[i];
 		ri[i].chains = slab + off;
 		off += f->n_layers;
-		for (size_t k = 0; k < f->n_layers; k++)
-			refs[r++] = (struct layer_ref){ f->layers[k].chain, f->layers[k].bytes, i, k };
-	}
-	if (total)
-		qsort(refs, total, sizeof(*refs), cmp_layer_ref);
-	for (size_t k = 0; k < total; k++) {
-		int fresh = !k || strcmp(refs[k - 1].id, refs[k].id);
-		if (fresh)
-			ch[n_ch++] = (struct chain){ refs[k].id, refs[k].bytes, 0, 0, 0 };
-		/* a layer listed twice in one image counts once */
-		if (fresh || refs[k - 1].row != refs[k].row) {
-			struct rowinfo *r = &ri[refs[k].row];
-			r->chains[r->n_chains++] = n_ch - 1;
-			ch[n_ch - 1].refs++;
+		for (size_t k = 0; k < f->n_layers; k++) {
+			const struct mc_gc_layer *l = &f->layers[k];
+			size_t h = (size_t)hash_str(l->chain) & (cap - 1);
+			while (slot[h] && strcmp(ch[slot[h] - 1].id, l->chain))
+				h = (h + 1) & (cap - 1);
+			if (!slot[h]) {
+				ch[n_ch] = (struct chain){ l->chain, l->bytes, 0, 0, 0, 0 };
+				slot[h] = ++n_ch;
+			}
+			struct chain *c = &ch[slot[h] - 1];
+			if (c->last_row != i + 1) {
+				c->last_row = i + 1;
+				c->refs++;
+				ri[i].chains[ri[i].n_chains++] = slot[h] - 1;
+			}
 		}
 	}
 	for (size_t k = 0; k < n_ch; k++)
 		ch[k].pinned = in->n_pinned &&
 			       bsearch(&ch[k].id, in->pinned, in->n_pinned, sizeof(*in->pinned), cmp_str) != NULL;
-	free(refs);
+	free(slot);
 	*out = ch;
 	*out_n = n_ch;
 	return slab;
@@ -230,14 +225,15 @@ static int useless(const struct rowinfo *ri, const struct chain *ch, const struc
 	return 1;
 }
 
-static void take(struct mc_gc_plan *out, struct rowinfo *ri, struct chain *ch, const struct mc_gc_input *in,
-		 size_t i, enum mc_gc_action act, const char *reason)
+static void take(struct mc_gc_plan *out, size_t *item_row, struct rowinfo *ri, struct chain *ch,
+		 const struct mc_gc_input *in, size_t i, enum mc_gc_action act, const char *reason)
 {
 	const struct mc_entry *e = &in->rows[i];
-	struct mc_gc_item *it = &out->items[out->n++];
+	struct mc_gc_item *it = &out->items[out->n];
 	int64_t tree = ri[i].has_tree ? e->tree_bytes : 0;
 	int64_t all = freed_by(ri, ch, in, i, act, 1);
 
+	item_row[out->n++] = i;
 	memset(it, 0, sizeof(*it));
 	snprintf(it->key, sizeof(it->key), "%s", e->key);
 	it->runtime = e->runtime ? mc_strdup(e->runtime) : NULL;
@@ -253,37 +249,98 @@ static void take(struct mc_gc_plan *out, struct rowinfo *ri, struct chain *ch, c
 		ri[i].has_tree = 0;
 }
 
-/* Other rows whose image shares a layer no outside image pins. */
-static void fill_shares(struct mc_gc_plan *out, const struct rowinfo *ri, const struct chain *ch,
-			const struct mc_gc_input *in)
+static int cmp_size(const void *a, const void *b)
 {
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Other rows whose image shares a layer no outside image pins. Rows are
+ * numbered in key order and each chain lists its users in that order, so an
+ * image's sharers are one walk over its chains and come out sorted unless
+ * they came from more than one chain.
+ */
+static void fill_shares(struct mc_gc_plan *out, const size_t *item_row, const struct rowinfo *ri,
+			const struct chain *ch, size_t n_ch, const struct mc_gc_input *in)
+{
+	size_t n = in->n, n_evict = 0, n_pairs = 0;
+	for (size_t t = 0; t < out->n; t++)
+		n_evict += out->items[t].action == MC_GC_EVICT;
+	if (!n_evict)
+		return;
+	struct order_key *bykey = mc_calloc(n, sizeof(*bykey));
+	size_t *rank = mc_calloc(n, sizeof(*rank));
+	size_t *start = mc_calloc(n_ch + 1, sizeof(*start));
+	size_t *next = mc_calloc(n_ch ? n_ch : 1, sizeof(*next));
+	size_t *seen = mc_calloc(n, sizeof(*seen));
+	size_t *got = mc_calloc(n, sizeof(*got));
+	size_t *users;
+
+	for (size_t i = 0; i < n; i++) {
+		bykey[i] = (struct order_key){ .idx = i, .key = in->rows[i].key };
+		n_pairs += ri[i].n_chains;
+		for (size_t k = 0; k < ri[i].n_chains; k++)
+			start[ri[i].chains[k] + 1]++;
+	}
+	qsort(bykey, n, sizeof(*bykey), cmp_by_key);
+	for (size_t c = 0; c < n_ch; c++)
+		start[c + 1] += start[c];
+	users = mc_calloc(n_pairs ? n_pairs : 1, sizeof(*users));
+	for (size_t r = 0; r < n; r++) {
+		const struct rowinfo *x = &ri[bykey[r].idx];
+		rank[bykey[r].idx] = r;
+		for (size_t k = 0; k < x->n_chains; k++)
+			users[start[x->chains[k]] + next[x->chains[k]]++] = r;
+	}
+
 	for (size_t t = 0; t < out->n; t++) {
 		struct mc_gc_item *it = &out->items[t];
-		size_t i = 0;
+		const struct rowinfo *x = &ri[item_row[t]];
+		size_t me = rank[item_row[t]], m = 0;
+		int sorted = 1;
 		if (it->action != MC_GC_EVICT)
 			continue;
-		while (i < in->n && strcmp(in->rows[i].key, it->key))
-			i++;
-		for (size_t j = 0; j < in->n && i < in->n; j++) {
-			int shared = 0;
-			if (j == i)
+		/* MC_GC_SHARES_MAX + 1 sharers are enough to know the list is cut: a
+		 * layer every row uses (its base image deleted) must not make this n² */
+		for (size_t k = 0; k < x->n_chains && m <= MC_GC_SHARES_MAX; k++) {
+			size_t c = x->chains[k];
+			if (ch[c].pinned)
 				continue;
-			for (size_t a = 0; a < ri[i].n_chains && !shared; a++)
-				for (size_t b = 0; b < ri[j].n_chains && !shared; b++)
-					shared = ri[i].chains[a] == ri[j].chains[b] && !ch[ri[i].chains[a]].pinned;
-			if (shared)
-				mc_strv_push(&it->shares, in->rows[j].key);
+			for (size_t u = start[c]; u < start[c + 1] && m <= MC_GC_SHARES_MAX; u++) {
+				size_t r = users[u];
+				/* seen holds the item number + 1 that last listed the row */
+				if (r == me || seen[r] == t + 1)
+					continue;
+				seen[r] = t + 1;
+				sorted &= !m || got[m - 1] < r;
+				got[m++] = r;
+			}
 		}
-		mc_strv_sort(&it->shares);
+		if (!sorted)
+			qsort(got, m, sizeof(*got), cmp_size);
+		it->shares_truncated = m > MC_GC_SHARES_MAX;
+		if (it->shares_truncated)
+			m = MC_GC_SHARES_MAX;
+		for (size_t k = 0; k < m; k++)
+			mc_strv_push(&it->shares, bykey[got[k]].key);
 	}
+	free(bykey);
+	free(rank);
+	free(start);
+	free(next);
+	free(seen);
+	free(got);
+	free(users);
 }
 
 void mc_gc_plan_make(struct mc_gc_plan *out, const struct mc_gc_input *in, const struct mc_gc_policy *pol)
 {
-	size_t n = in->n, n_ch = 0, cap = 0, n_ord = 0;
+	size_t n = in->n, n_ch = 0, n_ord = 0;
 	struct rowinfo *ri = mc_calloc(n ? n : 1, sizeof(*ri));
 	struct chain *ch = NULL;
 	struct order_key *ord = mc_calloc(n ? n : 1, sizeof(*ord));
+	size_t *item_row = mc_calloc(n ? n : 1, sizeof(*item_row));
 	enum mc_gc_action act = pol->trees_only ? MC_GC_DROP_TREE : MC_GC_EVICT;
 	int evicts = mc_gc_policy_evicts(pol);
 
@@ -291,47 +348,13 @@ void mc_gc_plan_make(struct mc_gc_plan *out, const struct mc_gc_input *in, const
 	out->items = mc_calloc(n ? n : 1, sizeof(*out->items));
 	out->kept = mc_calloc(n ? n : 1, sizeof(*out->kept));
 
-	/* The chain table: every distinct layer of every row image. */
-	for (size_t i = 0; i < n; i++) {
-		const struct mc_gc_facts *f = &in->facts[i];
-		for (size_t k = 0; k < f->n_layers; k++) {
-			if (n_ch == cap) {
-				cap = cap ? cap * 2 : 32;
-				ch = mc_realloc(ch, cap * sizeof(*ch));
-			}
-			ch[n_ch++] = (struct chain){ f->layers[k].chain, f->layers[k].bytes, 0, 0, 0 };
-		}
-	}
-	if (n_ch)
-		qsort(ch, n_ch, sizeof(*ch), cmp_chain);
-	size_t u = 0;
-	for (size_t k = 0; k < n_ch; k++)
-		if (!u || strcmp(ch[u - 1].id, ch[k].id))
-			ch[u++] = ch[k];
-	n_ch = u;
-	for (size_t k = 0; k < n_ch; k++)
-		ch[k].pinned = in->n_pinned &&
-			       bsearch(&ch[k].id, in->pinned, in->n_pinned, sizeof(*in->pinned), cmp_str) != NULL;
-
+	size_t *slab = build_chains(&ch, &n_ch, ri, in);
 	for (size_t i = 0; i < n; i++) {
 		const struct mc_entry *e = &in->rows[i];
 		const struct mc_gc_facts *f = &in->facts[i];
 		ri[i].has_image = e->image_id != NULL;
 		ri[i].has_tree = e->tree_path != NULL;
 		ri[i].known = f->layers != NULL;
-		ri[i].chains = mc_calloc(f->n_layers ? f->n_layers : 1, sizeof(size_t));
-		for (size_t k = 0; k < f->n_layers; k++) {
-			struct chain probe = { f->layers[k].chain, 0, 0, 0, 0 };
-			struct chain *c = bsearch(&probe, ch, n_ch, sizeof(*ch), cmp_chain);
-			size_t ci = (size_t)(c - ch);
-			int dup = 0;
-			for (size_t d = 0; d < ri[i].n_chains; d++)
-				dup |= ri[i].chains[d] == ci;
-			if (!dup) {
-				ri[i].chains[ri[i].n_chains++] = ci;
-				c->refs++;
-			}
-		}
 		if (f->locked)
 			ri[i].protect = "locked";
 		else if (f->leased)
@@ -365,7 +388,7 @@ void mc_gc_plan_make(struct mc_gc_plan *out, const struct mc_gc_input *in, const
 			continue;
 		}
 		ri[i].candidate = 1;
-		ord[n_ord++] = (struct order_key){ i, e->key, e->last_used_ms, e->build_ms,
+		ord[n_ord++] = (struct order_key){ i, e->key, e->runtime, e->last_used_ms, e->build_ms,
 						   e->tree_bytes + e->image_bytes };
 	}
 	qsort(ord, n_ord, sizeof(*ord), pol->order == MC_GC_ORDER_COST ? cmp_cost : cmp_lru);
@@ -379,7 +402,7 @@ void mc_gc_plan_make(struct mc_gc_plan *out, const struct mc_gc_input *in, const
 		snprintf(why, sizeof(why), "age>%s", dur);
 		for (size_t o = 0; o < n_ord; o++)
 			if (in->now_ms - ord[o].last_used > pol->max_age_ms)
-				take(out, ri, ch, in, ord[o].idx, act, why);
+				take(out, item_row, ri, ch, in, ord[o].idx, act, why);
 	}
 	if (pol->max_age_ms < 0 && pol->max_size_bytes < 0 && (pol->keep_n > 0 || pol->trees_only)) {
 		char why[48];
@@ -388,7 +411,7 @@ void mc_gc_plan_make(struct mc_gc_plan *out, const struct mc_gc_input *in, const
 		else
 			snprintf(why, sizeof(why), "trees-only");
 		for (size_t o = 0; o < n_ord; o++)
-			take(out, ri, ch, in, ord[o].idx, act, why);
+			take(out, item_row, ri, ch, in, ord[o].idx, act, why);
 	}
 	if (pol->max_size_bytes >= 0) {
 		for (size_t o = 0; o < n_ord; o++) {
@@ -398,17 +421,17 @@ void mc_gc_plan_make(struct mc_gc_plan *out, const struct mc_gc_input *in, const
 				continue;
 			if (useless(ri, ch, in, ord[o].idx, act))
 				continue;
-			take(out, ri, ch, in, ord[o].idx, act, "size");
+			take(out, item_row, ri, ch, in, ord[o].idx, act, "size");
 		}
 	}
 	out->bytes_after = out->bytes_before - out->bytes_freed;
-	fill_shares(out, ri, ch, in);
+	fill_shares(out, item_row, ri, ch, n_ch, in);
 
-	for (size_t i = 0; i < n; i++)
-		free(ri[i].chains);
+	free(slab);
 	free(ri);
 	free(ch);
 	free(ord);
+	free(item_row);
 }
 
 void mc_gc_plan_release(struct mc_gc_plan *p)

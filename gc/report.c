@@ -29,12 +29,12 @@ char *mc_gc_report_json(const struct mc_gc_report *r, const struct mc_gc_policy 
 		for (size_t k = 0; k < it->shares.n; k++)
 			json_array_append_new(shares, json_string(it->shares.v[k]));
 		json_array_append_new(
-			plan, json_pack("{s:s, s:o, s:o, s:s, s:s, s:I, s:I, s:I, s:o, s:s, s:I, s:o}", "key", it->key,
+			plan, json_pack("{s:s, s:o, s:o, s:s, s:s, s:I, s:I, s:I, s:o, s:b, s:s, s:I, s:o}", "key", it->key,
 					"runtime", str_or_null(it->runtime), "image_id", str_or_null(it->image_id),
 					"action", it->action == MC_GC_EVICT ? "evict" : "drop-tree", "reason", it->reason,
 					"last_used_ms", (json_int_t)it->last_used_ms, "tree_bytes",
 					(json_int_t)it->tree_bytes, "image_bytes", (json_int_t)it->image_bytes,
-					"shares_layers_with", shares, "outcome",
+					"shares_layers_with", shares, "shares_truncated", it->shares_truncated, "outcome",
 					mc_gc_outcome_name(res ? res->outcome : MC_GC_PLANNED), "bytes_freed",
 					(json_int_t)(res ? res->bytes_freed : 0), "error",
 					str_or_null(res ? res->msg : NULL)));

@@ -277,6 +277,47 @@ static void test_shares(void)
 	CHECK_STR(plan.n >= 1 && plan.items[0].shares.n ? plan.items[0].shares.v[0] : "", kb);
 	CHECK_STR(plan.n >= 2 && plan.items[1].shares.n ? plan.items[1].shares.v[0] : "", ka);
 	CHECK_INT(plan.n >= 2 ? plan.items[1].image_bytes : 0, 11);
+	CHECK_INT(plan.n >= 1 ? plan.items[0].shares_truncated : 1, 0);
+	mc_gc_plan_release(&plan);
+}
+
+/* A layer every image uses (its base image deleted) lists MC_GC_SHARES_MAX
+ * sharers and says there are more, in key order: never n² keys. */
+static void test_shares_cap(void)
+{
+	enum { N = MC_GC_SHARES_MAX + 4 };
+	struct mc_entry rows[N] = { 0 };
+	struct mc_gc_facts facts[N] = { 0 };
+	struct mc_gc_layer layers[N][2];
+	char keys[N][65];
+	struct mc_gc_policy pol;
+	struct mc_gc_plan plan;
+
+	for (int i = 0; i < N; i++) {
+		key_of(keys[i], (char)('a' + i));
+		char spec[32];
+		snprintf(spec, sizeof(spec), "base:100,own%d:1", i);
+		parse_layers(layers[i], spec);
+		rows[i].key = keys[i];
+		rows[i].state = MC_STATE_READY;
+		rows[i].runtime = "x";
+		rows[i].image_id = "sha256:i";
+		rows[i].last_used_ms = i;
+		facts[i].layers = layers[i];
+		facts[i].n_layers = 2;
+	}
+	mc_gc_policy_init(&pol);
+	pol.max_age_ms = 0;
+	pol.include_latest = 1;
+	struct mc_gc_input in = { rows, facts, N, NULL, 0, NOW };
+	mc_gc_plan_make(&plan, &in, &pol);
+	CHECK_INT(plan.n, N);
+	for (size_t t = 0; t < plan.n; t++) {
+		CHECK_INT(plan.items[t].shares.n, MC_GC_SHARES_MAX);
+		CHECK_INT(plan.items[t].shares_truncated, 1);
+		for (size_t k = 1; k < plan.items[t].shares.n; k++)
+			CHECK(strcmp(plan.items[t].shares.v[k - 1], plan.items[t].shares.v[k]) < 0);
+	}
 	mc_gc_plan_release(&plan);
 }
 
@@ -336,6 +377,7 @@ int main(void)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		run_case(&cases[i]);
 	test_shares();
+	test_shares_cap();
 	test_parsers();
 	return t_done();
 }
