@@ -52,7 +52,7 @@ git -C "$W/work" -c user.name=demo -c user.email=demo@localhost commit -qm "samp
 mkdir -p "$W/git"
 git clone -q --bare "$W/work" "$W/git/workspace-template-claude-code"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-git daemon --reuseaddr --export-all --base-path="$W/git" --listen=127.0.0.1 --port="$port" "$W/git" &
+git daemon --reuseaddr --export-all --base-path="$W/git" --listen=127.0.0.1 --port="$port" "$W/git" 2>"$W/git-daemon.log" &
 pids+=($!)
 for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 
