@@ -12,7 +12,7 @@ static const char usage_text[] =
 	"usage: molcache ls [--runtime R] [--sort FIELD] [--json]\n"
 	"\n"
 	"Lists the cached entries: key prefix, runtime, commit, tag, size (tree +\n"
-	"image), last use, uses and state. The tag column says :latest for the\n"
+	"image), last use, uses and state. The tag column marks with (latest) the\n"
 	"entry its runtime's :latest points at.\n"
 	"\n"
 	"  --runtime R            only entries of runtime R\n"
@@ -92,10 +92,8 @@ static void print_text(const struct mc_entry *v, size_t n, const struct mc_strv 
 		mc_table_cellf(&t, "%.12s", e->key);
 		mc_table_cell(&t, e->runtime);
 		mc_table_cellf(&t, "%.12s", e->head_sha ? e->head_sha : "-");
-		if (e->runtime && mc_strv_find(latest, e->key) >= 0)
-			mc_table_cellf(&t, "molcache/%s:latest", e->runtime);
-		else
-			mc_table_cell(&t, e->image_tag);
+		mc_table_cellf(&t, "%s%s", e->image_tag ? e->image_tag : "-",
+			       mc_strv_find(latest, e->key) >= 0 ? " (latest)" : "");
 		mc_fmt_size(buf, e->tree_bytes + e->image_bytes);
 		mc_table_cell(&t, buf);
 		mc_fmt_ago(buf, e->last_used_ms, now);
