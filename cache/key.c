@@ -294,6 +294,20 @@ char *mc_url_strip_credentials(const char *url) { return url_replace_userinfo(ur
 
 char *mc_url_redact(const char *url) { return url_replace_userinfo(url, "***@"); }
 
+/* A password may hold an unencoded '/', '?' or '#': by the RFC the authority
+ * then ends early, the URL has no userinfo, and libgit2 calls it malformed and
+ * quotes it whole. So when the RFC finds none, the text from "://" to the last
+ * '@' is treated as a secret; masking a path that merely holds '@' is harmless. */
+char *mc_url_secret_span(const char *url)
+{
+	size_t start, end;
+	const char *sep = url ? strstr(url, "://") : NULL;
+	const char *at = sep ? strrchr(sep + 3, '@') : NULL;
+	if (!at || at - (sep + 3) < 4 || find_userinfo(url, &start, &end))
+		return NULL;
+	return mc_strndup(sep + 3, (size_t)(at - sep - 3));
+}
+
 char *mc_redact_secret(const char *s, const char *secret)
 {
 	struct mc_buf b = MC_BUF_INIT;

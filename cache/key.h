@@ -48,6 +48,10 @@ extern const char *const mc_default_runtimes[];
 char *mc_url_strip_credentials(const char *url);
 /* Copy of url with userinfo replaced by three asterisks, for messages. malloc'd. */
 char *mc_url_redact(const char *url);
+/* When url has no userinfo by the RFC but an '@' after "://" (a password with
+ * an unencoded '/', '?' or '#'): the text between "://" and the last '@', a
+ * secret for the front end to mask in every message (malloc'd); else NULL. */
+char *mc_url_secret_span(const char *url);
 /* Replaces each occurrence of secret in s with "***" in place-safe copy; malloc'd.
  * secret NULL or "" returns a plain copy. */
 char *mc_redact_secret(const char *s, const char *secret);

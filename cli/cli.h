@@ -70,6 +70,11 @@ void mc_key_flags_release(struct mc_key_flags *f);
  * any I/O, then mc_ctx_init(). 0 with *out set, else the exit code (printed). */
 int mc_cli_runtime_operand(struct mc_ctx *ctx, const char **out, const char *cmd, int argc, char **argv);
 
+/* A copy of s (malloc'd) with every secret known to ctx masked: the token and
+ * the credential part of the repo prefix. Every message that may quote a lower
+ * layer goes through it. */
+char *mc_cli_scrub(struct mc_ctx *ctx, const char *s);
+
 /* Maps an MC_E… code to an exit code. */
 int mc_cli_exit_code(int err);
 

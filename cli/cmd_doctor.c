@@ -66,8 +66,8 @@ static void add_error(struct report *r, struct mc_ctx *ctx, const char *name, en
 {
 	const char *hint = mc_error_hint_msg();
 	char *msg = mc_asprintf("%s%s%s", what ? what : "", what ? ": " : "", mc_error_msg());
-	char *clean = mc_redact_secret(msg, ctx->cfg.git_token);
-	add(r, name, v, clean, mc_strdup(*hint ? hint : fallback_hint));
+	char *clean = mc_cli_scrub(ctx, msg);
+	add(r, name, v, clean, mc_cli_scrub(ctx, *hint ? hint : fallback_hint));
 	free(msg);
 }
 
@@ -277,7 +277,8 @@ static void check_remotes(struct report *r, struct mc_ctx *ctx)
 	}
 	for (size_t i = 0; i < ctx->cfg.runtimes.n; i++) {
 		char *url = mc_asprintf("%s%s", prefix, ctx->cfg.runtimes.v[i]);
-		char *shown = mc_url_redact(url);
+		char *redacted = mc_url_redact(url);
+		char *shown = mc_cli_scrub(ctx, redacted);
 		char sha[41];
 		char *resolved = NULL;
 		int err = mc_git_resolve(sha, &resolved, url, ctx->cfg.ref, ctx->cfg.git_token);
@@ -294,6 +295,7 @@ static void check_remotes(struct report *r, struct mc_ctx *ctx)
 							"runtime from the allowlist (MOLCACHE_RUNTIMES)");
 		}
 		free(resolved);
+		free(redacted);
 		free(shown);
 		free(url);
 	}

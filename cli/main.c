@@ -37,11 +37,12 @@ int mc_cli_exit_code(int err)
 }
 
 /* Defence in depth: whatever a lower layer put in a message, no secret leaves. */
-static char *scrub(struct mc_ctx *ctx, const char *s)
+char *mc_cli_scrub(struct mc_ctx *ctx, const char *s)
 {
 	char *out = mc_strdup(s);
+	char *span = mc_url_secret_span(ctx ? ctx->cfg.repo_prefix : NULL);
 	const char *secrets[] = { ctx ? ctx->cfg.git_token : NULL, getenv("MOLCACHE_GIT_TOKEN"),
-				  getenv("MOLECULE_GITEA_TOKEN") };
+				  getenv("MOLECULE_GITEA_TOKEN"), span };
 	for (size_t i = 0; i < sizeof(secrets) / sizeof(*secrets); i++) {
 		if (!secrets[i] || !*secrets[i])
 			continue;
@@ -49,13 +50,14 @@ static char *scrub(struct mc_ctx *ctx, const char *s)
 		free(out);
 		out = next;
 	}
+	free(span);
 	return out;
 }
 
 int mc_cli_fail(struct mc_ctx *ctx, int err)
 {
-	char *msg = scrub(ctx, mc_error_msg()[0] ? mc_error_msg() : "unknown error");
-	char *hint = scrub(ctx, mc_error_hint_msg());
+	char *msg = mc_cli_scrub(ctx, mc_error_msg()[0] ? mc_error_msg() : "unknown error");
+	char *hint = mc_cli_scrub(ctx, mc_error_hint_msg());
 	fprintf(stderr, "molcache: %s\n", msg);
 	if (*hint)
 		fprintf(stderr, "hint: %s\n", hint);

@@ -45,7 +45,14 @@ MOLCACHE_REPO_PREFIX="http://molcache:$TOKEN@127.0.0.1:1/workspace-template-" mc
 set -e
 [ $rc = 3 ] || { cat "$IT_DIR/e5"; it_fail "unreachable: exit $rc, want 3"; }
 grep -q '\*\*\*@127.0.0.1:1' "$IT_DIR/e5" || { cat "$IT_DIR/e5"; it_fail "unreachable error does not show the masked URL"; }
-ok "credentials in the prefix work; unreachable remote exits 3 with the URL masked"
+# a password with an unencoded '/' or '#' makes the URL malformed: still never shown
+for pw in "a/b-$TOKEN" "pa#ss-$TOKEN"; do
+	set +e; mc ensure gemini-cli --repo-prefix "http://molcache:$pw@127.0.0.1:1/x-" >/dev/null 2>"$IT_DIR/e6"; rc=$?; set -e
+	[ $rc = 3 ] || { cat "$IT_DIR/e6"; it_fail "malformed credential URL: exit $rc, want 3"; }
+	grep -q -- "${pw%%-*}" "$IT_DIR/e6" && { cat "$IT_DIR/e6"; it_fail "password part shown for a malformed URL"; }
+	cat "$IT_DIR/e6" >> "$IT_DIR/e5"
+done
+ok "credentials in the prefix work; unreachable or malformed remote exits 3 with the credentials masked"
 
 # the token appears nowhere: output, errors, index, mirrors, logs, labels
 for f in "$IT_DIR"/e* ; do grep -q -- "$TOKEN" "$f" && it_fail "token in $f"; done
