@@ -144,15 +144,30 @@ static int image_shared(struct run *g, const char *key, const char *image_id)
  * uses; so molcache's own tags (molcache/…) go first, and come back if the
  * image itself must stay (a container uses it). MC_ENOTFOUND when gone.
  */
-static int remove_image(struct mc_engine *eng, const char *id)
+/*
+ * Removes the image id if it is this root's build of key (its molcache.key and
+ * molcache.root labels say so): whatever a row holds, gc never removes an image
+ * molcache did not build here. Someone else's image counts as gone (MC_ENOTFOUND).
+ */
+static int remove_image(struct run *g, const char *id, const char *key)
 {
+	struct mc_engine *eng = g->env->engine;
 	struct mc_strv untagged = MC_STRV_INIT;
 	json_t *img = NULL;
 	char *path = mc_asprintf("/images/%s/json", id);
+	char root_id[17];
 	int ret;
 
 	if ((ret = mc_engine_get_json(&img, eng, path)))
 		goto done;
+	json_t *labels = json_object_get(json_object_get(img, "Config"), "Labels");
+	const char *lkey = json_string_value(json_object_get(labels, "molcache.key"));
+	const char *lroot = json_string_value(json_object_get(labels, "molcache.root"));
+	mc_root_id(root_id, g->env->paths->root);
+	if (!key || !lkey || strcmp(lkey, key) || !lroot || strcmp(lroot, root_id)) {
+		ret = MC_ENOTFOUND;
+		goto done;
+	}
 	json_t *tags = json_object_get(img, "RepoTags");
 	for (size_t i = 0; i + 1 < json_array_size(tags); i++) {
 		const char *t = json_string_value(json_array_get(tags, i));
@@ -200,7 +215,7 @@ static int act(struct run *g, const struct mc_entry *e, enum mc_gc_action action
 			goto done;
 		const char *name = e->image_id ? e->image_id : e->image_tag;
 		rm = !name || (e->image_id && image_shared(g, e->key, e->image_id)) ? MC_ENOTFOUND
-		     : e->image_id ? remove_image(g->env->engine, e->image_id)
+		     : e->image_id ? remove_image(g, e->image_id, e->key)
 				   : mc_engine_image_remove(g->env->engine, name, 0);
 		if (rm && rm != MC_ENOTFOUND) {
 			/* 409: a container uses it; keep the entry whole and usable */
@@ -611,7 +626,7 @@ static void sweep_images(struct run *g, json_t *images)
 		if (ret && ret != MC_ENOTFOUND) {
 			stale_fail(g, "orphan-image", id);
 		} else if (ret == MC_ENOTFOUND || !e.image_id || strcmp(e.image_id, id)) {
-			ret = remove_image(g->env->engine, id);
+			ret = remove_image(g, id, key);
 			if (ret && ret != MC_ENOTFOUND)
 				stale_fail(g, "orphan-image", id);
 			else
@@ -678,12 +693,26 @@ static void sweep_mirrors(struct run *g)
 
 /* ---- the run ---------------------------------------------------------------- */
 
+/* The index's rows; a row whose key is not 64 hex is none of gc's business
+ * (its lock path, tree path and image would be whatever it says): left alone. */
 static int load_rows(struct run *g)
 {
+	size_t kept = 0;
+	int ret;
+
 	mc_entries_free(g->rows, g->n_rows);
 	g->rows = NULL;
 	g->n_rows = 0;
-	return mc_index_list(g->env->index, &g->rows, &g->n_rows, NULL);
+	if ((ret = mc_index_list(g->env->index, &g->rows, &g->n_rows, NULL)))
+		return ret;
+	for (size_t i = 0; i < g->n_rows; i++) {
+		if (is_key(g->rows[i].key))
+			g->rows[kept++] = g->rows[i];
+		else
+			mc_entry_release(&g->rows[i]);
+	}
+	g->n_rows = kept;
+	return 0;
 }
 
 int mc_gc_run(struct mc_gc_report *out, const struct mc_gc_env *env, const struct mc_gc_policy *pol)

@@ -25,11 +25,16 @@ plant() {
 	# a row that only exists to point outside
 	local fk; fk=$(printf 'c%.0s' $(seq 64))
 	db "INSERT OR REPLACE INTO entries (key, runtime, tree_path, tree_bytes, state, last_used_ms) VALUES ('$fk', 'codex', '$OUT', 1, 2, 0)"
+	# a row whose key walks out of the root and whose image is someone else's
+	db "INSERT OR REPLACE INTO entries (key, runtime, image_tag, image_id, state, last_used_ms) VALUES ('../../victimdir', 'codex', '$MC_BASE_IMAGE', '$(image_id "$MC_BASE_IMAGE")', 1, 1000)"
 	ln -sfn "$OUT" "$MOLCACHE_HOME/tmp/old-link"; touch -h -d '3 hours ago' "$MOLCACHE_HOME/tmp/old-link"
 	ln -sfn "$OUT" "$MOLCACHE_HOME/repos/$(printf 'd%.0s' $(seq 64)).git"
 }
 alive() {
 	[ "$(cat "$OUT/canary")" = canary ] && [ "$(cat "$OUT/sub/canary")" = canary ] || it_fail "canary gone after: gc $*"
+	image_exists "$MC_BASE_IMAGE" || it_fail "a hostile row made gc remove a foreign image: gc $*"
+	[ ! -e "$(dirname "$MOLCACHE_HOME")/victimdir.lock" ] && [ ! -e "$IT_DIR/victimdir.lock" ] ||
+		it_fail "a hostile key made gc create a file outside the root: gc $*"
 }
 for mode in "" "--dry-run --max-age 0s --include-latest" "--max-age 0s" "--max-age 0s --include-latest" \
 	"--trees-only --max-age 0s --include-latest" "--max-size 0 --include-latest" "--keep 1" \
