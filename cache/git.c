@@ -2,11 +2,13 @@
 #include "git.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <git2.h>
 
@@ -439,6 +441,36 @@ done:
 	return ret;
 }
 
+/* Unlinks libgit2's "<file>.lock" files (refs/…, packed-refs, config, HEAD)
+ * under dir, without following symlinks. */
+static void remove_stale_locks(const char *dir, int depth)
+{
+	DIR *d = depth > 16 ? NULL : opendir(dir);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		int is_lock = n > 5 && !strcmp(de->d_name + n - 5, ".lock");
+		struct stat st;
+		char *path;
+
+		/* at the top only refs/ and the lock files themselves; objects/ is never touched */
+		if (de->d_name[0] == '.' || (depth == 0 && !is_lock && strcmp(de->d_name, "refs")))
+			continue;
+		path = mc_asprintf("%s/%s", dir, de->d_name);
+		if (!lstat(path, &st)) {
+			if (S_ISDIR(st.st_mode))
+				remove_stale_locks(path, depth + 1);
+			else if (S_ISREG(st.st_mode) && is_lock)
+				unlink(path);
+		}
+		free(path);
+	}
+	closedir(d);
+}
+
 int mc_git_mirror_fetch(const char *mirror_path, const char *url, const char *resolved_ref,
 			const char *sha, const char *token, mc_git_progress_fn progress, void *ud,
 			int *fetched)
@@ -483,6 +515,9 @@ int mc_git_mirror_fetch(const char *mirror_path, const char *url, const char *re
 	}
 	if (has_commit(repo, &oid))
 		goto done;
+	/* the caller serialises fetches into this mirror: any lock file left is a
+	 * killed fetch's, and would make every ref update fail from now on */
+	remove_stale_locks(mirror_path, 0);
 
 	if (!url || !*url) {
 		ret = mc_error_set(MC_EINVAL, "mirror '%s': no repository URL given", mirror_path);

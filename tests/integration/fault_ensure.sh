@@ -32,6 +32,17 @@ mc gc --grace 0s -q || it_fail "gc after kills"
 [ -z "$(ls -A "$MOLCACHE_HOME/tmp")" ] || it_fail "tmp/ not clean after gc: $(ls "$MOLCACHE_HOME/tmp")"
 ok "$trials kill -9 trials: each next ensure succeeds, index sound, gc leaves tmp/ empty"
 
+# ---- a fetch killed while libgit2 held its ref locks ---------------------------------
+mirror=$(ls -d "$MOLCACHE_HOME"/repos/*.git | head -1)
+for f in $(cd "$mirror" && find refs -type f); do touch "$mirror/$f.lock"; done
+touch "$mirror/packed-refs.lock"
+commit codex blob3 "after a killed fetch $RANDOM"
+tag=$(mc ensure codex --network none -q 2>"$IT_DIR/err") || { cat "$IT_DIR/err"; it_fail "ensure with stale ref locks in the mirror"; }
+[ -z "$(cd "$mirror" && find . -name '*.lock')" ] || it_fail "stale locks left in the mirror"
+[ "$(git --git-dir="$mirror" rev-parse refs/molcache/heads/main)" = "$(git -C "$IT_DIR/work/codex" rev-parse HEAD)" ] ||
+	it_fail "the mirror's ref did not move to the new commit"
+ok "stale libgit2 lock files in a mirror (a killed fetch) are cleared; the ref moves on"
+
 # ---- the engine connection dies mid-build ------------------------------------------
 # a proxy between molcache and dockerd that cuts the build's answer after a few bytes
 proxy=$IT_DIR/proxy.sock
