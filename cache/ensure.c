@@ -326,6 +326,19 @@ static int engine_build_args(struct run *r, const char *tree, struct mc_strv *ou
 	return 0;
 }
 
+/* Bad template content (a FROM line, a .dockerignore pattern) is the
+ * template's failure to build (exit 5), not the user's bad input (exit 2). */
+static int template_error(struct run *r, int ret)
+{
+	if (ret != MC_EINVAL)
+		return ret;
+	char *msg = mc_strdup(mc_error_msg());
+	ret = mc_error_set(MC_EBUILD, "template '%s' at %.12s: %s", r->clean_url, r->sha, msg);
+	mc_error_hint("fix the template's Dockerfile or .dockerignore");
+	free(msg);
+	return ret;
+}
+
 /* BuildKit without a session cannot pull: every external FROM image is pulled first. */
 static int prepull(struct run *r, const char *tree, const struct mc_strv *args)
 {
@@ -347,8 +360,10 @@ static int prepull(struct run *r, const char *tree, const struct mc_strv *args)
 	fclose(f);
 	if (ret)
 		goto done;
-	if ((ret = mc_dockerfile_from_images(&images, mc_buf_cstr(&df), df.len, args)))
+	if ((ret = mc_dockerfile_from_images(&images, mc_buf_cstr(&df), df.len, args))) {
+		ret = template_error(r, ret);
 		goto done;
+	}
 	phase_begin(r, "pull");
 	for (size_t i = 0; i < images.n; i++) {
 		ret = mc_engine_image_inspect(r->eng, images.v[i], NULL);
@@ -475,8 +490,10 @@ static int build(struct run *r, struct mc_ensure_result *out)
 	char root_id[17];
 	mc_root_id(root_id, r->ctx->paths.root);
 	label(&labels, "molcache.root", root_id);
-	if ((ret = mc_context_open(&tar, tree, r->ctx->cfg.dockerfile)))
+	if ((ret = mc_context_open(&tar, tree, r->ctx->cfg.dockerfile))) {
+		ret = template_error(r, ret);
 		goto done;
+	}
 	bl.f = fopen(log_path, "w");
 	tcb.ud = &bl;
 	bl.trace = mc_trace_new(&tcb);

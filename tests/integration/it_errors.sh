@@ -20,7 +20,14 @@ ok "bad runtime names are refused with exit 2 before any I/O"
 
 expect 2 "build-arg" -- mc ensure codex --build-arg novalue
 expect 2 "option" -- mc ensure codex --no-such-flag
-ok "bad flags exit 2"
+for bad in a/b/c/d linux "" /amd64 "linux/AMD64" "linux/amd 64"; do
+	expect 2 "platform" -- mc ensure codex --platform "$bad"
+done
+for bad in ../x /etc/passwd a/../../b "" sub/..; do
+	expect 2 "dockerfile" -- mc ensure codex --dockerfile "$bad"
+done
+[ ! -e "$MOLCACHE_HOME" ] || it_fail "a refused flag created the cache root"
+ok "bad flags (build arg, platform, dockerfile path) exit 2 before any I/O"
 
 # no Dockerfile
 d=$IT_DIR/nodf; mkdir -p "$d"; echo hi > "$d/README"
@@ -28,6 +35,15 @@ mkrepo crewai "$d"
 expect 5 "no 'Dockerfile'" -- mc ensure crewai --network none
 grep -q "^hint: " "$IT_DIR/err" || it_fail "no hint for a missing Dockerfile"
 ok "a tree without a Dockerfile: exit 5, $(grep -v ' ms$' "$IT_DIR/err" | head -1)"
+
+# bad template content is the template's failure (5), not a usage error (2)
+d=$IT_DIR/badfrom; mkdir -p "$d"; printf 'FROM\n' > "$d/Dockerfile"
+mkrepo gemini-cli "$d"
+expect 5 "template .* at [0-9a-f]\\{12\\}" -- mc ensure gemini-cli --network none
+d=$IT_DIR/badignore; mkdir -p "$d"; printf 'FROM %s\n' "$MC_BASE_IMAGE" > "$d/Dockerfile"; printf '[\n' > "$d/.dockerignore"
+mkrepo langgraph "$d"
+expect 5 "template .* at [0-9a-f]\\{12\\}" -- mc ensure langgraph --network none
+ok "a bare FROM line and a bad .dockerignore pattern: exit 5 naming the template and commit"
 
 # a failing RUN step
 d=$IT_DIR/fail; mkdir -p "$d"
