@@ -637,7 +637,8 @@ static void sweep_images(struct run *g, json_t *images)
 	}
 }
 
-/* repos/<sha256(url)>.git that no row's url (repo_prefix + runtime) names. */
+/* repos/<sha256(url)>.git that no row's url (repo_prefix + runtime) names,
+ * and any repos/<sha256(url)>.git.tmp a crashed mirror creation left. */
 static void sweep_mirrors(struct run *g)
 {
 	const char *dir = g->env->paths->repos;
@@ -660,18 +661,22 @@ static void sweep_mirrors(struct run *g)
 		struct stat st;
 		char hex[65];
 
-		if (strlen(n) != 68 || strcmp(n + 64, ".git"))
+		/* <hex>.git.tmp: a mirror creation that crashed; debris, whoever uses the repo */
+		int debris = strlen(n) == 72 && !strcmp(n + 64, ".git.tmp");
+		const char *kind = debris ? "mirror-tmp" : "mirror";
+
+		if (!debris && (strlen(n) != 68 || strcmp(n + 64, ".git")))
 			continue;
 		memcpy(hex, n, 64);
 		hex[64] = 0;
-		if (!is_key(hex) || mc_strv_find(&used, hex) >= 0)
+		if (!is_key(hex) || (!debris && mc_strv_find(&used, hex) >= 0))
 			continue;
 		char *path = mc_asprintf("%s/%s", dir, n);
 		char *lp = mc_asprintf("%s/repo-%s.lock", g->env->paths->locks, hex);
 		if (lstat(path, &st) || age_ms(&st, g->rep->started_ms) < g->pol->grace_ms)
 			goto next; /* an ensure may have fetched it a moment before writing its row */
-		if (!g->pol->prune_mirrors || g->pol->dry_run) {
-			stale_add(g, "mirror", path, 0, g->pol->dry_run ? "dry run" : "kept; --prune-mirrors removes it",
+		if (g->pol->dry_run || (!debris && !g->pol->prune_mirrors)) {
+			stale_add(g, kind, path, 0, g->pol->dry_run ? "dry run" : "kept; --prune-mirrors removes it",
 				  mc_du(path));
 			goto next;
 		}
@@ -679,9 +684,9 @@ static void sweep_mirrors(struct run *g)
 			goto next;
 		int64_t bytes = mc_du(path);
 		if (mc_rm_rf(path))
-			stale_fail(g, "mirror", path);
+			stale_fail(g, kind, path);
 		else
-			stale_add(g, "mirror", path, 1, NULL, bytes);
+			stale_add(g, kind, path, 1, NULL, bytes);
 	next:
 		mc_lock_release(&lock);
 		free(path);

@@ -209,6 +209,15 @@ mc gc --prune-mirrors --grace 0s -q || it_fail "gc --prune-mirrors exit $?"
 [ ! -e "$MOLCACHE_HOME/repos/$mirror" ] || it_fail "unused mirror survived --prune-mirrors"
 [ "$(ls "$MOLCACHE_HOME/repos" | wc -l)" = 1 ] || it_fail "the used codex mirror went too"
 ok "orphan image reported, removed with --orphans; unused mirror pruned, used one kept"
+# a mirror creation killed before its rename leaves <hex>.git.tmp: debris, swept without --prune-mirrors
+used=$(ls "$MOLCACHE_HOME/repos")
+mkdir -p "$MOLCACHE_HOME/repos/$used.tmp/objects" "$MOLCACHE_HOME/repos/$mirror.tmp"
+mc gc --grace 1h -q || it_fail "gc exit $?"
+[ -d "$MOLCACHE_HOME/repos/$used.tmp" ] || it_fail "a fresh .git.tmp (maybe in creation) was swept inside the grace period"
+out=$(mc gc --grace 0s) || it_fail "gc exit $?"
+grep -q "mirror-tmp" <<<"$out" || it_fail "the .git.tmp sweep is not reported: $out"
+[ "$(ls "$MOLCACHE_HOME/repos")" = "$used" ] || it_fail "after the sweep repos/ holds: $(ls "$MOLCACHE_HOME/repos")"
+ok "crashed mirror creations (.git.tmp) swept after the grace period, the mirror kept"
 
 # ---- gc during an in-flight ensure -------------------------------------------------------------
 w=$IT_DIR/work/codex
