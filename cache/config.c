@@ -142,6 +142,33 @@ static char *shown_key(const char *s, size_t n)
 	return p;
 }
 
+int mc_config_platform_ok(const char *p)
+{
+	int parts = 1;
+	size_t len = 0;
+
+	for (; *p; p++) {
+		if (*p == '/') {
+			if (!len || ++parts > 3)
+				return 0;
+			len = 0;
+		} else if (strchr("abcdefghijklmnopqrstuvwxyz0123456789_.-", *p)) {
+			len++;
+		} else {
+			return 0;
+		}
+	}
+	return len && parts >= 2;
+}
+
+int mc_config_dockerfile_ok(const char *p)
+{
+	size_t n = strlen(p);
+
+	return n && p[0] != '/' && strcmp(p, "..") && strncmp(p, "../", 3) && !strstr(p, "/../") &&
+	       !(n >= 3 && !strcmp(p + n - 3, "/.."));
+}
+
 /* An empty value puts a string setting back to its built-in default. */
 static void set_or_default(char **field, const char *value, const char *dflt)
 {
@@ -157,8 +184,12 @@ static int apply_line(struct mc_config *c, const char *key, size_t klen, const c
 		set_or_default(&c->repo_prefix, val, NULL);
 	else if (KEY_IS("ref"))
 		set_or_default(&c->ref, val, NULL);
+	else if (KEY_IS("dockerfile") && *val && !mc_config_dockerfile_ok(val))
+		ret = mc_error_set(MC_EINVAL, "%s: dockerfile '%.64s': want a relative path inside the template", where, val);
 	else if (KEY_IS("dockerfile"))
 		set_or_default(&c->dockerfile, val, "Dockerfile");
+	else if (KEY_IS("platform") && *val && !mc_config_platform_ok(val))
+		ret = mc_error_set(MC_EINVAL, "%s: platform '%.64s': want os/arch or os/arch/variant", where, val);
 	else if (KEY_IS("platform"))
 		set_or_default(&c->platform, val, NULL);
 	else if (KEY_IS("docker_host"))
@@ -221,8 +252,14 @@ int mc_config_load_buffer(struct mc_config *c, const char *name, const char *tex
 				klen--;
 			while (v < line + n && is_blank(*v))
 				v++;
+			size_t vlen = (size_t)(line + n - v);
+			/* value wrapped in matching quotes, as shell-minded users write it: the quotes go */
+			if (vlen >= 2 && (*v == '"' || *v == '\'') && v[vlen - 1] == *v) {
+				v++;
+				vlen -= 2;
+			}
 			mc_buf_reset(&val);
-			mc_buf_add(&val, v, (size_t)(line + n - v));
+			mc_buf_add(&val, v, vlen);
 			if (!klen)
 				ret = mc_error_set(MC_EINVAL, "%s: no key before '='", where);
 			else
@@ -297,8 +334,14 @@ int mc_config_apply_env(struct mc_config *c, mc_getenv_fn env)
 		mc_config_set(&c->repo_prefix, v);
 	if ((v = env_first(env, "MOLCACHE_REF", NULL)))
 		mc_config_set(&c->ref, v);
-	if ((v = env_first(env, "MOLCACHE_PLATFORM", "MOLECULE_IMAGE_PLATFORM")))
+	if ((v = env_first(env, "MOLCACHE_PLATFORM", "MOLECULE_IMAGE_PLATFORM"))) {
+		if (!mc_config_platform_ok(v)) {
+			ret = mc_error_set(MC_EINVAL, "environment MOLCACHE_PLATFORM (or MOLECULE_IMAGE_PLATFORM): "
+						      "'%.64s': want os/arch or os/arch/variant", v);
+			goto done;
+		}
 		mc_config_set(&c->platform, v);
+	}
 	if ((v = env_first(env, "DOCKER_HOST", NULL)))
 		mc_config_set(&c->docker_host, v);
 	if ((v = env_first(env, "MOLCACHE_GIT_TOKEN", "MOLECULE_GITEA_TOKEN")))

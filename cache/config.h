@@ -46,6 +46,10 @@ int mc_config_load_buffer(struct mc_config *c, const char *name, const char *tex
 char *mc_config_default_path(mc_getenv_fn env);
 /* Applies the environment (through env; NULL = getenv). */
 int mc_config_apply_env(struct mc_config *c, mc_getenv_fn env);
+/* os/arch[/variant], each part of [a-z0-9_.-]. */
+int mc_config_platform_ok(const char *platform);
+/* A path inside the template: relative, no ".." component. */
+int mc_config_dockerfile_ok(const char *path);
 /* Replaces a string field (frees the old value). */
 void mc_config_set(char **field, const char *value);
 void mc_config_release(struct mc_config *c);

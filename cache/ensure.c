@@ -29,9 +29,13 @@ int mc_ctx_init(struct mc_ctx *ctx)
 	if ((ret = mc_paths_resolve(&ctx->paths)))
 		goto done;
 	cfg_path = mc_config_default_path(env_get);
-	if (cfg_path && (ret = mc_config_load_file(&ctx->cfg, cfg_path)))
+	if (cfg_path && (ret = mc_config_load_file(&ctx->cfg, cfg_path))) {
+		if (ret == MC_EINVAL)
+			mc_error_hint("fix that line; molcache(1) FILES lists the keys");
 		goto done;
-	ret = mc_config_apply_env(&ctx->cfg, env_get);
+	}
+	if ((ret = mc_config_apply_env(&ctx->cfg, env_get)) == MC_EINVAL)
+		mc_error_hint("fix or unset that environment variable; molcache(1) ENVIRONMENT lists them");
 done:
 	free(cfg_path);
 	return ret;

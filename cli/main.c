@@ -78,39 +78,18 @@ int mc_cli_usage_error(const char *cmd, const char *fmt, ...)
 	return MC_EXIT_USAGE;
 }
 
-/* os/arch[/variant], each part of [a-z0-9_.-]. */
-static int platform_ok(const char *p)
-{
-	int parts = 1;
-	size_t len = 0;
-	for (; *p; p++) {
-		if (*p == '/') {
-			if (!len || ++parts > 3)
-				return 0;
-			len = 0;
-		} else if (strchr("abcdefghijklmnopqrstuvwxyz0123456789_.-", *p)) {
-			len++;
-		} else {
-			return 0;
-		}
-	}
-	return len && parts >= 2;
-}
-
 int mc_key_flags_opt(struct mc_key_flags *f, int c, const char *arg, const char *cmd)
 {
 	switch (c) {
 	case MC_OPT_REF: f->ref = arg; return 1;
 	case MC_OPT_PREFIX: f->prefix = arg; return 1;
 	case MC_OPT_DOCKERFILE:
-		/* a path inside the template: relative, no ".." component */
-		if (!*arg || arg[0] == '/' || !strcmp(arg, "..") || !strncmp(arg, "../", 3) || strstr(arg, "/../") ||
-		    (strlen(arg) >= 3 && !strcmp(arg + strlen(arg) - 3, "/..")))
+		if (!mc_config_dockerfile_ok(arg))
 			return mc_cli_usage_error(cmd, "--dockerfile '%s': want a relative path inside the template", arg);
 		f->dockerfile = arg;
 		return 1;
 	case MC_OPT_PLATFORM:
-		if (!platform_ok(arg))
+		if (!mc_config_platform_ok(arg))
 			return mc_cli_usage_error(cmd, "--platform '%s': want os/arch or os/arch/variant, e.g. linux/arm64", arg);
 		f->platform = arg;
 		return 1;

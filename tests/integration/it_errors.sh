@@ -26,6 +26,8 @@ done
 for bad in ../x /etc/passwd a/../../b "" sub/..; do
 	expect 2 "dockerfile" -- mc ensure codex --dockerfile "$bad"
 done
+MOLECULE_IMAGE_PLATFORM=amd64 expect 2 "MOLECULE_IMAGE_PLATFORM.*'amd64'" -- mc ensure codex
+grep -q "^hint: " "$IT_DIR/err" || it_fail "no hint for a bad environment variable"
 [ ! -e "$MOLCACHE_HOME" ] || it_fail "a refused flag created the cache root"
 ok "bad flags (build arg, platform, dockerfile path) exit 2 before any I/O"
 

@@ -107,6 +107,22 @@ static void test_empty_value_resets(void)
 	mc_config_release(&c);
 }
 
+static void test_quoted_values(void)
+{
+	static const char text[] = "repo_prefix = \"https://h/p/t-\"\nref = 'main'\n"
+				   "dockerfile = \"a\ndocker_host = \"unix:///x'\nnetworkmode = \"\"\n";
+	struct mc_config c;
+
+	mc_config_init(&c);
+	CHECK_INT(mc_config_load_buffer(&c, "mem", text, sizeof(text) - 1), 0);
+	CHECK_STR(c.repo_prefix, "https://h/p/t-");
+	CHECK_STR(c.ref, "main");
+	CHECK_STR(c.dockerfile, "\"a"); /* unmatched quotes are kept */
+	CHECK_STR(c.docker_host, "\"unix:///x'");
+	CHECK_STR(c.networkmode, "default"); /* "" is empty: the default */
+	mc_config_release(&c);
+}
+
 static void test_missing_and_unreadable(void)
 {
 	struct mc_config c;
@@ -149,6 +165,12 @@ static void test_malformed(void)
 		{ "build_arg = =v\n", "line 1: build_arg needs the form K=V" },
 		{ "# ok\nrepo_prefix = x\n\n  \t\nsecret-token-123\n", "line 5: expected 'key = value'" },
 		{ "a\x1b[2J = 1\n", "line 1: unknown key 'a?[2J'" },
+		{ "platform = linux\n", "line 1: platform 'linux': want os/arch" },
+		{ "platform = Linux/AMD64\n", "line 1: platform 'Linux/AMD64'" },
+		{ "platform = linux/arm/v7/x\n", "line 1: platform 'linux/arm/v7/x'" },
+		{ "dockerfile = ../Dockerfile\n", "line 1: dockerfile '../Dockerfile': want a relative path" },
+		{ "dockerfile = /etc/passwd\n", "line 1: dockerfile '/etc/passwd'" },
+		{ "dockerfile = a/../../b\n", "line 1: dockerfile 'a/../../b'" },
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -280,7 +302,31 @@ static void test_bad_env(void)
 	CHECK_INT(mc_config_apply_env(&c, env_get), MC_EINVAL);
 	CHECK_STR(mc_error_msg(), "environment MOLCACHE_RUNTIMES: runtime 'Codex': must be lowercase");
 	CHECK_INT(c.runtimes.n, 9); /* a rejected list leaves the old one */
+	static const char *const bad_platform[] = { "MOLECULE_IMAGE_PLATFORM", "amd64", NULL };
+	fake_env = bad_platform;
+	CHECK_INT(mc_config_apply_env(&c, env_get), MC_EINVAL);
+	CHECK(strstr(mc_error_msg(), "'amd64': want os/arch") != NULL);
+	CHECK(c.platform == NULL);
 	mc_config_release(&c);
+}
+
+static void test_checks(void)
+{
+	static const char *const platform_good[] = { "linux/amd64", "linux/arm64/v8", "windows/amd64", "linux/arm/v7",
+						     "linux/ppc64le", "a/b" };
+	static const char *const platform_bad[] = { "", "linux", "/amd64", "linux/", "linux//amd64", "a/b/c/d",
+						    "Linux/amd64", "linux/amd 64", "linux/amd64\n" };
+	static const char *const df_good[] = { "Dockerfile", "build/Dockerfile", "a..b", "..a/Dockerfile", "x/..y", "./Dockerfile" };
+	static const char *const df_bad[] = { "", "/Dockerfile", "..", "../Dockerfile", "a/../../b", "a/.." };
+
+	for (size_t i = 0; i < sizeof(platform_good) / sizeof(*platform_good); i++)
+		CHECK(mc_config_platform_ok(platform_good[i]));
+	for (size_t i = 0; i < sizeof(platform_bad) / sizeof(*platform_bad); i++)
+		CHECK(!mc_config_platform_ok(platform_bad[i]));
+	for (size_t i = 0; i < sizeof(df_good) / sizeof(*df_good); i++)
+		CHECK(mc_config_dockerfile_ok(df_good[i]));
+	for (size_t i = 0; i < sizeof(df_bad) / sizeof(*df_bad); i++)
+		CHECK(!mc_config_dockerfile_ok(df_bad[i]));
 }
 
 static void test_default_path(void)
@@ -341,6 +387,8 @@ int main(void)
 	test_defaults();
 	test_file();
 	test_empty_value_resets();
+	test_quoted_values();
+	test_checks();
 	test_missing_and_unreadable();
 	test_malformed();
 	test_secrets_stay_out_of_messages();
