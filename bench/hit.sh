@@ -9,6 +9,9 @@
 #   floor     molcache version              (process start + library load)
 #   hit       molcache ensure RUNTIME -q    (ls-remote + index + inspect + tag)
 #   cli       git ls-remote + docker image inspect + docker tag, as 3 processes
+# and, to show where a hit's time goes:
+#   offline   ensure --offline      (no git at all: index, engine, retag)
+#   sha       ensure --ref <sha>    (adds libgit2's initialisation, no network)
 # and prints the median and mean of each in ms. Needs root (dockerd).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,4 +50,6 @@ PY
 echo "molcache $("$MC" version | cut -d' ' -f2), $(nproc) cores, engine $(curl -s --unix-socket "${DOCKER_HOST#unix://}" http://d/version | python3 -c 'import json,sys; print(json.load(sys.stdin)["Version"])')"
 timeit floor "$MC version"
 timeit hit "$MC ensure codex -q"
+timeit offline "$MC ensure codex -q --offline 2>/dev/null"
+timeit sha "$MC ensure codex -q --ref $(git -C "$W/src" rev-parse HEAD)"
 timeit cli "git ls-remote $MOLCACHE_REPO_PREFIX""codex HEAD && docker image inspect $tag && docker tag $tag molcache/codex:latest"

@@ -42,6 +42,7 @@ void mc_config_release(struct mc_config *c)
 	free(c->platform);
 	free(c->docker_host);
 	free(c->networkmode);
+	free(c->ca_file);
 	free(c->git_token);
 	free(c->gc_max_age);
 	free(c->gc_max_size);
@@ -196,6 +197,8 @@ static int apply_line(struct mc_config *c, const char *key, size_t klen, const c
 		set_or_default(&c->docker_host, val, NULL);
 	else if (KEY_IS("networkmode"))
 		set_or_default(&c->networkmode, val, "default");
+	else if (KEY_IS("ca_file"))
+		set_or_default(&c->ca_file, val, NULL);
 	else if (KEY_IS("runtimes"))
 		ret = parse_runtimes(&c->runtimes, val, where);
 	else if (KEY_IS("build_arg"))
@@ -342,6 +345,8 @@ int mc_config_apply_env(struct mc_config *c, mc_getenv_fn env)
 		}
 		mc_config_set(&c->platform, v);
 	}
+	if ((v = env_first(env, "MOLCACHE_CA_FILE", "GIT_SSL_CAINFO")))
+		mc_config_set(&c->ca_file, v);
 	if ((v = env_first(env, "DOCKER_HOST", NULL)))
 		mc_config_set(&c->docker_host, v);
 	if ((v = env_first(env, "MOLCACHE_GIT_TOKEN", "MOLECULE_GITEA_TOKEN")))

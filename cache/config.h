@@ -2,12 +2,13 @@
  * config.h — molcache settings: built-in defaults < config file < environment
  * < command-line flags. The file is $XDG_CONFIG_HOME/molcache/config (else
  * ~/.config/molcache/config), lines "key = value", '#' comments:
- *   repo_prefix, ref, dockerfile, platform, docker_host, networkmode,
+ *   repo_prefix, ref, dockerfile, platform, docker_host, networkmode, ca_file,
  *   runtimes (comma-separated allowlist), build_arg (repeatable K=V),
  *   lock_timeout (seconds), gc_max_age, gc_max_size, gc_keep (defaults for
  *   gc's --max-age, --max-size and --keep; checked when gc runs)
  * Environment: MOLCACHE_REPO_PREFIX (or MOLECULE_LOCAL_TEMPLATE_REPO_PREFIX),
  * MOLCACHE_REF, MOLCACHE_PLATFORM (or MOLECULE_IMAGE_PLATFORM), DOCKER_HOST,
+ * MOLCACHE_CA_FILE (or GIT_SSL_CAINFO),
  * MOLCACHE_GIT_TOKEN (or MOLECULE_GITEA_TOKEN), MOLCACHE_RUNTIMES,
  * MOLCACHE_LOCK_TIMEOUT.
  */
@@ -24,6 +25,7 @@ struct mc_config {
 	char *platform;      /* NULL = the engine's native platform */
 	char *docker_host;   /* NULL = unix:///var/run/docker.sock */
 	char *networkmode;   /* default "default" */
+	char *ca_file;       /* PEM bundle for https remotes; NULL = the system's */
 	char *git_token;     /* secret */
 	struct mc_strv runtimes;   /* allowlist; defaults to mc_default_runtimes */
 	struct mc_strv build_args; /* "K=V" */

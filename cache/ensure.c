@@ -36,6 +36,8 @@ int mc_ctx_init(struct mc_ctx *ctx)
 	}
 	if ((ret = mc_config_apply_env(&ctx->cfg, env_get)) == MC_EINVAL)
 		mc_error_hint("fix or unset that environment variable; molcache(1) ENVIRONMENT lists them");
+	if (!ret)
+		mc_git_set_ca_file(ctx->cfg.ca_file);
 done:
 	free(cfg_path);
 	return ret;

@@ -1,8 +1,10 @@
 /* git.c — remote ref resolution, incremental bare-mirror fetches, blob reads and tree checkouts through libgit2. */
+#define _GNU_SOURCE /* RTLD_NEXT */
 #include "git.h"
 
 #include <ctype.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +29,70 @@ struct mc_git_creds {
 	void *progress_ud;
 };
 
-/* libgit2's initialisation parses the whole CA bundle (mbedTLS, ~10 ms), so it
- * runs on the first call that needs git, not at every process start. */
+/*
+ * Deferred CA loading. Debian's libgit2 is built on mbedTLS, and
+ * git_libgit2_init() parses the whole CA bundle (~140 certificates, 18 ms:
+ * a third of a cache hit) even when the remote is git:// or file:// and never
+ * speaks TLS. libgit2 calls mbedTLS through the dynamic linker, which finds
+ * this definition in the executable first. While git_libgit2_init() runs it
+ * only remembers the path (the chain stays empty); an http(s) remote then
+ * loads it (or the user's MOLCACHE_CA_FILE) through
+ * GIT_OPT_SET_SSL_CERT_LOCATIONS, which lands here again and goes on to the
+ * real parser. A libgit2 built on another TLS library never
+ * calls this. The prototype is mbedTLS 2's, stable since 2.0.
+ */
+struct mbedtls_x509_crt;
+int mbedtls_x509_crt_parse_file(struct mbedtls_x509_crt *chain, const char *path);
+
+static int initialising;    /* inside git_libgit2_init() */
+static char *deferred_cas;  /* the bundle libgit2 asked for then; NULL once loaded */
+
+int mbedtls_x509_crt_parse_file(struct mbedtls_x509_crt *chain, const char *path)
+{
+	static int (*real)(struct mbedtls_x509_crt *, const char *);
+
+	if (initialising && path) {
+		free(deferred_cas);
+		deferred_cas = mc_strdup(path);
+		return 0;
+	}
+	if (!real)
+		*(void **)&real = dlsym(RTLD_NEXT, "mbedtls_x509_crt_parse_file");
+	return real ? real(chain, path) : -1;
+}
+
+static const char *git_msg(void);
+
+static char *ca_file;   /* the user's bundle (MOLCACHE_CA_FILE), used instead of the system's */
+static int cas_loaded;  /* certificates handed to libgit2 for this process */
+
+void mc_git_set_ca_file(const char *path)
+{
+	free(ca_file);
+	ca_file = path && *path ? mc_strdup(path) : NULL;
+	cas_loaded = 0;
+}
+
+/* Before the first connection that may speak TLS (an http:// remote can redirect to https). */
+static int load_cas(const char *url)
+{
+	const char *file = ca_file ? ca_file : deferred_cas;
+
+	if (cas_loaded || (strncmp(url, "https://", 8) && strncmp(url, "http://", 7)))
+		return 0;
+	/* no file: a libgit2 on another TLS library has loaded its own defaults */
+	if (file && git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, file, NULL) < 0) {
+		int ret = mc_error_set(MC_ERR, "CA certificates '%s': %s", file, git_msg());
+
+		mc_error_hint(ca_file ? "MOLCACHE_CA_FILE (or config ca_file) must name a PEM bundle"
+				      : "reinstall Debian's ca-certificates, or set MOLCACHE_CA_FILE");
+		return ret;
+	}
+	cas_loaded = 1;
+	return 0;
+}
+
+/* libgit2 is initialised on the first call that needs git, not at every process start. */
 static int initialised;
 
 int mc_git_init(void)
@@ -37,11 +101,13 @@ int mc_git_init(void)
 
 	if (initialised)
 		return 0;
+	initialising = 1;
 	if (git_libgit2_init() < 0) {
 		const git_error *e = git_error_last();
 		ret = mc_error_set(MC_ERR, "libgit2: initialisation failed: %s",
 				   e && e->message ? e->message : "unknown error");
 	}
+	initialising = 0;
 	initialised = !ret;
 	return ret;
 }
@@ -51,6 +117,9 @@ void mc_git_shutdown(void)
 	if (initialised)
 		git_libgit2_shutdown();
 	initialised = 0;
+	free(deferred_cas);
+	deferred_cas = NULL;
+	cas_loaded = 0;
 }
 
 static const char *git_msg(void)
@@ -220,7 +289,9 @@ static int remote_fail(int code, const char *url, const struct mc_git_creds *c)
 	int ret;
 
 	ret = mc_error_set(code, "remote '%s': %s", red, msg);
-	if (code == MC_EUNREACHABLE)
+	if (code == MC_EUNREACHABLE && git_error_last() && git_error_last()->klass == GIT_ERROR_SSL)
+		mc_error_hint("the server's certificate is not trusted: set MOLCACHE_CA_FILE to its CA's PEM bundle");
+	else if (code == MC_EUNREACHABLE)
 		mc_error_hint("check the repository URL, the network, and that the token is valid");
 	free(red);
 	free(msg);
@@ -282,6 +353,8 @@ int mc_git_resolve(char out[41], char **resolved_ref, const char *url, const cha
 	clean = mc_url_strip_credentials(url);
 	red = mc_url_redact(url);
 	git_error_clear();
+	if ((ret = load_cas(clean)))
+		goto done;
 	if (git_remote_create_detached(&remote, clean) < 0) {
 		ret = remote_fail(MC_EUNREACHABLE, url, &creds);
 		goto done;
@@ -534,6 +607,8 @@ int mc_git_mirror_fetch(const char *mirror_path, const char *url, const char *re
 	 * mc_git_resolve(), so both talk to the same URL; this also avoids the
 	 * regexp leak of libgit2 1.5's insteadOf lookup (fixed upstream in #6382).
 	 */
+	if ((ret = load_cas(clean)))
+		goto done;
 	git_remote_create_options_init(&ro, GIT_REMOTE_CREATE_OPTIONS_VERSION);
 	ro.repository = repo;
 	ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;

@@ -19,6 +19,9 @@
 
 int mc_git_init(void);
 void mc_git_shutdown(void);
+/* The PEM bundle that http(s) remotes are verified against instead of the
+ * system's (NULL or "": the system's). Loaded on the first http(s) connection. */
+void mc_git_set_ca_file(const char *path);
 
 /* Progress of a fetch, for the CLI. */
 struct mc_git_progress {

@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # gitserve.sh — serves the bare repositories under DIR over git:// (git daemon)
-# and smart HTTP (git-http-backend behind lighttpd with basic auth) on free
-# 127.0.0.1 ports, for the integration tests.
+# and smart HTTP and HTTPS (git-http-backend behind lighttpd with basic auth;
+# HTTPS with a certificate from a throwaway test CA) on free 127.0.0.1 ports,
+# for the integration tests.
 #
 #   gitserve.sh start DIR   start both; writes DIR/.gitserve.env:
 #                             GIT_DAEMON_URL=git://127.0.0.1:P1
 #                             GIT_HTTP_URL=http://127.0.0.1:P2
+#                             GIT_HTTPS_URL=https://127.0.0.1:P3
+#                             GITSERVE_CA=<the test CA's PEM certificate>
 #                             GIT_HTTP_USER=molcache
 #                             GITSERVE_DAEMON_PID=… GITSERVE_HTTP_PID=…
 #                           repos are then DIR/NAME.git → $GIT_DAEMON_URL/NAME.git
 #   gitserve.sh stop DIR    stop both (by the pids recorded at start)
 #
 # The HTTP side requires user "molcache" with password $GITSERVE_TOKEN
-# (default "s3cret-token-123"). Installs nothing: git and lighttpd must be there.
+# (default "s3cret-token-123"). Installs nothing: git, lighttpd,
+# lighttpd-mod-openssl and openssl must be there.
 set -euo pipefail
 
 die() {
@@ -103,8 +107,24 @@ start_daemon() {
 	die "git daemon failed to start"
 }
 
+# A test CA and a server certificate for 127.0.0.1 signed by it.
+make_certs() {
+	local o=(-days 2 -sha256)
+	openssl req -x509 -newkey rsa:2048 -nodes "${o[@]}" -subj "/CN=molcache test CA" \
+		-keyout "$state/ca.key" -out "$state/ca.pem" >"$state/openssl.log" 2>&1 &&
+		openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+			-keyout "$state/server.key" -out "$state/server.csr" >>"$state/openssl.log" 2>&1 &&
+		printf 'subjectAltName=IP:127.0.0.1,DNS:127.0.0.1\nbasicConstraints=CA:FALSE\n' >"$state/server.ext" &&
+		openssl x509 -req -in "$state/server.csr" -CA "$state/ca.pem" -CAkey "$state/ca.key" \
+			-CAcreateserial "${o[@]}" -extfile "$state/server.ext" -out "$state/server.pem" \
+			>>"$state/openssl.log" 2>&1 || {
+		show_logs
+		die "openssl could not make the test certificates"
+	}
+}
+
 start_http() {
-	local attempt port pid backend
+	local attempt port tls_port pid backend
 	backend="$(git --exec-path)/git-http-backend"
 	[ -x "$backend" ] || die "'$backend' not found; is git installed completely?"
 	printf 'molcache:%s\n' "${GITSERVE_TOKEN:-s3cret-token-123}" >"$state/users"
@@ -112,8 +132,9 @@ start_http() {
 	mkdir -p "$state/docroot"
 	for attempt in 1 2 3 4 5; do
 		port=$(free_port)
+		tls_port=$(free_port)
 		cat >"$state/lighttpd.conf" <<-EOF
-			server.modules = ( "mod_alias", "mod_setenv", "mod_auth", "mod_authn_file", "mod_cgi" )
+			server.modules = ( "mod_alias", "mod_setenv", "mod_auth", "mod_authn_file", "mod_cgi", "mod_openssl" )
 			server.bind = "127.0.0.1"
 			server.port = $port
 			server.document-root = "$state/docroot"
@@ -135,6 +156,11 @@ start_http() {
 				"realm" => "gitserve",
 				"require" => "valid-user"
 			) )
+			\$SERVER["socket"] == "127.0.0.1:$tls_port" {
+				ssl.engine = "enable"
+				ssl.pemfile = "$state/server.pem"
+				ssl.privkey = "$state/server.key"
+			}
 		EOF
 		lighttpd -tt -f "$state/lighttpd.conf" >"$state/lighttpd-check.log" 2>&1 || {
 			show_logs
@@ -142,8 +168,9 @@ start_http() {
 		}
 		lighttpd -D -f "$state/lighttpd.conf" </dev/null >"$state/lighttpd.log" 2>&1 &
 		pid=$!
-		if wait_up "$pid" "$port"; then
+		if wait_up "$pid" "$port" && wait_up "$pid" "$tls_port"; then
 			http_port=$port
+			https_port=$tls_port
 			http_pid=$pid
 			return 0
 		fi
@@ -157,6 +184,8 @@ start_http() {
 do_start() {
 	need git git
 	need lighttpd lighttpd
+	need openssl openssl
+	[ -e /usr/lib/lighttpd/mod_openssl.so ] || die "lighttpd's mod_openssl not found; install it (Debian package: lighttpd-mod-openssl)"
 	need python3 python3
 	[ ! -e "$envfile" ] || die "'$envfile' exists: already running? run 'gitserve.sh stop $dir' first"
 	rm -rf "$state"
@@ -166,11 +195,14 @@ do_start() {
 	# die() exits: whatever was started by then must not outlive us.
 	trap 'stop_pid "$daemon_pid"; stop_pid "$http_pid"' EXIT
 	start_daemon
+	make_certs
 	start_http
 	trap - EXIT
 	cat >"$envfile.tmp" <<-EOF
 		GIT_DAEMON_URL=git://127.0.0.1:$daemon_port
 		GIT_HTTP_URL=http://127.0.0.1:$http_port
+		GIT_HTTPS_URL=https://127.0.0.1:$https_port
+		GITSERVE_CA=$state/ca.pem
 		GIT_HTTP_USER=molcache
 		GITSERVE_DAEMON_PID=$daemon_pid
 		GITSERVE_HTTP_PID=$http_pid

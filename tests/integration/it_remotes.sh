@@ -1,5 +1,6 @@
-# it_remotes.sh — ensure over git:// (git daemon) and smart HTTP with a token
-# (git http-backend behind lighttpd with basic auth); the token appears nowhere.
+# it_remotes.sh — ensure over git:// (git daemon), and smart HTTP and HTTPS
+# with a token (git http-backend behind lighttpd with basic auth; HTTPS with a
+# private CA); the token appears nowhere.
 . "$(dirname "$0")/lib.sh"
 it_setup
 
@@ -35,6 +36,34 @@ set -e
 grep -q "127.0.0.1" "$IT_DIR/e3" || it_fail "no-token error does not name the remote"
 ok "http:// without a token fails with exit 3: $(head -1 "$IT_DIR/e3")"
 
+# https:// with a certificate from a private CA. molcache hands libgit2 the
+# system bundle only when a remote may speak TLS: prove that bundle is really
+# used by bind-mounting one that trusts the test CA over it (in a private mount
+# namespace), and that MOLCACHE_CA_FILE replaces it.
+https_prefix="$GIT_HTTPS_URL/workspace-template-"
+unset MOLCACHE_CA_FILE GIT_SSL_CAINFO # this machine's own settings would decide the outcome
+export MOLCACHE_GIT_TOKEN=$TOKEN
+set +e
+MOLCACHE_REPO_PREFIX=$https_prefix mc ensure gemini-cli --network none >/dev/null 2>"$IT_DIR/e7"; rc=$?
+set -e
+[ $rc = 3 ] || { cat "$IT_DIR/e7"; it_fail "untrusted certificate: exit $rc, want 3"; }
+grep -q "^hint: .*MOLCACHE_CA_FILE" "$IT_DIR/e7" || { cat "$IT_DIR/e7"; it_fail "no hint naming MOLCACHE_CA_FILE"; }
+set +e
+MOLCACHE_CA_FILE=$IT_DIR/no-such.pem MOLCACHE_REPO_PREFIX=$https_prefix mc ensure gemini-cli >/dev/null 2>"$IT_DIR/e8"; rc=$?
+set -e
+[ $rc = 1 ] && grep -q "^molcache: CA certificates '$IT_DIR/no-such.pem'" "$IT_DIR/e8" ||
+	{ cat "$IT_DIR/e8"; it_fail "a missing MOLCACHE_CA_FILE: exit $rc, want 1 naming the file"; }
+t7=$(MOLCACHE_CA_FILE=$GITSERVE_CA MOLCACHE_REPO_PREFIX=$https_prefix mc ensure gemini-cli --network none 2>"$IT_DIR/e9") ||
+	{ cat "$IT_DIR/e9"; it_fail "ensure over https:// with MOLCACHE_CA_FILE"; }
+image_exists "$t7" || it_fail "https image missing"
+cat /etc/ssl/certs/ca-certificates.crt "$GITSERVE_CA" > "$IT_DIR/bundle.pem"
+t7b=$(MOLCACHE_REPO_PREFIX=$https_prefix unshare --mount sh -c \
+	'mount --bind "$1" /etc/ssl/certs/ca-certificates.crt && exec "$2" ensure gemini-cli --network none' \
+	sh "$IT_DIR/bundle.pem" "$MOLCACHE" 2>"$IT_DIR/e10") || { cat "$IT_DIR/e10"; it_fail "https:// with the CA in the system bundle"; }
+[ "$t7b" = "$t7" ] || it_fail "https hit through the system bundle gave another tag"
+unset MOLCACHE_GIT_TOKEN
+ok "https:// with a private CA: untrusted exits 3 with a hint; MOLCACHE_CA_FILE and the system bundle both trust it ($t7)"
+
 # credentials in the prefix URL, and a wrong port with credentials: masked
 cred_prefix="http://molcache:$TOKEN@${GIT_HTTP_URL#http://}/workspace-template-"
 t4=$(MOLCACHE_REPO_PREFIX=$cred_prefix mc ensure gemini-cli --network none 2>"$IT_DIR/e4") ||
@@ -56,8 +85,8 @@ ok "credentials in the prefix work; unreachable or malformed remote exits 3 with
 
 # the token appears nowhere: output, errors, index, mirrors, logs, labels
 for f in "$IT_DIR"/e* ; do grep -q -- "$TOKEN" "$f" && it_fail "token in $f"; done
-echo "$t1 $t2 $t4" | grep -q -- "$TOKEN" && it_fail "token in a tag"
+echo "$t1 $t2 $t4 $t7" | grep -q -- "$TOKEN" && it_fail "token in a tag"
 grep -rqa -- "$TOKEN" "$MOLCACHE_HOME" && it_fail "token under the cache root: $(grep -rla -- "$TOKEN" "$MOLCACHE_HOME")"
-for t in "$t1" "$t2"; do engine_get "/images/$t/json" | grep -q -- "$TOKEN" && it_fail "token in the image config of $t"; done
+for t in "$t1" "$t2" "$t7"; do engine_get "/images/$t/json" | grep -q -- "$TOKEN" && it_fail "token in the image config of $t"; done
 engine_get "/images/$t2/json" | grep -q "molcache.repo-prefix" || it_fail "labels missing"
 ok "the token appears in no output, error, index, mirror, log or label"
