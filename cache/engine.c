@@ -582,9 +582,15 @@ int mc_engine_image_inspect(struct mc_engine *e, const char *name, struct mc_ima
 		goto done;
 	}
 	if (out) {
-		memset(out, 0, sizeof(*out));
+		json_t *tags = json_object_get(root, "RepoTags"), *t;
+		size_t i;
+
+		mc_image_release(out);
 		memcpy(out->id, id, strlen(id) + 1);
 		out->size = (int64_t)json_integer_value(json_object_get(root, "Size"));
+		json_array_foreach(tags, i, t)
+			if (json_is_string(t))
+				mc_strv_push(&out->tags, json_string_value(t));
 	}
 done:
 	json_decref(root);
@@ -592,6 +598,14 @@ done:
 	mc_buf_release(&url);
 	xfer_release(&x);
 	return ret;
+}
+
+void mc_image_release(struct mc_image *img)
+{
+	if (!img)
+		return;
+	mc_strv_release(&img->tags);
+	memset(img, 0, sizeof(*img));
 }
 
 int mc_engine_image_tag(struct mc_engine *e, const char *src, const char *repo, const char *tag)

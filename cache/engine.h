@@ -41,10 +41,14 @@ void mc_engine_set_buildkit(struct mc_engine *e, int on);
 struct mc_image {
 	char id[80];   /* "sha256:…" */
 	int64_t size;
+	struct mc_strv tags; /* RepoTags: "repo:tag" */
 };
+#define MC_IMAGE_INIT { "", 0, MC_STRV_INIT }
 /* GET /images/{name}/json: MC_ENOTFOUND on 404 (branch on status, never text).
- * out may be NULL. */
+ * out may be NULL; if not, it must be initialised (MC_IMAGE_INIT) and is
+ * replaced; release it with mc_image_release(). */
 int mc_engine_image_inspect(struct mc_engine *e, const char *name, struct mc_image *out);
+void mc_image_release(struct mc_image *img);
 /* POST /images/{src}/tag?repo=&tag=. MC_ENOTFOUND when src is missing. */
 int mc_engine_image_tag(struct mc_engine *e, const char *src, const char *repo, const char *tag);
 /* DELETE /images/{name}[?force=1]. MC_ENOTFOUND on 404, MC_ELOCKED on 409

@@ -195,18 +195,18 @@ done:
 }
 
 /* Is the entry's image still in the engine? Retags it under its key tag if
- * only the tag was removed. 1 usable, 0 gone, < 0 engine error. */
-static int image_alive(struct run *r, const struct mc_entry *e)
+ * only the tag was removed. 1 usable, 0 gone, < 0 engine error. img (an
+ * initialised mc_image) receives what the engine said about the image. */
+static int image_alive(struct run *r, const struct mc_entry *e, struct mc_image *img)
 {
-	struct mc_image img;
-	int ret = mc_engine_image_inspect(r->eng, e->image_tag, &img);
-	if (!ret && e->image_id && !strcmp(img.id, e->image_id))
+	int ret = mc_engine_image_inspect(r->eng, e->image_tag, img);
+	if (!ret && e->image_id && !strcmp(img->id, e->image_id))
 		return 1;
 	if (ret && ret != MC_ENOTFOUND)
 		return ret;
 	if (!e->image_id)
 		return 0;
-	ret = mc_engine_image_inspect(r->eng, e->image_id, &img);
+	ret = mc_engine_image_inspect(r->eng, e->image_id, img);
 	if (ret == MC_ENOTFOUND)
 		return 0;
 	if (ret)
@@ -220,15 +220,20 @@ static int image_alive(struct run *r, const struct mc_entry *e)
 
 /* Serves a ready entry, under its key lock: :latest alias, then last use, the
  * latest pointer, the counter (if any) and the lease (if asked) in one index
- * transaction, so gc never sees a served entry without its lease. */
-static int serve(struct run *r, const struct mc_entry *e, const char *counter, struct mc_ensure_result *out)
+ * transaction, so gc never sees a served entry without its lease. img (may be
+ * NULL) is the engine's word on the image: if :latest is already on it, the
+ * common repeated hit, the tag request is saved. */
+static int serve(struct run *r, const struct mc_entry *e, const struct mc_image *img, const char *counter,
+		 struct mc_ensure_result *out)
 {
 	int64_t t0 = mc_mono_ms();
 	char *repo = mc_image_repo(e->runtime);
-	int ret;
+	char *latest = mc_asprintf("%s:latest", repo);
+	int ret = 0;
 
 	phase_begin(r, "tag");
-	if ((ret = mc_engine_image_tag(r->eng, e->image_id, repo, "latest")))
+	if (!(img && !strcmp(img->id, e->image_id) && mc_strv_find(&img->tags, latest) >= 0) &&
+	    (ret = mc_engine_image_tag(r->eng, e->image_id, repo, "latest")))
 		goto done;
 	if ((ret = mc_index_begin(r->ix)))
 		goto done;
@@ -247,6 +252,7 @@ static int serve(struct run *r, const struct mc_entry *e, const char *counter, s
 	out->image_id = mc_strdup(e->image_id);
 	out->commit = mc_strdup(e->head_sha ? e->head_sha : "");
 done:
+	free(latest);
 	free(repo);
 	return ret;
 }
@@ -255,13 +261,15 @@ done:
 static int try_serve(struct run *r, struct mc_ensure_result *out)
 {
 	struct mc_entry e = { 0 };
+	struct mc_image img = MC_IMAGE_INIT;
 	int ret = mc_index_get(r->ix, &e, r->key);
 	if (ret == MC_ENOTFOUND)
 		return 0;
 	if (ret)
 		return ret;
-	if (e.state == MC_STATE_READY && (ret = image_alive(r, &e)) == 1)
-		ret = serve(r, &e, "hits", out) ? mc_error_code() : 1;
+	if (e.state == MC_STATE_READY && (ret = image_alive(r, &e, &img)) == 1)
+		ret = serve(r, &e, &img, "hits", out) ? mc_error_code() : 1;
+	mc_image_release(&img);
 	mc_entry_release(&e);
 	return ret;
 }
@@ -460,7 +468,7 @@ static int build(struct run *r, struct mc_ensure_result *out)
 	struct mc_trace_cb tcb = { .on_vertex = on_step, .on_log = on_step_log };
 	struct build_log bl = { r, NULL, NULL };
 	struct mc_buf tail = MC_BUF_INIT;
-	struct mc_image img = { 0 };
+	struct mc_image img = MC_IMAGE_INIT;
 	char *tree = mc_asprintf("%s/%s", r->ctx->paths.trees, r->key);
 	char *log_path = mc_asprintf("%s/%s.log", r->ctx->paths.logs, r->key);
 	char id[80] = "";
@@ -539,7 +547,7 @@ static int build(struct run *r, struct mc_ensure_result *out)
 	if ((ret = mc_index_put(r->ix, &e)))
 		goto done;
 	mc_index_build_record(r->ix, r->key, started, e.build_ms, 1, log_path);
-	ret = serve(r, &e, "builds", out);
+	ret = serve(r, &e, NULL, "builds", out);
 	out->built = 1;
 done:
 	if (ret && ret != MC_ELOCKED) {
@@ -562,6 +570,7 @@ done:
 	mc_strv_release(&args);
 	mc_strv_release(&labels);
 	mc_buf_release(&tail);
+	mc_image_release(&img);
 	free(tree);
 	free(log_path);
 	return ret;
@@ -584,6 +593,7 @@ static int lock_key(struct run *r, struct mc_lock *l, enum mc_lock_mode mode)
 static int ensure_offline(struct run *r, struct mc_ensure_result *out)
 {
 	struct mc_entry e = { 0 };
+	struct mc_image img = MC_IMAGE_INIT;
 	int ret = mc_index_newest_ready(r->ix, &e, r->runtime);
 	if (ret == MC_ENOTFOUND) {
 		mc_error_set(MC_ENOTFOUND, "runtime '%s': nothing cached to use offline", r->runtime);
@@ -592,7 +602,7 @@ static int ensure_offline(struct run *r, struct mc_ensure_result *out)
 	}
 	if (ret)
 		goto done;
-	if ((ret = image_alive(r, &e)) < 0)
+	if ((ret = image_alive(r, &e, &img)) < 0)
 		goto done;
 	if (ret == 0) {
 		ret = mc_error_set(MC_ENOTFOUND, "runtime '%s': cached image '%s' is gone from the engine", r->runtime,
@@ -600,7 +610,7 @@ static int ensure_offline(struct run *r, struct mc_ensure_result *out)
 		mc_error_hint("run 'molcache ensure %s' with the remote reachable to rebuild it", r->runtime);
 		goto done;
 	}
-	if ((ret = serve(r, &e, "offline_hits", out)))
+	if ((ret = serve(r, &e, &img, "offline_hits", out)))
 		goto done;
 	out->stale = 1;
 	char *w = mc_asprintf("offline: using '%s' built from commit %.12s, not checked against the remote",
@@ -608,6 +618,7 @@ static int ensure_offline(struct run *r, struct mc_ensure_result *out)
 	emit(r, (struct mc_event){ .kind = MC_EV_WARN, .text = w });
 	free(w);
 done:
+	mc_image_release(&img);
 	mc_entry_release(&e);
 	return ret;
 }
@@ -750,6 +761,7 @@ int mc_ensure(struct mc_ctx *ctx, const struct mc_ensure_opts *opts, struct mc_e
 int mc_ensure_inputs(struct mc_ctx *ctx, const struct mc_ensure_opts *opts, struct mc_entry *out, int *cached)
 {
 	struct mc_entry e = { 0 };
+	struct mc_image img = MC_IMAGE_INIT;
 	struct run r;
 	int ret;
 
@@ -771,8 +783,9 @@ int mc_ensure_inputs(struct mc_ctx *ctx, const struct mc_ensure_opts *opts, stru
 	if (ret == MC_ENOTFOUND)
 		ret = 0;
 	else if (!ret)
-		*cached = e.state == MC_STATE_READY && image_alive(&r, &e) == 1;
+		*cached = e.state == MC_STATE_READY && image_alive(&r, &e, &img) == 1;
 done:
+	mc_image_release(&img);
 	mc_entry_release(&e);
 	run_release(&r);
 	return ret;

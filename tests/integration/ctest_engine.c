@@ -498,14 +498,13 @@ static void test_unreachable(void)
 
 static void test_images(struct mc_engine *e, const char *base, const char *registry)
 {
-	struct mc_image img, img2;
+	struct mc_image img = MC_IMAGE_INIT, img2 = MC_IMAGE_INIT;
 	struct mc_buf body = MC_BUF_INIT;
 	char *ref, *missing, *latest, *path, *digest_ref = NULL;
 	json_t *root;
 	long status = 0;
 	int ret;
 
-	memset(&img, 0, sizeof(img));
 	CHECK_INT(mc_engine_image_inspect(e, base, &img), 0);
 	CHECK(!strncmp(img.id, "sha256:", 7));
 	CHECK_INT(strlen(img.id), 71);
@@ -517,9 +516,10 @@ static void test_images(struct mc_engine *e, const char *base, const char *regis
 
 	/* tag, then the new name resolves to the same image */
 	CHECK_INT(mc_engine_image_tag(e, base, "mc-test/tagged", "t1"), 0);
-	memset(&img2, 0, sizeof(img2));
 	CHECK_INT(mc_engine_image_inspect(e, "mc-test/tagged:t1", &img2), 0);
 	CHECK_STR(img2.id, img.id);
+	CHECK(mc_strv_find(&img2.tags, "mc-test/tagged:t1") >= 0); /* RepoTags */
+	CHECK(img2.tags.n >= 2); /* and the base's own name */
 	CHECK_INT(mc_engine_image_tag(e, "mc-test/does-not-exist:1", "mc-test/x", "1"), MC_ENOTFOUND);
 	CHECK(mc_engine_image_tag(e, base, "Bad Repo!", "1") < 0);
 
@@ -531,7 +531,6 @@ static void test_images(struct mc_engine *e, const char *base, const char *regis
 	if (ret)
 		fprintf(stderr, "pull: %s\n", mc_error_msg());
 	CHECK_INT(ret, 0);
-	memset(&img2, 0, sizeof(img2));
 	CHECK_INT(mc_engine_image_inspect(e, ref, &img2), 0);
 	CHECK_STR(img2.id, img.id);
 
@@ -575,6 +574,8 @@ static void test_images(struct mc_engine *e, const char *base, const char *regis
 	free(ref);
 	free(missing);
 	free(latest);
+	mc_image_release(&img);
+	mc_image_release(&img2);
 }
 
 static void test_build_ok(struct mc_engine *e, int buildkit)
@@ -583,7 +584,7 @@ static void test_build_ok(struct mc_engine *e, int buildkit)
 	struct mc_strv args = MC_STRV_INIT, labels = MC_STRV_INIT;
 	struct progress p = { 0, 0, 0, MC_BUF_INIT };
 	struct mc_buf log = MC_BUF_INIT;
-	struct mc_image img;
+	struct mc_image img = MC_IMAGE_INIT;
 	char id[80] = "junk";
 	char *dir;
 	int ret;
@@ -616,7 +617,6 @@ static void test_build_ok(struct mc_engine *e, int buildkit)
 		CHECK(strstr(mc_buf_cstr(&log), "Step") != NULL);
 	}
 
-	memset(&img, 0, sizeof(img));
 	CHECK_INT(mc_engine_image_inspect(e, id, &img), 0);
 	CHECK_STR(img.id, id);
 	CHECK_INT(mc_engine_image_inspect(e, tag, &img), 0);
@@ -628,6 +628,7 @@ static void test_build_ok(struct mc_engine *e, int buildkit)
 
 	CHECK_INT(mc_engine_image_remove(e, tag, 0), 0);
 	CHECK_INT(mc_engine_image_inspect(e, id, NULL), MC_ENOTFOUND);
+	mc_image_release(&img);
 	mc_strv_release(&args);
 	mc_strv_release(&labels);
 	mc_buf_release(&p.text);

@@ -30,6 +30,23 @@ tag2=$(mc ensure claude-code --network none 2>/dev/null)
 [ "$(counter builds)" = 1 ] && [ "$(counter fetches)" = 1 ] && [ "$(counter hits)" = 1 ] || it_fail "hit counters: builds=$(counter builds) fetches=$(counter fetches) hits=$(counter hits)"
 ok "hit prints the same tag, fetches nothing, builds nothing"
 
+# :latest already on the image: a hit sends no tag request (the engine's event
+# log shows none); :latest removed, or moved to another image, is put back
+tag_events() { # tag_events SINCE: the engine's image tag events since then
+	sleep 1
+	engine_get "/events?since=$1&until=$(date +%s)&filters=$(urlenc '{"type":["image"],"event":["tag"]}')"
+}
+since=$(date +%s); mc ensure claude-code --network none >/dev/null 2>&1
+[ -z "$(tag_events "$since")" ] || it_fail "a hit with :latest in place still tagged: $(tag_events "$since")"
+engine_req DELETE "/images/molcache/claude-code:latest" >/dev/null
+since=$(date +%s); mc ensure claude-code --network none >/dev/null 2>&1
+[ -n "$(tag_events "$since")" ] || it_fail "no tag event when :latest was missing"
+[ "$(image_id molcache/claude-code:latest)" = "$(image_id "$tag1")" ] || it_fail ":latest not restored"
+engine_req POST "/images/$(urlenc "$MC_BASE_IMAGE")/tag?repo=molcache/claude-code&tag=latest" >/dev/null
+mc ensure claude-code --network none >/dev/null 2>&1
+[ "$(image_id molcache/claude-code:latest)" = "$(image_id "$tag1")" ] || it_fail ":latest moved elsewhere was not put back"
+ok "a hit with :latest in place sends no tag request; a removed or moved :latest is put back"
+
 # a new commit: new key and tag, an incremental fetch
 commit claude-code f7.txt "changed"
 tag3=$(mc ensure claude-code --network none 2>/dev/null)
