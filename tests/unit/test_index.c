@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -533,6 +534,49 @@ static void test_transactions(void)
 	free(path);
 }
 
+/* Short-lived processes each commit a little, as hits do: the WAL, which
+ * every process start reads whole, stays bounded; and a reader elsewhere
+ * never makes a commit wait for the truncation. */
+static void test_wal_bounded(void)
+{
+	char *path = tmp_file("wal.db");
+	char *wal = mc_asprintf("%s-wal", path);
+	struct mc_index *ix = NULL;
+	struct stat st;
+	off_t biggest = 0;
+
+	for (int i = 0; i < 400; i++) {
+		char key[32];
+
+		CHECK_INT(mc_index_open(&ix, path), 0);
+		snprintf(key, sizeof(key), "k%d", i);
+		put_simple(ix, key, "rt", MC_STATE_READY, i);
+		CHECK_INT(mc_index_counter_add(ix, "hits", 1), 0);
+		mc_index_free(ix);
+		ix = NULL;
+		if (stat(wal, &st) == 0 && st.st_size > biggest)
+			biggest = st.st_size;
+	}
+	/* 64 pages of 4 KiB and their frame headers, plus one commit's worth */
+	CHECK(biggest > 0);
+	CHECK(biggest < 80 * 4120);
+
+	/* a reader holding a snapshot: commits go on, nothing waits */
+	sqlite3 *reader = NULL;
+	CHECK_INT(sqlite3_open(path, &reader), SQLITE_OK);
+	CHECK_INT(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM entries", NULL, NULL, NULL), SQLITE_OK);
+	CHECK_INT(mc_index_open(&ix, path), 0);
+	int64_t t0 = mc_mono_ms();
+	for (int i = 0; i < 200; i++)
+		CHECK_INT(mc_index_counter_add(ix, "hits", 1), 0);
+	CHECK(mc_mono_ms() - t0 < 5000); /* a 10 s busy wait per truncation would show */
+	CHECK_INT(sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(reader);
+	mc_index_free(ix);
+	free(wal);
+	free(path);
+}
+
 /* Processes writing at once through their own handles: no write is lost, nobody fails. */
 static void test_concurrent_writers(void)
 {
@@ -769,6 +813,7 @@ int main(void)
 	test_newest_and_list();
 	test_counters_dfhash_builds();
 	test_transactions();
+	test_wal_bounded();
 	test_meta();
 	test_concurrent_writers();
 	test_corruption();
