@@ -36,20 +36,27 @@ for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; 
 export MOLCACHE_HOME=$W/cache MOLCACHE_REPO_PREFIX=git://127.0.0.1:$port/workspace-template-
 tag=$("$MC" ensure codex -q --network none)
 
-timeit() { # timeit NAME CMD...: N runs, median and mean wall ms
-	local name=$1; shift
-	python3 - "$N" "$name" "$@" <<'PY'
-import subprocess, sys, time, statistics
-n, name, cmd = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-ts = []
-for _ in range(n):
-    t = time.perf_counter(); subprocess.run(cmd, shell=True, check=True, stdout=subprocess.DEVNULL); ts.append((time.perf_counter() - t) * 1000)
-print(f"{name:<6} median {statistics.median(ts):7.2f} ms   mean {statistics.mean(ts):7.2f} ms   (n={n})")
-PY
-}
 echo "molcache $("$MC" version | cut -d' ' -f2), $(nproc) cores, engine $(curl -s --unix-socket "${DOCKER_HOST#unix://}" http://d/version | python3 -c 'import json,sys; print(json.load(sys.stdin)["Version"])')"
-timeit floor "$MC version"
-timeit hit "$MC ensure codex -q"
-timeit offline "$MC ensure codex -q --offline 2>/dev/null"
-timeit sha "$MC ensure codex -q --ref $(git -C "$W/src" rev-parse HEAD)"
-timeit cli "git ls-remote $MOLCACHE_REPO_PREFIX""codex HEAD && docker image inspect $tag && docker tag $tag molcache/codex:latest"
+# Round robin: each round runs every command once, so drift in the machine's
+# load spreads over all of them alike. Median and mean wall ms of N rounds.
+sha=$(git -C "$W/src" rev-parse HEAD)
+python3 - "$N" \
+	floor "$MC version" \
+	offline "$MC ensure codex -q --offline 2>/dev/null" \
+	sha "$MC ensure codex -q --ref $sha" \
+	hit "$MC ensure codex -q" \
+	cli "git ls-remote $MOLCACHE_REPO_PREFIX""codex HEAD && docker image inspect $tag && docker tag $tag molcache/codex:latest" <<'PY'
+import subprocess, sys, time, statistics
+n, args = int(sys.argv[1]), sys.argv[2:]
+cmds = list(zip(args[0::2], args[1::2]))
+ts = {name: [] for name, _ in cmds}
+for _ in range(n):
+    for name, cmd in cmds:
+        t = time.perf_counter()
+        subprocess.run(cmd, shell=True, check=True, stdout=subprocess.DEVNULL)
+        ts[name].append((time.perf_counter() - t) * 1000)
+for name, _ in cmds:
+    print(f"{name:<8} median {statistics.median(ts[name]):7.2f} ms   mean {statistics.mean(ts[name]):7.2f} ms   (n={n})")
+hit, cli = statistics.median(ts["hit"]), statistics.median(ts["cli"])
+print(f"hit is {cli / hit:.1f}x faster than the CLI pipeline")
+PY

@@ -4,6 +4,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -15,6 +16,51 @@
 
 /* Module-private, in ignore.c. */
 int mc_ignore_may_reinclude_(const struct mc_ignore *ig, const char *dir);
+
+/*
+ * libarchive is loaded on first use (dlopen): only a miss streams a context,
+ * and loading it with what it pulls in (libxml2, ICU, nettle, …) at every
+ * process start cost each cache hit ~5 ms. la holds every function used.
+ */
+#ifndef MC_LIBARCHIVE_SONAME
+#define MC_LIBARCHIVE_SONAME "libarchive.so.13"
+#endif
+#define LA_FUNCS(X) \
+	X(archive_write_new) X(archive_write_set_format_pax_restricted) X(archive_write_open) \
+	X(archive_write_header) X(archive_write_data) X(archive_write_close) \
+	X(archive_write_free) X(archive_error_string) X(archive_entry_new) X(archive_entry_free) \
+	X(archive_entry_clear) X(archive_entry_copy_pathname) X(archive_entry_set_perm) \
+	X(archive_entry_set_mtime) X(archive_entry_set_uid) X(archive_entry_set_gid) \
+	X(archive_entry_copy_uname) X(archive_entry_copy_gname) X(archive_entry_set_filetype) \
+	X(archive_entry_copy_hardlink) X(archive_entry_set_size) X(archive_entry_copy_symlink) \
+	X(archive_entry_set_rdevmajor) X(archive_entry_set_rdevminor)
+
+static struct {
+#define X(f) __typeof__(f) *f;
+	LA_FUNCS(X)
+#undef X
+} la;
+
+static int la_load(void)
+{
+	static int loaded;
+	void *h;
+
+	if (loaded)
+		return 0;
+	if (!(h = dlopen(MC_LIBARCHIVE_SONAME, RTLD_NOW | RTLD_LOCAL))) {
+		int ret = mc_error_set(MC_ERR, "cannot load libarchive: %s", dlerror());
+		mc_error_hint("install libarchive (Debian package: libarchive13)");
+		return ret;
+	}
+#define X(f)                                                                                   \
+	if (!(*(void **)&la.f = dlsym(h, #f)))                                                     \
+		return mc_error_set(MC_ERR, "cannot load libarchive: '%s' has no %s", MC_LIBARCHIVE_SONAME, #f);
+	LA_FUNCS(X)
+#undef X
+	loaded = 1;
+	return 0;
+}
 
 #define CHUNK (32 * 1024)
 #define OUT_CAP (64 * 1024)
@@ -337,6 +383,8 @@ int mc_context_open(struct mc_context **out, const char *dir, const char *docker
 
 	*out = NULL;
 	c->rootfd = c->fd = c->dirfd = -1;
+	if ((ret = la_load()))
+		goto done;
 	if ((c->rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		ret = sys_err("cannot open build context", dir);
 		goto done;
@@ -358,16 +406,16 @@ int mc_context_open(struct mc_context **out, const char *dir, const char *docker
 	c->out_cap = OUT_CAP;
 	c->out = mc_malloc(c->out_cap);
 	c->chunk = mc_malloc(CHUNK);
-	c->ae = archive_entry_new();
-	c->a = archive_write_new();
+	c->ae = la.archive_entry_new();
+	c->a = la.archive_write_new();
 	if (!c->a || !c->ae) {
 		ret = mc_error_set(MC_ERR, "cannot start tar stream for '%s': out of memory", dir);
 		goto done;
 	}
-	if (archive_write_set_format_pax_restricted(c->a) != ARCHIVE_OK ||
-		archive_write_open(c->a, c, NULL, tar_out, NULL) != ARCHIVE_OK) {
+	if (la.archive_write_set_format_pax_restricted(c->a) != ARCHIVE_OK ||
+		la.archive_write_open(c->a, c, NULL, tar_out, NULL) != ARCHIVE_OK) {
 		ret = mc_error_set(MC_ERR, "cannot start tar stream for '%s': %s", dir,
-			archive_error_string(c->a));
+			la.archive_error_string(c->a));
 		goto done;
 	}
 	*out = c;
@@ -441,38 +489,38 @@ static int write_header(struct mc_context *c, const struct ent *e)
 	struct archive_entry *ae = c->ae;
 	int r;
 
-	archive_entry_clear(ae);
-	archive_entry_copy_pathname(ae, e->path);
-	archive_entry_set_perm(ae, e->mode & 07777);
-	archive_entry_set_mtime(ae, 0, 0);
-	archive_entry_set_uid(ae, 0);
-	archive_entry_set_gid(ae, 0);
-	archive_entry_copy_uname(ae, "");
-	archive_entry_copy_gname(ae, "");
+	la.archive_entry_clear(ae);
+	la.archive_entry_copy_pathname(ae, e->path);
+	la.archive_entry_set_perm(ae, e->mode & 07777);
+	la.archive_entry_set_mtime(ae, 0, 0);
+	la.archive_entry_set_uid(ae, 0);
+	la.archive_entry_set_gid(ae, 0);
+	la.archive_entry_copy_uname(ae, "");
+	la.archive_entry_copy_gname(ae, "");
 	if (e->link != NO_LINK) {
-		archive_entry_set_filetype(ae, AE_IFREG);
-		archive_entry_copy_hardlink(ae, c->e[e->link].path);
-		archive_entry_set_size(ae, 0);
+		la.archive_entry_set_filetype(ae, AE_IFREG);
+		la.archive_entry_copy_hardlink(ae, c->e[e->link].path);
+		la.archive_entry_set_size(ae, 0);
 	} else if (S_ISREG(e->mode)) {
-		archive_entry_set_filetype(ae, AE_IFREG);
-		archive_entry_set_size(ae, e->size);
+		la.archive_entry_set_filetype(ae, AE_IFREG);
+		la.archive_entry_set_size(ae, e->size);
 	} else if (S_ISDIR(e->mode)) {
-		archive_entry_set_filetype(ae, AE_IFDIR);
+		la.archive_entry_set_filetype(ae, AE_IFDIR);
 	} else if (S_ISLNK(e->mode)) {
-		archive_entry_set_filetype(ae, AE_IFLNK);
-		archive_entry_copy_symlink(ae, e->target);
+		la.archive_entry_set_filetype(ae, AE_IFLNK);
+		la.archive_entry_copy_symlink(ae, e->target);
 	} else if (S_ISFIFO(e->mode)) {
-		archive_entry_set_filetype(ae, AE_IFIFO);
+		la.archive_entry_set_filetype(ae, AE_IFIFO);
 	} else if (S_ISCHR(e->mode) || S_ISBLK(e->mode)) {
-		archive_entry_set_filetype(ae, S_ISCHR(e->mode) ? AE_IFCHR : AE_IFBLK);
-		archive_entry_set_rdevmajor(ae, major(e->rdev));
-		archive_entry_set_rdevminor(ae, minor(e->rdev));
+		la.archive_entry_set_filetype(ae, S_ISCHR(e->mode) ? AE_IFCHR : AE_IFBLK);
+		la.archive_entry_set_rdevmajor(ae, major(e->rdev));
+		la.archive_entry_set_rdevminor(ae, minor(e->rdev));
 	}
 	/* ARCHIVE_WARN (a name not in the locale's charset) still writes a valid header. */
-	r = archive_write_header(c->a, ae);
+	r = la.archive_write_header(c->a, ae);
 	if (r < ARCHIVE_WARN)
 		return mc_error_set(MC_ERR, "cannot write tar header for '%s': %s", e->path,
-			archive_error_string(c->a));
+			la.archive_error_string(c->a));
 	return 0;
 }
 
@@ -526,9 +574,9 @@ static int copy_chunk(struct mc_context *c)
 	if (n == 0)
 		return mc_error_set(MC_ERR, "cannot stream '%s': file shrank while the build context was sent",
 			e->path);
-	if (archive_write_data(c->a, c->chunk, (size_t)n) < 0)
+	if (la.archive_write_data(c->a, c->chunk, (size_t)n) < 0)
 		return mc_error_set(MC_ERR, "cannot write tar data for '%s': %s", e->path,
-			archive_error_string(c->a));
+			la.archive_error_string(c->a));
 	c->left -= n;
 	return 0;
 }
@@ -540,8 +588,8 @@ static int step(struct mc_context *c)
 		return copy_chunk(c);
 	if (c->next < c->n)
 		return start_entry(c);
-	if (archive_write_close(c->a) != ARCHIVE_OK)
-		return mc_error_set(MC_ERR, "cannot finish tar stream: %s", archive_error_string(c->a));
+	if (la.archive_write_close(c->a) != ARCHIVE_OK)
+		return mc_error_set(MC_ERR, "cannot finish tar stream: %s", la.archive_error_string(c->a));
 	c->state = S_DONE;
 	release_fds(c);
 	return 0;
@@ -588,9 +636,9 @@ void mc_context_free(struct mc_context *c)
 	release_fds(c);
 	c->state = S_FREEING;
 	if (c->a)
-		archive_write_free(c->a);
+		la.archive_write_free(c->a);
 	if (c->ae)
-		archive_entry_free(c->ae);
+		la.archive_entry_free(c->ae);
 	for (size_t i = 0; i < c->n; i++) {
 		free(c->e[i].path);
 		free(c->e[i].target);

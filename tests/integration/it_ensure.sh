@@ -28,7 +28,10 @@ objs1=$(counter fetched_objects)
 tag2=$(mc ensure claude-code --network none 2>/dev/null)
 [ "$tag2" = "$tag1" ] || it_fail "hit gave $tag2, want $tag1"
 [ "$(counter builds)" = 1 ] && [ "$(counter fetches)" = 1 ] && [ "$(counter hits)" = 1 ] || it_fail "hit counters: builds=$(counter builds) fetches=$(counter fetches) hits=$(counter hits)"
-ok "hit prints the same tag, fetches nothing, builds nothing"
+LD_DEBUG=files mc ensure claude-code --network none >/dev/null 2>"$IT_DIR/ld-hit"
+! grep -q 'file=libarchive' "$IT_DIR/ld-hit" || it_fail "a hit loaded libarchive"
+grep -q 'file=libcurl' "$IT_DIR/ld-hit" || it_fail "LD_DEBUG=files shows no libraries: the check above proves nothing"
+ok "hit prints the same tag, fetches nothing, builds nothing, loads no libarchive"
 
 # :latest already on the image: a hit sends no tag request (the engine's event
 # log shows none); :latest removed, or moved to another image, is put back
