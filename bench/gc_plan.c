@@ -81,7 +81,7 @@ int main(int argc, char **argv)
 				ms[b - 1] = t;
 			}
 		for (size_t i = 0; i < plan.n; i++)
-			shares += plan.items[i].shares.n;
+			shares += plan.items[i].n_shares;
 		printf("%-28s %zu rows → %zu items, %zu shares, %.1f GiB freed: %lld ms (median of %d, %lld–%lld)\n",
 		       names[c], n, plan.n, shares, (double)plan.bytes_freed / (1 << 30), (long long)ms[runs / 2],
 		       runs, (long long)ms[0], (long long)ms[runs - 1]);

@@ -68,10 +68,10 @@ static void print_text(const struct mc_gc_report *r, int quiet)
 		else
 			printf("skipped %.12s (%s): %s", it->key, it->runtime ? it->runtime : "?",
 			       mc_gc_outcome_name(res->outcome));
-		if (it->shares.n) {
+		if (it->n_shares) {
 			printf("; shares layers with");
-			for (size_t k = 0; k < it->shares.n; k++)
-				printf(" %.12s", it->shares.v[k]);
+			for (size_t k = 0; k < it->n_shares; k++)
+				printf(" %.12s", mc_gc_share_key(&r->plan, it, k));
 			if (it->shares_truncated)
 				printf(" and more");
 		}

@@ -103,7 +103,10 @@ struct mc_gc_item {
 	int64_t last_used_ms;  /* as planned: the executor skips the row if it changed */
 	int64_t tree_bytes;    /* freed by dropping the tree */
 	int64_t image_bytes;   /* freed by removing the image, given every item before it */
-	struct mc_strv shares; /* up to MC_GC_SHARES_MAX other rows' keys that share a layer with this image */
+	/* up to MC_GC_SHARES_MAX other rows that share a layer with this image,
+	 * in key order: mc_gc_share_key(plan, item, k) for k < n_shares */
+	uint32_t shares[MC_GC_SHARES_MAX];
+	unsigned n_shares;
 	int shares_truncated;  /* 1 when more rows share layers than shares lists */
 };
 
@@ -120,7 +123,13 @@ struct mc_gc_plan {
 	int64_t bytes_before; /* trees + images only rows use */
 	int64_t bytes_after;  /* when every item is carried out */
 	int64_t bytes_freed;
+	char (*share_keys)[65]; /* what items' shares[] index: one block, not a string per share */
 };
+
+static inline const char *mc_gc_share_key(const struct mc_gc_plan *p, const struct mc_gc_item *it, size_t k)
+{
+	return p->share_keys[it->shares[k]];
+}
 
 /*
  * Rows + facts + policy + now → an ordered plan. Candidates are ready and

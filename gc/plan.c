@@ -323,7 +323,14 @@ static void fill_shares(struct mc_gc_plan *out, const size_t *item_row, const st
 		if (it->shares_truncated)
 			m = MC_GC_SHARES_MAX;
 		for (size_t k = 0; k < m; k++)
-			mc_strv_push(&it->shares, bykey[got[k]].key);
+			it->shares[k] = (uint32_t)got[k];
+		it->n_shares = (unsigned)m;
+	}
+	out->share_keys = mc_malloc(n * sizeof(*out->share_keys));
+	for (size_t r = 0; r < n; r++) {
+		size_t len = strnlen(bykey[r].key, 64);
+		memcpy(out->share_keys[r], bykey[r].key, len);
+		out->share_keys[r][len] = '\0';
 	}
 	free(bykey);
 	free(rank);
@@ -441,9 +448,9 @@ void mc_gc_plan_release(struct mc_gc_plan *p)
 	for (size_t i = 0; i < p->n; i++) {
 		free(p->items[i].runtime);
 		free(p->items[i].image_id);
-		mc_strv_release(&p->items[i].shares);
 	}
 	free(p->items);
 	free(p->kept);
+	free(p->share_keys);
 	memset(p, 0, sizeof(*p));
 }

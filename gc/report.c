@@ -26,8 +26,8 @@ char *mc_gc_report_json(const struct mc_gc_report *r, const struct mc_gc_policy 
 		const struct mc_gc_item *it = &r->plan.items[i];
 		const struct mc_gc_result *res = r->results ? &r->results[i] : NULL;
 		json_t *shares = json_array();
-		for (size_t k = 0; k < it->shares.n; k++)
-			json_array_append_new(shares, json_string(it->shares.v[k]));
+		for (size_t k = 0; k < it->n_shares; k++)
+			json_array_append_new(shares, json_string(mc_gc_share_key(&r->plan, it, k)));
 		json_array_append_new(
 			plan, json_pack("{s:s, s:o, s:o, s:s, s:s, s:I, s:I, s:I, s:o, s:b, s:s, s:I, s:o}", "key", it->key,
 					"runtime", str_or_null(it->runtime), "image_id", str_or_null(it->image_id),

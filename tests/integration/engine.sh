@@ -15,6 +15,9 @@ BASE_REPO=mc-test/busybox
 BASE_TAG=latest
 
 log() { printf 'engine.sh: %s\n' "$*" >&2; }
+# Whatever fails says where: a fixture that fails without a word cannot be fixed.
+set -E
+trap 'log "failed (exit $?) at line $LINENO: $BASH_COMMAND"' ERR
 die() { log "$*"; exit 1; }
 
 # Process $1 is alive and its command line mentions $2 (guards against a recycled pid).
@@ -51,7 +54,7 @@ pids_mentioning() {
 		p=${f#/proc/}
 		p=${p%/cmdline}
 		[[ $p == "$$" || $p == "$BASHPID" ]] || echo "$p"
-	done < <(grep -laF "${args[@]}" /proc/[0-9]*/cmdline 2>/dev/null)
+	done < <(grep -laF "${args[@]}" /proc/[0-9]*/cmdline 2>/dev/null || true)
 }
 
 exec_root() {
@@ -82,9 +85,11 @@ do_stop() {
 	# Deepest mount points first.
 	while read -r m; do
 		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || log "cannot unmount $m"
-	done < <(awk '{print $2}' /proc/mounts | grep -F -e "$D/" -e "$er/" | awk '{print length, $0}' | sort -rn | cut -d' ' -f2-)
+	done < <(awk '{print $2}' /proc/mounts | { grep -F -e "$D/" -e "$er/" || true; } | awk '{print length, $0}' | sort -rn | cut -d' ' -f2-)
 
-	rm -rf "$D/data" "$D/registry" "$D/rootfs" "$D/busybox.tar" "$D/env" "$SOCK"
+	# a dockerd that just exited may still be releasing files: one retry
+	rm -rf "$D/data" "$D/registry" "$D/rootfs" "$D/busybox.tar" "$D/env" "$SOCK" 2>/dev/null ||
+		{ sleep 1; rm -rf "$D/data" "$D/registry" "$D/rootfs" "$D/busybox.tar" "$D/env" "$SOCK"; }
 	if [[ $er != "$D/exec" ]]; then
 		rm -rf "$er"
 	fi

@@ -273,9 +273,9 @@ static void test_shares(void)
 	mc_gc_plan_make(&plan, &in, &pol);
 	/* c would free nothing (its one layer is pinned): --max-size leaves it */
 	CHECK_INT(plan.n, 2);
-	CHECK_INT(plan.n >= 1 ? plan.items[0].shares.n : 0, 1);
-	CHECK_STR(plan.n >= 1 && plan.items[0].shares.n ? plan.items[0].shares.v[0] : "", kb);
-	CHECK_STR(plan.n >= 2 && plan.items[1].shares.n ? plan.items[1].shares.v[0] : "", ka);
+	CHECK_INT(plan.n >= 1 ? plan.items[0].n_shares : 0, 1);
+	CHECK_STR(plan.n >= 1 && plan.items[0].n_shares ? mc_gc_share_key(&plan, &plan.items[0], 0) : "", kb);
+	CHECK_STR(plan.n >= 2 && plan.items[1].n_shares ? mc_gc_share_key(&plan, &plan.items[1], 0) : "", ka);
 	CHECK_INT(plan.n >= 2 ? plan.items[1].image_bytes : 0, 11);
 	CHECK_INT(plan.n >= 1 ? plan.items[0].shares_truncated : 1, 0);
 	mc_gc_plan_release(&plan);
@@ -313,10 +313,11 @@ static void test_shares_cap(void)
 	mc_gc_plan_make(&plan, &in, &pol);
 	CHECK_INT(plan.n, N);
 	for (size_t t = 0; t < plan.n; t++) {
-		CHECK_INT(plan.items[t].shares.n, MC_GC_SHARES_MAX);
+		CHECK_INT(plan.items[t].n_shares, MC_GC_SHARES_MAX);
 		CHECK_INT(plan.items[t].shares_truncated, 1);
-		for (size_t k = 1; k < plan.items[t].shares.n; k++)
-			CHECK(strcmp(plan.items[t].shares.v[k - 1], plan.items[t].shares.v[k]) < 0);
+		for (size_t k = 1; k < plan.items[t].n_shares; k++)
+			CHECK(strcmp(mc_gc_share_key(&plan, &plan.items[t], k - 1),
+				     mc_gc_share_key(&plan, &plan.items[t], k)) < 0);
 	}
 	mc_gc_plan_release(&plan);
 }
