@@ -35,14 +35,14 @@ ok "hit prints the same tag, fetches nothing, builds nothing, loads no libarchiv
 
 # :latest already on the image: a hit sends no tag request (the engine's event
 # log shows none); :latest removed, or moved to another image, is put back
-tag_events() { # tag_events SINCE: the engine's image tag events since then
+tag_events() { # tag_events SINCE: the engine's image tag events since then (since in ns: the build tagged this same second)
 	sleep 1
 	engine_get "/events?since=$1&until=$(date +%s)&filters=$(urlenc '{"type":["image"],"event":["tag"]}')"
 }
-since=$(date +%s); mc ensure claude-code --network none >/dev/null 2>&1
+since=$(date +%s.%N); mc ensure claude-code --network none >/dev/null 2>&1
 [ -z "$(tag_events "$since")" ] || it_fail "a hit with :latest in place still tagged: $(tag_events "$since")"
 engine_req DELETE "/images/molcache/claude-code:latest" >/dev/null
-since=$(date +%s); mc ensure claude-code --network none >/dev/null 2>&1
+since=$(date +%s.%N); mc ensure claude-code --network none >/dev/null 2>&1
 [ -n "$(tag_events "$since")" ] || it_fail "no tag event when :latest was missing"
 [ "$(image_id molcache/claude-code:latest)" = "$(image_id "$tag1")" ] || it_fail ":latest not restored"
 engine_req POST "/images/$(urlenc "$MC_BASE_IMAGE")/tag?repo=molcache/claude-code&tag=latest" >/dev/null
