@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,36 +35,49 @@ struct mc_git_creds {
  * git_libgit2_init() parses the whole CA bundle (~140 certificates, 18 ms:
  * a third of a cache hit) even when the remote is git:// or file:// and never
  * speaks TLS. libgit2 calls mbedTLS through the dynamic linker, which finds
- * this definition in the executable first. While git_libgit2_init() runs it
- * only remembers the path (the chain stays empty); an http(s) remote then
- * loads it (or the user's MOLCACHE_CA_FILE) through
- * GIT_OPT_SET_SSL_CERT_LOCATIONS, which lands here again and goes on to the
- * real parser. A libgit2 built on another TLS library never
- * calls this. The prototype is mbedTLS 2's, stable since 2.0.
+ * these two definitions in the executable first. While git_libgit2_init()
+ * runs they only remember the file or directory (the chain stays empty, and
+ * an empty chain trusts nothing); before the first http(s) connection
+ * load_cas() hands them (or the user's MOLCACHE_CA_FILE) to
+ * GIT_OPT_SET_SSL_CERT_LOCATIONS, which calls them again and they go on to
+ * mbedTLS's parsers. A libgit2 built on another TLS library never calls them.
+ * The prototypes are mbedTLS's, unchanged from 2.0 to 3.x.
  */
 struct mbedtls_x509_crt;
 int mbedtls_x509_crt_parse_file(struct mbedtls_x509_crt *chain, const char *path);
+int mbedtls_x509_crt_parse_path(struct mbedtls_x509_crt *chain, const char *path);
 
-static int initialising;    /* inside git_libgit2_init() */
-static char *deferred_cas;  /* the bundle libgit2 asked for then; NULL once loaded */
+typedef int (*parse_fn)(struct mbedtls_x509_crt *, const char *);
+static int initialising;           /* inside git_libgit2_init() */
+static char *deferred[2];          /* what libgit2 asked for then: [0] a file, [1] a directory */
+
+static int parse_or_defer(int which, const char *name, struct mbedtls_x509_crt *chain, const char *path)
+{
+	static parse_fn real[2];
+
+	if (initialising && path) {
+		free(deferred[which]);
+		deferred[which] = mc_strdup(path);
+		return 0;
+	}
+	if (!real[which])
+		*(void **)&real[which] = dlsym(RTLD_NEXT, name);
+	return real[which] ? real[which](chain, path) : -1;
+}
 
 int mbedtls_x509_crt_parse_file(struct mbedtls_x509_crt *chain, const char *path)
 {
-	static int (*real)(struct mbedtls_x509_crt *, const char *);
+	return parse_or_defer(0, "mbedtls_x509_crt_parse_file", chain, path);
+}
 
-	if (initialising && path) {
-		free(deferred_cas);
-		deferred_cas = mc_strdup(path);
-		return 0;
-	}
-	if (!real)
-		*(void **)&real = dlsym(RTLD_NEXT, "mbedtls_x509_crt_parse_file");
-	return real ? real(chain, path) : -1;
+int mbedtls_x509_crt_parse_path(struct mbedtls_x509_crt *chain, const char *path)
+{
+	return parse_or_defer(1, "mbedtls_x509_crt_parse_path", chain, path);
 }
 
 static const char *git_msg(void);
 
-static char *ca_file;   /* the user's bundle (MOLCACHE_CA_FILE), used instead of the system's */
+static char *ca_file;   /* the user's bundle (MOLCACHE_CA_FILE), used instead of the deferred ones */
 static int cas_loaded;  /* certificates handed to libgit2 for this process */
 
 void mc_git_set_ca_file(const char *path)
@@ -76,13 +90,13 @@ void mc_git_set_ca_file(const char *path)
 /* Before the first connection that may speak TLS (an http:// remote can redirect to https). */
 static int load_cas(const char *url)
 {
-	const char *file = ca_file ? ca_file : deferred_cas;
+	const char *file = ca_file ? ca_file : deferred[0], *dir = ca_file ? NULL : deferred[1];
 
-	if (cas_loaded || (strncmp(url, "https://", 8) && strncmp(url, "http://", 7)))
+	if (cas_loaded || (strncasecmp(url, "https://", 8) && strncasecmp(url, "http://", 7)))
 		return 0;
-	/* no file: a libgit2 on another TLS library has loaded its own defaults */
-	if (file && git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, file, NULL) < 0) {
-		int ret = mc_error_set(MC_ERR, "CA certificates '%s': %s", file, git_msg());
+	/* nothing: a libgit2 on another TLS library has loaded its own defaults */
+	if ((file || dir) && git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, file, dir) < 0) {
+		int ret = mc_error_set(MC_ERR, "CA certificates '%s': %s", file ? file : dir, git_msg());
 
 		mc_error_hint(ca_file ? "MOLCACHE_CA_FILE (or config ca_file) must name a PEM bundle"
 				      : "reinstall Debian's ca-certificates, or set MOLCACHE_CA_FILE");
@@ -114,12 +128,16 @@ int mc_git_init(void)
 
 void mc_git_shutdown(void)
 {
-	if (initialised)
-		git_libgit2_shutdown();
+	/* the deferred locations die with libgit2's global state, not before:
+	 * someone else may still hold an initialisation */
+	if (initialised && git_libgit2_shutdown() == 0) {
+		for (int i = 0; i < 2; i++) {
+			free(deferred[i]);
+			deferred[i] = NULL;
+		}
+		cas_loaded = 0;
+	}
 	initialised = 0;
-	free(deferred_cas);
-	deferred_cas = NULL;
-	cas_loaded = 0;
 }
 
 static const char *git_msg(void)
@@ -290,7 +308,8 @@ static int remote_fail(int code, const char *url, const struct mc_git_creds *c)
 
 	ret = mc_error_set(code, "remote '%s': %s", red, msg);
 	if (code == MC_EUNREACHABLE && git_error_last() && git_error_last()->klass == GIT_ERROR_SSL)
-		mc_error_hint("the server's certificate is not trusted: set MOLCACHE_CA_FILE to its CA's PEM bundle");
+		mc_error_hint("TLS failed; if the server's certificate comes from a private CA, set MOLCACHE_CA_FILE "
+			      "to that CA's PEM bundle");
 	else if (code == MC_EUNREACHABLE)
 		mc_error_hint("check the repository URL, the network, and that the token is valid");
 	free(red);

@@ -133,6 +133,7 @@ start_http() {
 	for attempt in 1 2 3 4 5; do
 		port=$(free_port)
 		tls_port=$(free_port)
+		while [ "$tls_port" = "$port" ]; do tls_port=$(free_port); done
 		cat >"$state/lighttpd.conf" <<-EOF
 			server.modules = ( "mod_alias", "mod_setenv", "mod_auth", "mod_authn_file", "mod_cgi", "mod_openssl" )
 			server.bind = "127.0.0.1"
