@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # status_100k.sh — times `molcache status` and `molcache ls` on an index of N rows
 # (default 100 000) spread over 9 runtimes, with a build record per row, :latest
-# pointers, counters and a gc run. Needs no engine: status reads only the index.
+# pointers, counters and a gc run. status needs no engine: it reads only the
+# index. With DOCKER_HOST naming a running engine, `gc --dry-run` (the whole
+# command: rows, facts from the engine, plan, sweeps) is timed too; the rows'
+# images do not exist there, as in a cache whose engine was pruned.
 #
-#   MOLCACHE=/path/to/molcache bash bench/status_100k.sh [ROWS]
+#   MOLCACHE=/path/to/molcache [DOCKER_HOST=unix://…] bash bench/status_100k.sh [ROWS]
 #
 # The index is created by molcache itself (so the schema is the binary's), then
 # filled with the sqlite3 CLI in one transaction. Each command runs 5 times; the
@@ -15,6 +18,7 @@ ROWS=${1:-100000}
 DIR=$(mktemp -d /tmp/mc-bench-status.XXXXXX)
 trap 'rm -rf "$DIR"' EXIT
 export MOLCACHE_HOME=$DIR/cache XDG_CONFIG_HOME=$DIR/config HOME=$DIR
+ENGINE=${DOCKER_HOST:-}
 unset DOCKER_HOST
 
 "$MOLCACHE" status --json >/dev/null # creates the root and the current schema
@@ -75,3 +79,11 @@ bench "show claude-code --json" "$MOLCACHE" show claude-code --json
 sqlite3 "$MOLCACHE_HOME/index.db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
 bench "version (process start floor)" "$MOLCACHE" version
 run_all
+if [ -n "$ENGINE" ]; then
+	export DOCKER_HOST=$ENGINE
+	bench "gc --dry-run (sweep only)" "$MOLCACHE" gc --dry-run -q
+	bench "gc --dry-run --max-age 7d" "$MOLCACHE" gc --dry-run --max-age 7d -q
+	bench "gc --dry-run --max-size 1T --keep 3" "$MOLCACHE" gc --dry-run --max-size 1T --keep 3 -q
+else
+	echo "gc --dry-run: not timed (set DOCKER_HOST to a running engine)"
+fi

@@ -20,7 +20,36 @@ struct run {
 	int64_t deadline; /* monotonic ms; 0 = none */
 	struct mc_entry *rows;
 	size_t n_rows;
+	/* names in trees/ and locks/, listed once (sorted): per-row stat and open
+	 * calls cost 100 000-row indexes seconds; every action re-checks anyway */
+	struct mc_strv trees, locks;
 };
+
+static void list_names(struct mc_strv *out, const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	while (d && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			mc_strv_push(out, de->d_name);
+	if (d)
+		closedir(d);
+	mc_strv_sort(out);
+}
+
+/* The key lock is held by someone (an ensure in flight); a missing lock file has no holder. */
+static int key_busy(struct run *g, const char *key)
+{
+	char name[80];
+	snprintf(name, sizeof(name), "%s.lock", key);
+	if (!mc_strv_has_sorted(&g->locks, name))
+		return 0;
+	char *lp = mc_lock_path_key(g->env->paths, key);
+	int busy = mc_lock_busy(lp) != 0;
+	free(lp);
+	return busy;
+}
 
 const char *mc_gc_outcome_name(enum mc_gc_outcome o)
 {
@@ -308,9 +337,8 @@ static void fix_rows(struct run *g)
 
 		if (!is_key(r->key))
 			continue;
-		char *tree = mc_asprintf("%s/%s", g->env->paths->trees, r->key);
-		int tree_gone = r->tree_path && lstat(tree, &st) && errno == ENOENT;
-		free(tree);
+		char *tree;
+		int tree_gone = r->tree_path && !mc_strv_has_sorted(&g->trees, r->key);
 		int stuck = r->state == MC_STATE_BUILDING || r->state == MC_STATE_EVICTING;
 		if (!stuck && !tree_gone)
 			continue;
@@ -319,10 +347,8 @@ static void fix_rows(struct run *g)
 								   : "tree-ref";
 		if (g->pol->dry_run) {
 			/* a dry run takes no lock (that would create lock files) */
-			char *lp = mc_lock_path_key(g->env->paths, r->key);
-			if (!mc_lock_busy(lp))
+			if (!key_busy(g, r->key))
 				stale_add(g, kind, r->key, 0, "dry run", 0);
-			free(lp);
 			continue;
 		}
 		if ((ret = try_lock_key(&lock, g, r->key)) == MC_ELOCKED)
@@ -398,18 +424,11 @@ static const struct mc_entry *row_of(struct run *g, const char *key)
 }
 
 /* An image that is some row's image. */
-static int row_image(struct run *g, const char *id)
-{
-	for (size_t i = 0; id && i < g->n_rows; i++)
-		if (g->rows[i].image_id && !strcmp(g->rows[i].image_id, id))
-			return 1;
-	return 0;
-}
-
 static int gather(struct facts *fa, struct run *g)
 {
 	static const struct mc_gc_layer none[1];
 	struct mc_index *ix = g->env->index;
+	struct mc_strv engine_ids = MC_STRV_INIT, row_ids = MC_STRV_INIT, runtimes = MC_STRV_INIT;
 	json_t *all = NULL;
 	int ret;
 
@@ -420,12 +439,13 @@ static int gather(struct facts *fa, struct run *g)
 	if ((ret = mc_index_leases_active(ix, &fa->leases, &fa->n_leases, g->rep->started_ms)))
 		goto done;
 	/* Without a recorded :latest, the newest ready row of a runtime is what
-	 * ensure served last, so it stands in. */
+	 * ensure served last, so it stands in (one lookup per runtime). */
 	for (size_t i = 0; i < g->n_rows; i++) {
 		const struct mc_entry *e = &g->rows[i];
 		char k[65];
-		if (e->state != MC_STATE_READY || !e->runtime)
+		if (e->state != MC_STATE_READY || !e->runtime || mc_strv_find(&runtimes, e->runtime) >= 0)
 			continue;
+		mc_strv_push(&runtimes, e->runtime);
 		if (mc_index_latest_get(ix, k, e->runtime) == MC_ENOTFOUND) {
 			struct mc_entry nw = { 0 };
 			if (!mc_index_newest_ready(ix, &nw, e->runtime) && mc_strv_find(&fa->latest, nw.key) < 0)
@@ -434,19 +454,32 @@ static int gather(struct facts *fa, struct run *g)
 		}
 	}
 	mc_error_clear();
+	/* Every image the engine holds (all=1: untagged parents too), once: a row
+	 * whose image is gone costs no request (100 000 rows must not mean as many). */
+	if ((ret = mc_engine_get_json(&all, g->env->engine, "/images/json?all=1")))
+		goto done;
+	for (size_t i = 0; i < json_array_size(all); i++) {
+		const char *id = json_string_value(json_object_get(json_array_get(all, i), "Id"));
+		if (id)
+			mc_strv_push(&engine_ids, id);
+	}
+	mc_strv_sort(&engine_ids);
+	json_decref(all);
+	all = NULL;
 	for (size_t i = 0; i < g->n_rows; i++) {
 		const struct mc_entry *e = &g->rows[i];
 		struct mc_gc_facts *f = &fa->f[i];
-		char *lp = mc_lock_path_key(g->env->paths, e->key);
-		f->locked = mc_lock_busy(lp) != 0;
-		free(lp);
+		f->locked = key_busy(g, e->key);
 		f->latest = mc_strv_find(&fa->latest, e->key) >= 0;
 		for (size_t k = 0; k < fa->n_leases; k++)
 			f->leased |= !strcmp(fa->leases[k].key, e->key);
 		if (!e->image_id)
 			continue;
+		mc_strv_push(&row_ids, e->image_id);
 		size_t n = 0;
-		ret = mc_gc_image_layers(&fa->layers[i], &n, g->env->engine, e->image_id);
+		ret = mc_strv_has_sorted(&engine_ids, e->image_id)
+			      ? mc_gc_image_layers(&fa->layers[i], &n, g->env->engine, e->image_id)
+			      : MC_ENOTFOUND;
 		if (ret == MC_ENOTFOUND) {
 			f->layers = none; /* gone already: removing it frees nothing */
 			ret = 0;
@@ -457,6 +490,7 @@ static int gather(struct facts *fa, struct run *g)
 		f->layers = fa->layers[i];
 		f->n_layers = n;
 	}
+	mc_strv_sort(&row_ids);
 	/* Layers of every other image are pinned: removing a row image never frees them. */
 	if ((ret = mc_engine_get_json(&all, g->env->engine, "/images/json")))
 		goto done;
@@ -464,7 +498,7 @@ static int gather(struct facts *fa, struct run *g)
 		const char *id = json_string_value(json_object_get(json_array_get(all, i), "Id"));
 		struct mc_gc_layer *ls = NULL;
 		size_t n = 0;
-		if (!id || row_image(g, id))
+		if (!id || mc_strv_has_sorted(&row_ids, id))
 			continue;
 		ret = mc_gc_image_layers(&ls, &n, g->env->engine, id);
 		for (size_t k = 0; !ret && k < n; k++)
@@ -484,6 +518,9 @@ static int gather(struct facts *fa, struct run *g)
 	free(path);
 done:
 	json_decref(all);
+	mc_strv_release(&engine_ids);
+	mc_strv_release(&row_ids);
+	mc_strv_release(&runtimes);
 	return ret;
 }
 
@@ -748,6 +785,8 @@ int mc_gc_run(struct mc_gc_report *out, const struct mc_gc_env *env, const struc
 		goto done;
 	if ((ret = load_rows(&g)))
 		goto done;
+	list_names(&g.trees, env->paths->trees);
+	list_names(&g.locks, env->paths->locks);
 	fix_rows(&g);
 	if (!pol->dry_run && (ret = load_rows(&g)))
 		goto done;
@@ -780,6 +819,8 @@ int mc_gc_run(struct mc_gc_report *out, const struct mc_gc_env *env, const struc
 done:
 	facts_release(&fa, n_facts);
 	mc_entries_free(g.rows, g.n_rows);
+	mc_strv_release(&g.trees);
+	mc_strv_release(&g.locks);
 	mc_lock_release(&gc_lock);
 	free(lp);
 	return ret;

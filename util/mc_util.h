@@ -74,6 +74,8 @@ void mc_strv_pushn(struct mc_strv *sv, const char *s, size_t n);
 void mc_strv_sort(struct mc_strv *sv);
 /* Index of s, or -1. */
 long mc_strv_find(const struct mc_strv *sv, const char *s);
+/* 1 when a vector sorted by mc_strv_sort() holds s (binary search; s may be NULL). */
+int mc_strv_has_sorted(const struct mc_strv *sv, const char *s);
 void mc_strv_release(struct mc_strv *sv);
 
 /* Allocation that aborts on failure. */

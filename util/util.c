@@ -207,6 +207,11 @@ long mc_strv_find(const struct mc_strv *sv, const char *s)
 	return -1;
 }
 
+int mc_strv_has_sorted(const struct mc_strv *sv, const char *s)
+{
+	return s && sv->n && bsearch(&s, sv->v, sv->n, sizeof(*sv->v), cmp_str) != NULL;
+}
+
 void mc_strv_release(struct mc_strv *sv)
 {
 	for (size_t i = 0; i < sv->n; i++)
