@@ -642,7 +642,7 @@ static int derive_key(struct run *r)
 
 	mc_sha256_hex(url_hash, r->clean_url, strlen(r->clean_url));
 	r->mirror = mc_asprintf("%s/%s.git", r->ctx->paths.repos, url_hash);
-	r->repo_lock = mc_asprintf("%s/repo-%s.lock", r->ctx->paths.locks, url_hash);
+	r->repo_lock = mc_lock_path_repo(&r->ctx->paths, url_hash);
 	if ((ret = dockerfile_hash(r)))
 		return ret;
 

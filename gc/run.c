@@ -41,12 +41,8 @@ static void list_names(struct mc_strv *out, const char *dir)
 /* The key lock is held by someone (an ensure in flight); a missing lock file has no holder. */
 static int key_busy(struct run *g, const char *key)
 {
-	char name[80];
-	snprintf(name, sizeof(name), "%s.lock", key);
-	if (!mc_strv_has_sorted(&g->locks, name))
-		return 0;
 	char *lp = mc_lock_path_key(g->env->paths, key);
-	int busy = mc_lock_busy(lp) != 0;
+	int busy = mc_strv_has_sorted(&g->locks, strrchr(lp, '/') + 1) && mc_lock_busy(lp) != 0;
 	free(lp);
 	return busy;
 }
@@ -709,7 +705,7 @@ static void sweep_mirrors(struct run *g)
 		if (!is_key(hex) || (!debris && mc_strv_find(&used, hex) >= 0))
 			continue;
 		char *path = mc_asprintf("%s/%s", dir, n);
-		char *lp = mc_asprintf("%s/repo-%s.lock", g->env->paths->locks, hex);
+		char *lp = mc_lock_path_repo(g->env->paths, hex);
 		if (lstat(path, &st) || age_ms(&st, g->rep->started_ms) < g->pol->grace_ms)
 			goto next; /* an ensure may have fetched it a moment before writing its row */
 		if (g->pol->dry_run || (!debris && !g->pol->prune_mirrors)) {

@@ -113,6 +113,11 @@ char *mc_lock_path_key(const struct mc_paths *p, const char *key)
 	return mc_asprintf("%s/%s.lock", p->locks, key);
 }
 
+char *mc_lock_path_repo(const struct mc_paths *p, const char *url_hash)
+{
+	return mc_asprintf("%s/repo-%s.lock", p->locks, url_hash);
+}
+
 char *mc_lock_path_gc(const struct mc_paths *p)
 {
 	return mc_asprintf("%s/gc.lock", p->locks);

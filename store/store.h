@@ -58,6 +58,8 @@ void mc_lock_release(struct mc_lock *l);
 char *mc_lock_path_key(const struct mc_paths *p, const char *key);
 /* locks/gc.lock — malloc'd: one gc at a time. */
 char *mc_lock_path_gc(const struct mc_paths *p);
+/* The lock serialising fetches into one mirror: locks/repo-<sha256 of the clean URL>.lock. */
+char *mc_lock_path_repo(const struct mc_paths *p, const char *url_hash);
 
 /* ---- index -------------------------------------------------------------- */
 
