@@ -64,6 +64,22 @@ int mc_ctx_engine(struct mc_ctx *ctx, struct mc_engine **out)
 	return ret;
 }
 
+int mc_ctx_root_id(struct mc_ctx *ctx, const char **out)
+{
+	struct mc_index *ix;
+	char legacy[17];
+	int ret = 0;
+
+	if (!ctx->root_id[0]) {
+		if ((ret = mc_ctx_index(ctx, &ix)))
+			return ret;
+		mc_root_id_legacy(legacy, ctx->paths.root);
+		ret = mc_index_root_id(ix, ctx->root_id, legacy);
+	}
+	*out = ctx->root_id;
+	return ret;
+}
+
 void mc_ctx_release(struct mc_ctx *ctx)
 {
 	mc_index_free(ctx->index);
@@ -501,8 +517,9 @@ static int build(struct run *r, struct mc_ensure_result *out)
 	label(&labels, "molcache.runtime", r->runtime);
 	label(&labels, "molcache.commit", r->sha);
 	label(&labels, "molcache.repo-prefix", r->clean_prefix);
-	char root_id[17];
-	mc_root_id(root_id, r->ctx->paths.root);
+	const char *root_id;
+	if ((ret = mc_ctx_root_id(r->ctx, &root_id)))
+		goto done;
 	label(&labels, "molcache.root", root_id);
 	if ((ret = mc_context_open(&tar, tree, r->ctx->cfg.dockerfile))) {
 		ret = template_error(r, ret);

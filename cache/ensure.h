@@ -23,6 +23,7 @@ struct mc_ctx {
 	struct mc_config cfg;
 	struct mc_index *index;   /* opened by mc_ctx_index() */
 	struct mc_engine *engine; /* opened by mc_ctx_engine() */
+	char root_id[65];         /* filled by mc_ctx_root_id() */
 };
 
 /* Resolves paths and loads config (file, then env). Creates nothing. */
@@ -31,6 +32,8 @@ int mc_ctx_init(struct mc_ctx *ctx);
 int mc_ctx_index(struct mc_ctx *ctx, struct mc_index **out);
 /* Connects to the engine once (DOCKER_HOST / config). */
 int mc_ctx_engine(struct mc_ctx *ctx, struct mc_engine **out);
+/* The root's identity (label molcache.root), made once and kept in the index. */
+int mc_ctx_root_id(struct mc_ctx *ctx, const char **out);
 void mc_ctx_release(struct mc_ctx *ctx);
 
 /* What ensure reports while it works; the front end decides how to show it. */

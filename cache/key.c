@@ -328,7 +328,7 @@ char *mc_redact_secret(const char *s, const char *secret)
 	return mc_buf_detach(&b);
 }
 
-void mc_root_id(char out[17], const char *root)
+void mc_root_id_legacy(char out[17], const char *root)
 {
 	char hex[65];
 	mc_sha256_hex(hex, root, strlen(root));

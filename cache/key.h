@@ -28,10 +28,10 @@ int mc_key_derive(char out[65], const struct mc_key_inputs *in);
 /* Sorted build args joined by '\n' (the canonical form stored in the index); malloc'd. */
 char *mc_key_build_args_canonical(const struct mc_strv *build_args);
 
-/* The cache root's identity for image labels (molcache.root): the first 16
- * hex digits of sha256(root path). gc treats only its own root's images as
- * orphans, so two roots can share one engine. */
-void mc_root_id(char out[17], const char *root);
+/* The identity a root had before ids were random (the first 16 hex digits of
+ * sha256(root path)): an index upgraded from then keeps it, so the images it
+ * labelled stay its own. New roots get a random id (mc_index_root_id). */
+void mc_root_id_legacy(char out[17], const char *root);
 
 /* sha256 of data as 64 lowercase hex + NUL (OpenSSL EVP). */
 void mc_sha256_hex(char out[65], const void *data, size_t n);

@@ -221,7 +221,8 @@ int cmd_gc(struct mc_ctx *ctx, int argc, char **argv)
 	     (ret = mc_cli_usage_error("gc", "config gc_max_size: %s", mc_error_msg()))) ||
 	    (!have_keep && ctx->cfg.gc_keep && (ret = keep_opt(&pol.keep_n, "config gc_keep", ctx->cfg.gc_keep))))
 		goto done;
-	if ((err = mc_ctx_index(ctx, &env.index)) || (err = mc_ctx_engine(ctx, &env.engine))) {
+	if ((err = mc_ctx_index(ctx, &env.index)) || (err = mc_ctx_engine(ctx, &env.engine)) ||
+	    (err = mc_ctx_root_id(ctx, &env.root_id))) {
 		ret = mc_cli_fail(ctx, err);
 		goto done;
 	}

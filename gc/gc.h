@@ -188,6 +188,7 @@ struct mc_gc_env {
 	const struct mc_paths *paths;
 	struct mc_index *index;
 	struct mc_engine *engine;
+	const char *root_id; /* this root's identity: only images labelled with it are gc's */
 };
 
 /*

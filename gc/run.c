@@ -180,7 +180,6 @@ static int remove_image(struct run *g, const char *id, const char *key)
 	struct mc_strv untagged = MC_STRV_INIT;
 	json_t *img = NULL;
 	char *path = mc_asprintf("/images/%s/json", id);
-	char root_id[17];
 	int ret;
 
 	if ((ret = mc_engine_get_json(&img, eng, path)))
@@ -188,8 +187,7 @@ static int remove_image(struct run *g, const char *id, const char *key)
 	json_t *labels = json_object_get(json_object_get(img, "Config"), "Labels");
 	const char *lkey = json_string_value(json_object_get(labels, "molcache.key"));
 	const char *lroot = json_string_value(json_object_get(labels, "molcache.root"));
-	mc_root_id(root_id, g->env->paths->root);
-	if (!key || !lkey || strcmp(lkey, key) || !lroot || strcmp(lroot, root_id)) {
+	if (!key || !lkey || strcmp(lkey, key) || !lroot || strcmp(lroot, g->env->root_id)) {
 		ret = MC_ENOTFOUND;
 		goto done;
 	}
@@ -506,10 +504,8 @@ static int gather(struct facts *fa, struct run *g)
 	}
 	mc_strv_sort(&fa->pinned);
 	/* only this root's images: another root may share the engine */
-	char root_id[17], *path;
-	mc_root_id(root_id, g->env->paths->root);
-	path = mc_asprintf("/images/json?filters=%%7B%%22label%%22%%3A%%5B%%22molcache.key%%22%%2C"
-			   "%%22molcache.root%%3D%s%%22%%5D%%7D", root_id);
+	char *path = mc_asprintf("/images/json?filters=%%7B%%22label%%22%%3A%%5B%%22molcache.key%%22%%2C"
+			   "%%22molcache.root%%3D%s%%22%%5D%%7D", g->env->root_id);
 	ret = mc_engine_get_json(&fa->images, g->env->engine, path);
 	free(path);
 done:

@@ -1,11 +1,13 @@
 /* index.c — the SQLite index: schema migrations and the cached prepared queries on it. */
 #include "store.h"
 
+#include <errno.h>
 #include <sqlite3.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 /*
  * Forward migrations: migrations[i] brings user_version i to i + 1. Never edit
@@ -45,6 +47,13 @@ static const char *const migrations[] = {
 	/* 3 → 4: status aggregates entries by runtime and state from this covering
 	 * index alone (12 ms instead of ~100 ms on 100 000 rows). */
 	"CREATE INDEX entries_summary ON entries(runtime, state, tree_bytes, image_bytes);",
+	/* 4 → 5: an image's layers never change, so gc remembers them by image id
+	 * (layers: JSON [[chain, bytes], …]); a failed build per key, so a broken
+	 * commit is not rebuilt on every call (ensure's backoff). */
+	"CREATE TABLE image_layers (image_id TEXT PRIMARY KEY NOT NULL, layers TEXT NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE failures (key TEXT PRIMARY KEY NOT NULL, count INTEGER NOT NULL,"
+	" last_ms INTEGER NOT NULL, next_ms INTEGER NOT NULL, step TEXT, output TEXT, log_path TEXT)"
+	" WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -98,6 +107,8 @@ enum {
 	ST_COMMIT,
 	ST_META_GET,
 	ST_META_PUT,
+	ST_META_ADD,
+	ST_ANY_ENTRY,
 	ST_COUNT
 };
 
@@ -126,6 +137,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 			   " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
 	[ST_COUNTER_GET] = "SELECT value FROM counters WHERE name = ?1",
 	[ST_META_GET] = "SELECT value FROM meta WHERE name = ?1",
+	[ST_META_ADD] = "INSERT OR IGNORE INTO meta (name, value) VALUES (?1, ?2)",
+	[ST_ANY_ENTRY] = "SELECT 1 FROM entries LIMIT 1",
 	[ST_META_PUT] = "INSERT INTO meta (name, value) VALUES (?1, ?2)"
 			" ON CONFLICT (name) DO UPDATE SET value = excluded.value",
 	[ST_DFHASH_GET] = "SELECT hash FROM dfhash WHERE repo_url = ?1 AND commit_sha = ?2 AND path = ?3",
@@ -650,6 +663,66 @@ int mc_index_meta_put(struct mc_index *ix, const char *name, const char *value)
 	ret = step_done(ix, st, "store meta");
 done:
 	finish(st);
+	return ret;
+}
+
+/* 16 random bytes as 32 hex digits (getrandom(2)). */
+static int random_hex(char out[33])
+{
+	unsigned char b[16];
+	size_t got = 0;
+
+	while (got < sizeof(b)) {
+		ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return mc_error_errno("getrandom");
+		got += (size_t)n;
+	}
+	for (size_t i = 0; i < sizeof(b); i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+	return 0;
+}
+
+int mc_index_root_id(struct mc_index *ix, char out[65], const char *legacy)
+{
+	sqlite3_stmt *st = NULL;
+	char fresh[33];
+	char *known = NULL;
+	int ret, rc, has_rows;
+
+	out[0] = 0;
+	ret = mc_index_meta_get(ix, &known, MC_META_ROOT_ID);
+	if (ret != MC_ENOTFOUND)
+		goto done;
+	if ((ret = prepare(&st, ix, ST_ANY_ENTRY)) < 0)
+		goto done;
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		ret = ix_err(ix, rc, "read entries");
+		goto done;
+	}
+	has_rows = rc == SQLITE_ROW;
+	finish(st);
+	st = NULL;
+	if ((ret = random_hex(fresh)))
+		goto done;
+	/* a root from before ids existed keeps the id its images already carry */
+	const char *id = has_rows && legacy && *legacy ? legacy : fresh;
+	if ((ret = prepare(&st, ix, ST_META_ADD)) < 0)
+		goto done;
+	sqlite3_bind_text(st, 1, MC_META_ROOT_ID, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+	if ((ret = step_done(ix, st, "store the root id")))
+		goto done;
+	/* another process may have made it first: its id wins */
+	ret = mc_index_meta_get(ix, &known, MC_META_ROOT_ID);
+done:
+	finish(st);
+	if (!ret)
+		snprintf(out, 65, "%s", known);
+	free(known);
 	return ret;
 }
 

@@ -132,6 +132,18 @@ int mc_index_dfhash_put(struct mc_index *ix, const char *repo_url, const char *c
 int mc_index_meta_get(struct mc_index *ix, char **out, const char *name);
 int mc_index_meta_put(struct mc_index *ix, const char *name, const char *value);
 
+/*
+ * The cache root's identity, the molcache.root label on every image it
+ * builds: made once at random and kept in meta "root-id", never derived from
+ * the path (one root is reachable by many paths). legacy (may be NULL) is used
+ * instead of a random id when the index already has entries from before ids
+ * existed, so that their images stay this root's. Concurrent first calls agree.
+ * out: the id (at most 64 chars) + NUL.
+ */
+int mc_index_root_id(struct mc_index *ix, char out[65], const char *legacy);
+/* The meta name that holds it (doctor --repair restores it from the labels). */
+#define MC_META_ROOT_ID "root-id"
+
 /* Runs PRAGMA integrity_check; 0 when "ok", MC_ERR with the first problem. */
 int mc_index_check(struct mc_index *ix);
 

@@ -147,7 +147,10 @@ start_dockerd() {
 			log "dockerd up after $((i / 10)).$((i % 10))s"
 			return 0
 		fi
-		if ! alive_with "$(cat "$D/dockerd.launch.pid")" "$SOCK"; then
+		# kill -0, not the command line: until the forked shell has exec'd
+		# dockerd, its command line is still this script's
+		if ! kill -0 "$(cat "$D/dockerd.launch.pid")" 2>/dev/null &&
+			! { [[ -f $D/dockerd.pid ]] && kill -0 "$(cat "$D/dockerd.pid")" 2>/dev/null; }; then
 			log "dockerd exited; log tail:"
 			tail -n 40 "$D/dockerd.log" >&2
 			exit 1
@@ -202,7 +205,7 @@ EOF
 		if curl -sf --max-time 2 "http://127.0.0.1:$port/v2/" >/dev/null 2>&1; then
 			break
 		fi
-		if ! alive_with "$(cat "$D/registry.pid")" "$D/registry"; then
+		if ! kill -0 "$(cat "$D/registry.pid")" 2>/dev/null; then
 			log "docker-registry exited; log tail:"
 			tail -n 40 "$D/registry.log" >&2
 			exit 1

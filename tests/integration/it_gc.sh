@@ -251,7 +251,8 @@ ok "--max-runtime 1ms: the plan is reported as skipped-budget, nothing evicted"
 mc gc --max-age 0s --include-latest -q || it_fail "final gc exit $?"
 [ "$(db 'SELECT count(*) FROM entries')" = 0 ] || it_fail "rows left: $(keys)"
 [ -z "$(ls "$T")" ] || it_fail "trees left: $(ls "$T")"
-root_id=$(printf %s "$MOLCACHE_HOME" | sha256sum | cut -c1-16)
+root_id=$(db "SELECT value FROM meta WHERE name='root-id'")
+[ ${#root_id} = 32 ] || it_fail "root id '$root_id' is not 32 hex digits"
 n=$(engine_get "/images/json?filters=$(urlenc "{\"label\":[\"molcache.root=$root_id\"]}")" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 [ "$n" = 0 ] || it_fail "$n molcache images left"
 image_exists "$MC_BASE_IMAGE" || it_fail "the base image went too"

@@ -129,7 +129,7 @@ static void test_open(void)
 	char *path = tmp_file("open.db");
 	struct mc_index *ix = NULL;
 
-	CHECK_INT(mc_index_schema_version(), 4);
+	CHECK_INT(mc_index_schema_version(), 5);
 	CHECK_INT(mc_index_open(&ix, path), 0);
 	CHECK(ix != NULL);
 	CHECK(access(path, F_OK) == 0);
@@ -185,16 +185,16 @@ static void test_future_schema(void)
 	char *path = tmp_file("future.db");
 	struct mc_index *ix = NULL;
 
-	raw_exec(path, "CREATE TABLE entries (key TEXT PRIMARY KEY); PRAGMA user_version = 5");
+	raw_exec(path, "CREATE TABLE entries (key TEXT PRIMARY KEY); PRAGMA user_version = 6");
 	mc_error_clear();
 	CHECK_INT(mc_index_open(&ix, path), MC_EINVAL);
 	CHECK(ix == NULL);
-	char *want = mc_asprintf("index '%s': schema version 5 is newer than this molcache (4)", path);
+	char *want = mc_asprintf("index '%s': schema version 6 is newer than this molcache (5)", path);
 	CHECK_STR(mc_error_msg(), want);
 	CHECK(strlen(mc_error_hint_msg()) > 0);
 	free(want);
 	/* Refused without touching it. */
-	CHECK_INT(raw_int(path, "PRAGMA user_version"), 5);
+	CHECK_INT(raw_int(path, "PRAGMA user_version"), 6);
 	CHECK_INT(raw_int(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'counters'"), 0);
 
 	/* A far-future one too. */
@@ -794,6 +794,44 @@ static void test_meta(void)
 	free(path);
 }
 
+/* The root id: random, made once, kept; a legacy id only for an index that already had rows. */
+static void test_root_id(void)
+{
+	char *path = tmp_file("rootid.db"), *path2 = tmp_file("rootid2.db"), *path3 = tmp_file("rootid3.db");
+	struct mc_index *ix = NULL;
+	struct mc_entry e = { 0 };
+	char a[65], b[65], c[65];
+
+	CHECK_INT(mc_index_open(&ix, path), 0);
+	CHECK_INT(mc_index_root_id(ix, a, "0123456789abcdef"), 0);
+	CHECK_INT((int)strlen(a), 32);
+	CHECK(strcmp(a, "0123456789abcdef") != 0); /* no rows: a fresh root is random */
+	CHECK_INT(mc_index_root_id(ix, b, NULL), 0);
+	CHECK_STR(b, a);
+	mc_index_free(ix);
+	CHECK_INT(mc_index_open(&ix, path), 0);
+	CHECK_INT(mc_index_root_id(ix, b, NULL), 0);
+	CHECK_STR(b, a); /* kept across opens */
+	mc_index_free(ix);
+
+	CHECK_INT(mc_index_open(&ix, path2), 0);
+	CHECK_INT(mc_index_root_id(ix, c, NULL), 0);
+	CHECK(strcmp(c, a) != 0); /* another root, another id */
+	mc_index_free(ix);
+
+	/* an index with rows from before ids existed keeps the id its images carry */
+	CHECK_INT(mc_index_open(&ix, path3), 0);
+	e.key = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	e.state = MC_STATE_READY;
+	CHECK_INT(mc_index_put(ix, &e), 0);
+	CHECK_INT(mc_index_root_id(ix, c, "0123456789abcdef"), 0);
+	CHECK_STR(c, "0123456789abcdef");
+	mc_index_free(ix);
+	free(path);
+	free(path2);
+	free(path3);
+}
+
 int main(void)
 {
 	const char *base = getenv("MC_TEST_TMP");
@@ -815,6 +853,7 @@ int main(void)
 	test_transactions();
 	test_wal_bounded();
 	test_meta();
+	test_root_id();
 	test_concurrent_writers();
 	test_corruption();
 	test_perf();
