@@ -53,7 +53,9 @@ static const char *const migrations[] = {
 	"CREATE TABLE image_layers (image_id TEXT PRIMARY KEY NOT NULL, layers TEXT NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE failures (key TEXT PRIMARY KEY NOT NULL, count INTEGER NOT NULL,"
 	" last_ms INTEGER NOT NULL, next_ms INTEGER NOT NULL, step TEXT, output TEXT, log_path TEXT)"
-	" WITHOUT ROWID;",
+	" WITHOUT ROWID;"
+	/* an index upgraded with rows keeps its path-derived root id (mc_index_root_id) */
+	"INSERT INTO meta (name, value) SELECT 'root-id-legacy', '1' WHERE EXISTS (SELECT 1 FROM entries);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -108,7 +110,7 @@ enum {
 	ST_META_GET,
 	ST_META_PUT,
 	ST_META_ADD,
-	ST_ANY_ENTRY,
+	ST_LEGACY_ROOT,
 	ST_COUNT
 };
 
@@ -138,7 +140,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_COUNTER_GET] = "SELECT value FROM counters WHERE name = ?1",
 	[ST_META_GET] = "SELECT value FROM meta WHERE name = ?1",
 	[ST_META_ADD] = "INSERT OR IGNORE INTO meta (name, value) VALUES (?1, ?2)",
-	[ST_ANY_ENTRY] = "SELECT 1 FROM entries LIMIT 1",
+	[ST_LEGACY_ROOT] = "SELECT 1 FROM meta WHERE name = 'root-id-legacy'",
 	[ST_META_PUT] = "INSERT INTO meta (name, value) VALUES (?1, ?2)"
 			" ON CONFLICT (name) DO UPDATE SET value = excluded.value",
 	[ST_DFHASH_GET] = "SELECT hash FROM dfhash WHERE repo_url = ?1 AND commit_sha = ?2 AND path = ?3",
@@ -690,26 +692,26 @@ int mc_index_root_id(struct mc_index *ix, char out[65], const char *legacy)
 	sqlite3_stmt *st = NULL;
 	char fresh[33];
 	char *known = NULL;
-	int ret, rc, has_rows;
+	int ret, rc, upgraded;
 
 	out[0] = 0;
 	ret = mc_index_meta_get(ix, &known, MC_META_ROOT_ID);
 	if (ret != MC_ENOTFOUND)
 		goto done;
-	if ((ret = prepare(&st, ix, ST_ANY_ENTRY)) < 0)
+	if ((ret = prepare(&st, ix, ST_LEGACY_ROOT)) < 0)
 		goto done;
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		ret = ix_err(ix, rc, "read entries");
+		ret = ix_err(ix, rc, "read meta");
 		goto done;
 	}
-	has_rows = rc == SQLITE_ROW;
+	upgraded = rc == SQLITE_ROW;
 	finish(st);
 	st = NULL;
 	if ((ret = random_hex(fresh)))
 		goto done;
 	/* a root from before ids existed keeps the id its images already carry */
-	const char *id = has_rows && legacy && *legacy ? legacy : fresh;
+	const char *id = upgraded && legacy && *legacy ? legacy : fresh;
 	if ((ret = prepare(&st, ix, ST_META_ADD)) < 0)
 		goto done;
 	sqlite3_bind_text(st, 1, MC_META_ROOT_ID, -1, SQLITE_STATIC);

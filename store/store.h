@@ -136,8 +136,9 @@ int mc_index_meta_put(struct mc_index *ix, const char *name, const char *value);
  * The cache root's identity, the molcache.root label on every image it
  * builds: made once at random and kept in meta "root-id", never derived from
  * the path (one root is reachable by many paths). legacy (may be NULL) is used
- * instead of a random id when the index already has entries from before ids
- * existed, so that their images stay this root's. Concurrent first calls agree.
+ * instead of a random id when the index was upgraded to schema 5 with entries
+ * in it (they predate ids), so that their images stay this root's. Concurrent
+ * first calls agree.
  * out: the id (at most 64 chars) + NUL.
  */
 int mc_index_root_id(struct mc_index *ix, char out[65], const char *legacy);

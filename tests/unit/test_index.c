@@ -819,11 +819,31 @@ static void test_root_id(void)
 	CHECK(strcmp(c, a) != 0); /* another root, another id */
 	mc_index_free(ix);
 
-	/* an index with rows from before ids existed keeps the id its images carry */
+	/* rows written before the first id is asked for do not make it legacy */
 	CHECK_INT(mc_index_open(&ix, path3), 0);
 	e.key = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 	e.state = MC_STATE_READY;
 	CHECK_INT(mc_index_put(ix, &e), 0);
+	CHECK_INT(mc_index_root_id(ix, c, "0123456789abcdef"), 0);
+	CHECK_INT((int)strlen(c), 32);
+	mc_index_free(ix);
+	free(path3);
+
+	/* an index upgraded from schema 4 with rows keeps the id its images carry */
+	path3 = tmp_file("rootid4.db");
+	raw_exec(path3, "CREATE TABLE entries (key TEXT PRIMARY KEY NOT NULL, runtime TEXT, repo_prefix TEXT,"
+			" ref TEXT, head_sha TEXT, dockerfile_path TEXT, dockerfile_hash TEXT, platform TEXT,"
+			" build_args TEXT, image_tag TEXT, image_id TEXT, tree_path TEXT,"
+			" state INTEGER NOT NULL DEFAULT 0, tree_bytes INTEGER NOT NULL DEFAULT 0,"
+			" image_bytes INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL DEFAULT 0,"
+			" last_used_ms INTEGER NOT NULL DEFAULT 0, build_ms INTEGER NOT NULL DEFAULT 0,"
+			" use_count INTEGER NOT NULL DEFAULT 0);"
+			"CREATE TABLE counters (name TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL DEFAULT 0);"
+			"CREATE TABLE gc_runs (id INTEGER PRIMARY KEY, started_ms INTEGER NOT NULL);"
+			"CREATE TABLE meta (name TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;"
+			"INSERT INTO entries (key, state) VALUES ('bb', 1);"
+			"PRAGMA user_version = 4");
+	CHECK_INT(mc_index_open(&ix, path3), 0);
 	CHECK_INT(mc_index_root_id(ix, c, "0123456789abcdef"), 0);
 	CHECK_STR(c, "0123456789abcdef");
 	mc_index_free(ix);
