@@ -3,9 +3,12 @@
 #include "key.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* Keeps timeout_s * 1000 inside an int for the millisecond lock code. */
 #define LOCK_TIMEOUT_MAX 2147483
@@ -30,6 +33,7 @@ void mc_config_init(struct mc_config *c)
 	for (const char *const *r = mc_default_runtimes; *r; r++)
 		mc_strv_push(&c->runtimes, *r);
 	c->lock_timeout_s = 1800;
+	c->remote_timeout_s = 60;
 }
 
 void mc_config_release(struct mc_config *c)
@@ -122,6 +126,27 @@ static int parse_timeout(int *out, const char *s, const char *where)
 	return 0;
 }
 
+/* Seconds, 1 or more: a remote that sends nothing for that long is given up. */
+static int parse_remote_timeout(int *out, const char *s, const char *where)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || *end || errno || v < 1 || v > LOCK_TIMEOUT_MAX)
+		return mc_error_set(MC_EINVAL, "%s: remote timeout '%.32s' is not a number of seconds (1..%d)",
+				    where, s, LOCK_TIMEOUT_MAX);
+	*out = (int)v;
+	return 0;
+}
+
+int mc_config_network_ok(const char *mode)
+{
+	/* the modes BuildKit accepts on the build API; anything else fails only inside a build */
+	return mode && (!strcmp(mode, "default") || !strcmp(mode, "host") || !strcmp(mode, "none"));
+}
+
 static int parse_build_arg(struct mc_strv *out, const char *s, const char *where)
 {
 	const char *eq = strchr(s, '=');
@@ -195,6 +220,8 @@ static int apply_line(struct mc_config *c, const char *key, size_t klen, const c
 		set_or_default(&c->platform, val, NULL);
 	else if (KEY_IS("docker_host"))
 		set_or_default(&c->docker_host, val, NULL);
+	else if (KEY_IS("networkmode") && *val && !mc_config_network_ok(val))
+		ret = mc_error_set(MC_EINVAL, "%s: networkmode '%.64s': want default, host or none", where, val);
 	else if (KEY_IS("networkmode"))
 		set_or_default(&c->networkmode, val, "default");
 	else if (KEY_IS("ca_file"))
@@ -205,6 +232,8 @@ static int apply_line(struct mc_config *c, const char *key, size_t klen, const c
 		ret = parse_build_arg(&c->build_args, val, where);
 	else if (KEY_IS("lock_timeout"))
 		ret = parse_timeout(&c->lock_timeout_s, val, where);
+	else if (KEY_IS("remote_timeout"))
+		ret = parse_remote_timeout(&c->remote_timeout_s, val, where);
 	else if (KEY_IS("gc_max_age"))
 		set_or_default(&c->gc_max_age, val, NULL);
 	else if (KEY_IS("gc_max_size"))
@@ -285,12 +314,29 @@ int mc_config_load_file(struct mc_config *c, const char *path)
 	size_t n;
 	int ret = 0;
 
-	if (!(f = fopen(path, "r"))) {
+	/* O_NONBLOCK: a FIFO in the file's place must not block every command */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0) {
 		if (errno != ENOENT) {
 			char *what = mc_asprintf("config '%s'", path);
 			ret = mc_error_errno(what);
 			free(what);
 		}
+		goto done;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		ret = mc_error_set(MC_EINVAL, "config '%s': not a regular file (%s)", path,
+				   S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a fifo" : "a special file");
+		mc_error_hint("the config file must be a regular file (or a symlink to one)");
+		goto done;
+	}
+	if (!(f = fdopen(fd, "r"))) {
+		close(fd);
+		char *what = mc_asprintf("config '%s'", path);
+		ret = mc_error_errno(what);
+		free(what);
 		goto done;
 	}
 	text.max = FILE_MAX;
@@ -357,6 +403,16 @@ int mc_config_apply_env(struct mc_config *c, mc_getenv_fn env)
 	if ((v = env_first(env, "MOLCACHE_LOCK_TIMEOUT", NULL)) &&
 	    (ret = parse_timeout(&c->lock_timeout_s, v, "environment MOLCACHE_LOCK_TIMEOUT")))
 		goto done;
+	if ((v = env_first(env, "MOLCACHE_REMOTE_TIMEOUT", NULL)) &&
+	    (ret = parse_remote_timeout(&c->remote_timeout_s, v, "environment MOLCACHE_REMOTE_TIMEOUT")))
+		goto done;
+	if ((v = env_first(env, "MOLCACHE_NETWORK", NULL))) {
+		if (!mc_config_network_ok(v)) {
+			ret = mc_error_set(MC_EINVAL, "environment MOLCACHE_NETWORK: '%.64s': want default, host or none", v);
+			goto done;
+		}
+		mc_config_set(&c->networkmode, v);
+	}
 done:
 	return ret;
 }

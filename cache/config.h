@@ -4,13 +4,13 @@
  * ~/.config/molcache/config), lines "key = value", '#' comments:
  *   repo_prefix, ref, dockerfile, platform, docker_host, networkmode, ca_file,
  *   runtimes (comma-separated allowlist), build_arg (repeatable K=V),
- *   lock_timeout (seconds), gc_max_age, gc_max_size, gc_keep (defaults for
+ *   lock_timeout (seconds), remote_timeout (seconds), gc_max_age, gc_max_size, gc_keep (defaults for
  *   gc's --max-age, --max-size and --keep; checked when gc runs)
  * Environment: MOLCACHE_REPO_PREFIX (or MOLECULE_LOCAL_TEMPLATE_REPO_PREFIX),
  * MOLCACHE_REF, MOLCACHE_PLATFORM (or MOLECULE_IMAGE_PLATFORM), DOCKER_HOST,
  * MOLCACHE_CA_FILE (or GIT_SSL_CAINFO),
  * MOLCACHE_GIT_TOKEN (or MOLECULE_GITEA_TOKEN), MOLCACHE_RUNTIMES,
- * MOLCACHE_LOCK_TIMEOUT.
+ * MOLCACHE_LOCK_TIMEOUT, MOLCACHE_REMOTE_TIMEOUT, MOLCACHE_NETWORK.
  */
 #ifndef MC_CONFIG_H
 #define MC_CONFIG_H
@@ -30,6 +30,7 @@ struct mc_config {
 	struct mc_strv runtimes;   /* allowlist; defaults to mc_default_runtimes */
 	struct mc_strv build_args; /* "K=V" */
 	int lock_timeout_s;  /* default 1800 */
+	int remote_timeout_s; /* a remote silent this long is given up; default 60 (connect: at most 30) */
 	char *gc_max_age, *gc_max_size, *gc_keep; /* gc policy defaults, as written */
 };
 
@@ -50,6 +51,8 @@ char *mc_config_default_path(mc_getenv_fn env);
 int mc_config_apply_env(struct mc_config *c, mc_getenv_fn env);
 /* os/arch[/variant], each part of [a-z0-9_.-]. */
 int mc_config_platform_ok(const char *platform);
+/* A build network mode BuildKit accepts: default, host or none. */
+int mc_config_network_ok(const char *mode);
 /* A path inside the template: relative, no ".." component. */
 int mc_config_dockerfile_ok(const char *path);
 /* Replaces a string field (frees the old value). */

@@ -36,8 +36,11 @@ int mc_ctx_init(struct mc_ctx *ctx)
 	}
 	if ((ret = mc_config_apply_env(&ctx->cfg, env_get)) == MC_EINVAL)
 		mc_error_hint("fix or unset that environment variable; molcache(1) ENVIRONMENT lists them");
-	if (!ret)
+	if (!ret) {
+		int idle_ms = ctx->cfg.remote_timeout_s * 1000;
 		mc_git_set_ca_file(ctx->cfg.ca_file);
+		mc_git_set_timeouts(idle_ms < MC_GIT_CONNECT_TIMEOUT_MS ? idle_ms : MC_GIT_CONNECT_TIMEOUT_MS, idle_ms);
+	}
 done:
 	free(cfg_path);
 	return ret;

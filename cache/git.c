@@ -122,6 +122,8 @@ int mc_git_init(void)
 				   e && e->message ? e->message : "unknown error");
 	}
 	initialising = 0;
+	if (!ret)
+		ret = mc_git_stream_register();
 	initialised = !ret;
 	return ret;
 }
@@ -310,6 +312,9 @@ static int remote_fail(int code, const char *url, const struct mc_git_creds *c)
 	if (code == MC_EUNREACHABLE && git_error_last() && git_error_last()->klass == GIT_ERROR_SSL)
 		mc_error_hint("TLS failed; if the server's certificate comes from a private CA, set MOLCACHE_CA_FILE "
 			      "to that CA's PEM bundle");
+	else if (code == MC_EUNREACHABLE && mc_git_timed_out())
+		mc_error_hint("the remote did not answer in time; check the server, or raise remote_timeout "
+			      "(MOLCACHE_REMOTE_TIMEOUT)");
 	else if (code == MC_EUNREACHABLE)
 		mc_error_hint("check the repository URL, the network, and that the token is valid");
 	free(red);

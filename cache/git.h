@@ -23,6 +23,17 @@ void mc_git_shutdown(void);
  * system's (NULL or "": the system's). Loaded on the first http(s) connection. */
 void mc_git_set_ca_file(const char *path);
 
+/* Every git:// and http(s):// connection is bounded: connecting by the
+ * connect timeout, every later wait for the remote to send or take a byte by
+ * the idle timeout (remote_timeout). ms <= 0 keeps the default. */
+#define MC_GIT_CONNECT_TIMEOUT_MS 30000
+#define MC_GIT_IDLE_TIMEOUT_MS 60000
+void mc_git_set_timeouts(int connect_timeout_ms, int idle_timeout_ms);
+/* 1 when a connection of this process was given up on a timeout. */
+int mc_git_timed_out(void);
+/* Module-private (git_stream.c): installs the bounded socket stream in libgit2. */
+int mc_git_stream_register(void);
+
 /* Progress of a fetch, for the CLI. */
 struct mc_git_progress {
 	unsigned received_objects, total_objects, indexed_objects;

@@ -101,6 +101,10 @@ int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 		goto done;
 	/* flags win over env and file */
 	mc_key_flags_apply(&kf, &ctx->cfg);
+	if (network && !mc_config_network_ok(network)) {
+		ret = mc_cli_usage_error("ensure", "--network '%s': want default, host or none", network);
+		goto done;
+	}
 	if (network)
 		mc_config_set(&ctx->cfg.networkmode, network);
 	if (lock_timeout >= 0)
