@@ -134,9 +134,15 @@ static void test_missing_and_unreadable(void)
 	CHECK_STR(c.dockerfile, "Dockerfile");
 	CHECK_INT(c.runtimes.n, 9);
 	CHECK_INT(mkdir(sub, 0700), 0);
-	CHECK_INT(mc_config_load_file(&c, sub), MC_ERR);
+	/* a directory or a FIFO in the file's place: a usage error, never a blocked read */
+	CHECK_INT(mc_config_load_file(&c, sub), MC_EINVAL);
 	CHECK(strstr(mc_error_msg(), "config '") != NULL);
-	CHECK(strstr(mc_error_msg(), "s a directory") != NULL);
+	CHECK(strstr(mc_error_msg(), "not a regular file (a directory)") != NULL);
+	char *fifo = mc_asprintf("%s/afifo", dir);
+	CHECK_INT(mkfifo(fifo, 0600), 0);
+	CHECK_INT(mc_config_load_file(&c, fifo), MC_EINVAL);
+	CHECK(strstr(mc_error_msg(), "not a regular file (a fifo)") != NULL);
+	free(fifo);
 	mc_config_release(&c);
 	free(path);
 	free(sub);
