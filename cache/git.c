@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -750,12 +751,113 @@ done:
 	return ret;
 }
 
+/* What one checkout walk needs. */
+struct checkout {
+	git_repository *repo;
+	const char *target, *sha;
+	int ret;
+};
+
+/* A tree entry name that is safe to create: not empty, ".", "..", ".git", no '/'. */
+static int entry_name_ok(const char *name)
+{
+	return *name && strcmp(name, ".") && strcmp(name, "..") && strcasecmp(name, ".git") && !strchr(name, '/');
+}
+
+/* Writes one blob to path with mode, whatever the umask (the tree's modes are git's: 644 or 755). */
+static int write_blob(struct checkout *co, const git_tree_entry *e, const char *path, mode_t mode)
+{
+	git_blob *blob = NULL;
+	int fd = -1, ret = 0;
+
+	if (git_blob_lookup(&blob, co->repo, git_tree_entry_id(e)) < 0) {
+		ret = mc_error_set(MC_ERR, "checkout of commit %s: blob of '%s': %s", co->sha, path, git_msg());
+		goto done;
+	}
+	const char *p = git_blob_rawcontent(blob);
+	size_t left = (size_t)git_blob_rawsize(blob);
+	if (git_tree_entry_filemode(e) == GIT_FILEMODE_LINK) {
+		char *target = mc_strndup(p, left);
+		if (symlink(target, path))
+			ret = mc_error_errno(path);
+		free(target);
+		goto done;
+	}
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
+		ret = mc_error_errno(path);
+		goto done;
+	}
+	while (left > 0) {
+		ssize_t n = write(fd, p, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = mc_error_errno(path);
+			goto done;
+		}
+		p += n;
+		left -= (size_t)n;
+	}
+	if (fchmod(fd, mode))
+		ret = mc_error_errno(path);
+done:
+	if (fd >= 0 && close(fd) && !ret)
+		ret = mc_error_errno(path);
+	git_blob_free(blob);
+	return ret;
+}
+
+static int checkout_entry(const char *root, const git_tree_entry *e, void *payload)
+{
+	struct checkout *co = payload;
+	const char *name = git_tree_entry_name(e);
+	git_filemode_t fm = git_tree_entry_filemode(e);
+	char *path;
+	int ret = 0;
+
+	if (!entry_name_ok(name)) {
+		co->ret = mc_error_set(MC_EBUILD, "commit %s: tree entry '%s%s' cannot be checked out", co->sha, root,
+				       name);
+		return -1;
+	}
+	path = mc_asprintf("%s/%s%s", co->target, root, name);
+	switch (fm) {
+	case GIT_FILEMODE_TREE:
+	case GIT_FILEMODE_COMMIT: /* a submodule: an empty directory, as a non-recursive clone has */
+		if (mkdir(path, 0755) || chmod(path, 0755))
+			ret = mc_error_errno(path);
+		break;
+	case GIT_FILEMODE_BLOB:
+	case GIT_FILEMODE_LINK:
+		ret = write_blob(co, e, path, 0644);
+		break;
+	case GIT_FILEMODE_BLOB_EXECUTABLE:
+		ret = write_blob(co, e, path, 0755);
+		break;
+	default:
+		ret = mc_error_set(MC_EBUILD, "commit %s: tree entry '%s%s' has an unknown mode %o", co->sha, root,
+				   name, (unsigned)fm);
+	}
+	free(path);
+	if (ret) {
+		co->ret = ret;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A walk of the commit's tree rather than git_checkout_tree: a gitlink
+ * (submodule) becomes an empty directory instead of failing the checkout
+ * ("cannot get submodules without a working tree"), modes are git's whatever
+ * the umask, and one blob at a time is in memory.
+ */
 int mc_git_checkout(const char *mirror_path, const char *sha, const char *target_dir)
 {
 	int ret = mc_git_init();
 	git_repository *repo = NULL;
 	git_tree *tree = NULL;
-	git_checkout_options co;
+	struct checkout co = { 0 };
 
 	if (ret)
 		return ret;
@@ -763,14 +865,10 @@ int mc_git_checkout(const char *mirror_path, const char *sha, const char *target
 		goto done;
 	if ((ret = mc_mkdir_p(target_dir, 0755)) < 0)
 		goto done;
-	git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
-	/* The bytes of the commit, exactly: no index written, no CRLF/ident/filter conversion. */
-	co.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DONT_WRITE_INDEX;
-	co.disable_filters = 1;
-	co.target_directory = target_dir;
-	if (git_checkout_tree(repo, (const git_object *)tree, &co) < 0)
-		ret = mc_error_set(MC_ERR, "checkout of commit %s into '%s': %s", sha, target_dir, git_msg());
-
+	co = (struct checkout){ repo, target_dir, sha, 0 };
+	if (git_tree_walk(tree, GIT_TREEWALK_PRE, checkout_entry, &co) < 0)
+		ret = co.ret ? co.ret
+			     : mc_error_set(MC_ERR, "checkout of commit %s into '%s': %s", sha, target_dir, git_msg());
 done:
 	git_tree_free(tree);
 	git_repository_free(repo);

@@ -72,7 +72,10 @@ int mc_git_read_file(struct mc_buf *out, const char *mirror_path, const char *sh
 		     size_t max_bytes);
 
 /* Writes the tree of commit sha into target_dir (which must not exist yet, or
- * be empty): regular files with their modes, symlinks as symlinks, no .git. */
+ * be empty): files 0644 or 0755 as git records them (whatever the umask),
+ * symlinks as symlinks, a submodule (gitlink) as an empty directory, no .git.
+ * One blob at a time is held in memory. MC_EBUILD for a tree entry that
+ * cannot be created safely ("..", ".git", an unknown mode). */
 int mc_git_checkout(const char *mirror_path, const char *sha, const char *target_dir);
 
 #endif

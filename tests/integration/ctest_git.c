@@ -568,6 +568,56 @@ static void test_checkout(const char *mirror)
 	free(dir);
 }
 
+/* A gitlink (submodule) checks out as an empty directory; under umask 077 the
+ * files still get git's modes (0644, 0755) and directories 0755. */
+static void test_checkout_submodule_and_modes(void)
+{
+	char *dir = mc_asprintf("%s/tree-sub", root), *mirror = mc_asprintf("%s/mirror-sub.git", root);
+	char *url = mc_asprintf("file://%s/sub.git", srv), *p, *out;
+	char sha[41];
+	struct stat st;
+	DIR *d;
+	int fetched = 0, entries = 0;
+	mode_t old;
+
+	CHECK(sh("set -e; cd '%s'; git init -q -b main subwork; cd subwork; mkdir -p lib/deep;"
+		 "echo a > lib/deep/a.txt; printf '#!/bin/sh\n' > lib/run.sh; chmod 755 lib/run.sh;"
+		 "printf 'FROM scratch\n' > Dockerfile;"
+		 "git add -A;"
+		 "git update-index --add --cacheinfo 160000,0123456789abcdef0123456789abcdef01234567,vendor/mod;"
+		 "git commit -q -m sub; git clone -q --bare . '%s/sub.git'",
+		 root, srv) == 0);
+	out = sh_out("git -C '%s/subwork' rev-parse main", root);
+	snprintf(sha, sizeof(sha), "%s", out);
+	free(out);
+	CHECK_INT(mc_git_mirror_fetch(mirror, url, "refs/heads/main", sha, NULL, NULL, NULL, &fetched), 0);
+	old = umask(077);
+	CHECK_INT(mc_git_checkout(mirror, sha, dir), 0);
+	umask(old);
+	p = mc_asprintf("%s/vendor/mod", dir);
+	CHECK(lstat(p, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0755);
+	if ((d = opendir(p))) {
+		struct dirent *de;
+		while ((de = readdir(d)))
+			entries += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+		closedir(d);
+	}
+	CHECK_INT(entries, 0);
+	free(p);
+	p = mc_asprintf("%s/lib/deep/a.txt", dir);
+	CHECK(lstat(p, &st) == 0 && (st.st_mode & 07777) == 0644);
+	free(p);
+	p = mc_asprintf("%s/lib/run.sh", dir);
+	CHECK(lstat(p, &st) == 0 && (st.st_mode & 07777) == 0755);
+	free(p);
+	p = mc_asprintf("%s/lib/deep", dir);
+	CHECK(lstat(p, &st) == 0 && (st.st_mode & 07777) == 0755);
+	free(p);
+	free(dir);
+	free(mirror);
+	free(url);
+}
+
 static void test_unreachable(void)
 {
 	int port = dead_port();
@@ -658,6 +708,7 @@ int main(void)
 	mirror = mc_asprintf("%s/mirror-file.git", root);
 	test_read_file(mirror);
 	test_checkout(mirror);
+	test_checkout_submodule_and_modes();
 	lap("test_checkout");
 	free(mirror);
 	test_unreachable();
