@@ -53,7 +53,11 @@ int mc_config_apply_env(struct mc_config *c, mc_getenv_fn env);
 int mc_config_platform_ok(const char *platform);
 /* A build network mode BuildKit accepts: default, host or none. */
 int mc_config_network_ok(const char *mode);
-/* A path inside the template: relative, no ".." component. */
+/* A path inside the template as docker reads it: "./Dockerfile", ".//Dockerfile",
+ * "Dockerfile/" and "lib/../Dockerfile" are all "Dockerfile" (malloc'd); NULL
+ * for a path that is absolute, empty, names the top directory or leaves the tree. */
+char *mc_config_dockerfile_clean(const char *path);
+/* mc_config_dockerfile_clean(path) would give a path. */
 int mc_config_dockerfile_ok(const char *path);
 /* Replaces a string field (frees the old value). */
 void mc_config_set(char **field, const char *value);

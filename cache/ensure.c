@@ -747,7 +747,9 @@ static int run_init(struct run *r, struct mc_ctx *ctx, const struct mc_ensure_op
 		return ret;
 	if ((ret = native_platform(r)))
 		return ret;
-	r->url = mc_asprintf("%s%s", prefix, opts->runtime);
+	char *url = mc_asprintf("%s%s", prefix, opts->runtime);
+	r->url = mc_git_local_url(url);
+	free(url);
 	r->clean_url = mc_url_strip_credentials(r->url);
 	r->clean_prefix = mc_url_strip_credentials(prefix);
 	return 0;

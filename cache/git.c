@@ -303,6 +303,24 @@ static int transfer_cb(const git_indexer_progress *stats, void *payload)
 	return 0;
 }
 
+char *mc_git_local_url(const char *url)
+{
+	struct stat st;
+	const char *path = NULL;
+	char *with_git;
+
+	if (!strncasecmp(url, "file://", 7))
+		path = url + 7;
+	else if (!strstr(url, "://") && (url[0] == '/' || url[0] == '.'))
+		path = url;
+	if (!path || !*path || stat(path, &st) == 0)
+		return mc_strdup(url);
+	with_git = mc_asprintf("%s.git", path);
+	int found = stat(with_git, &st) == 0 && S_ISDIR(st.st_mode);
+	free(with_git);
+	return found ? mc_asprintf("%s.git", url) : mc_strdup(url);
+}
+
 /* Records "remote '<redacted url>': <libgit2 words, credentials masked>" under code. */
 static int remote_fail(int code, const char *url, const struct mc_git_creds *c)
 {

@@ -34,6 +34,11 @@ int mc_git_timed_out(void);
 /* Module-private (git_stream.c): installs the bounded socket stream in libgit2. */
 int mc_git_stream_register(void);
 
+/* url as git clone finds a local repository: a file:// URL or a plain path
+ * that does not exist but whose "<path>.git" does names the latter (bare repos
+ * are usually named X.git). Any other URL is returned as it is. malloc'd. */
+char *mc_git_local_url(const char *url);
+
 /* Progress of a fetch, for the CLI. */
 struct mc_git_progress {
 	unsigned received_objects, total_objects, indexed_objects;

@@ -108,8 +108,11 @@ void mc_key_flags_apply(const struct mc_key_flags *f, struct mc_config *cfg)
 		mc_config_set(&cfg->ref, f->ref);
 	if (f->prefix)
 		mc_config_set(&cfg->repo_prefix, f->prefix);
-	if (f->dockerfile)
-		mc_config_set(&cfg->dockerfile, f->dockerfile);
+	if (f->dockerfile) {
+		char *clean = mc_config_dockerfile_clean(f->dockerfile);
+		mc_config_set(&cfg->dockerfile, clean);
+		free(clean);
+	}
 	if (f->platform)
 		mc_config_set(&cfg->platform, f->platform);
 	/* appended: for a repeated KEY the last one wins, in the key and the build */

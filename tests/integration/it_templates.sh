@@ -17,3 +17,24 @@ tag=$(mc ensure codex --network none 2>"$IT_DIR/err") || rc=$?
 [ $rc = 0 ] || { cat "$IT_DIR/err"; it_fail "a template with a submodule: exit $rc"; }
 image_exists "$tag" || it_fail "no image"
 ok "a template with a submodule builds; the submodule is an empty directory in the context"
+
+# ---- a bare repo named X.git, reached as file://…/X and as a plain path ------------------------
+mv "$GITROOT/workspace-template-codex" "$GITROOT/workspace-template-codex.git"
+for prefix in "file://$GITROOT/workspace-template-" "$GITROOT/workspace-template-"; do
+	rc=0
+	t2=$(MOLCACHE_REPO_PREFIX=$prefix mc ensure codex --network none 2>"$IT_DIR/err") || rc=$?
+	[ $rc = 0 ] || { cat "$IT_DIR/err"; it_fail "prefix '$prefix' on a bare repo named X.git: exit $rc"; }
+done
+mv "$GITROOT/workspace-template-codex.git" "$GITROOT/workspace-template-codex"
+ok "<prefix><runtime> resolves as git does: the path, then the path with .git appended"
+
+# ---- --dockerfile spelled as docker accepts it ----------------------------------------------------
+for df in ./Dockerfile .//Dockerfile Dockerfile/ lib/../Dockerfile; do
+	rc=0
+	t2=$(mc ensure codex --network none --dockerfile "$df" 2>"$IT_DIR/err") || rc=$?
+	[ $rc = 0 ] || { cat "$IT_DIR/err"; it_fail "--dockerfile $df: exit $rc"; }
+	[ "$t2" = "$tag" ] || it_fail "--dockerfile $df gave $t2, want the same key as Dockerfile ($tag)"
+done
+rc=0; mc ensure codex --dockerfile ../Dockerfile 2>/dev/null || rc=$?
+[ $rc = 2 ] || it_fail "--dockerfile ../Dockerfile: exit $rc, want 2"
+ok "--dockerfile ./Dockerfile, .//Dockerfile, Dockerfile/ and lib/../Dockerfile are Dockerfile; ../Dockerfile exits 2"

@@ -333,6 +333,23 @@ static void test_checks(void)
 		CHECK(mc_config_dockerfile_ok(df_good[i]));
 	for (size_t i = 0; i < sizeof(df_bad) / sizeof(*df_bad); i++)
 		CHECK(!mc_config_dockerfile_ok(df_bad[i]));
+
+	/* normalised as docker reads -f: the path in the tree that is used */
+	static const char *const df_clean[][2] = {
+		{ "./Dockerfile", "Dockerfile" },	 { ".//Dockerfile", "Dockerfile" },
+		{ "Dockerfile/", "Dockerfile" },	 { "lib/../Dockerfile", "Dockerfile" },
+		{ "a//b/./c/", "a/b/c" },		 { "a/b/../../c/Dockerfile", "c/Dockerfile" },
+		{ "..a/Dockerfile", "..a/Dockerfile" }, { "x/..y", "x/..y" },
+		{ "build/Dockerfile.prod", "build/Dockerfile.prod" },
+	};
+	for (size_t i = 0; i < sizeof(df_clean) / sizeof(*df_clean); i++) {
+		char *c = mc_config_dockerfile_clean(df_clean[i][0]);
+		CHECK_STR(c, df_clean[i][1]);
+		free(c);
+	}
+	CHECK(mc_config_dockerfile_clean(".") == NULL);
+	CHECK(mc_config_dockerfile_clean("a/b/../..") == NULL);
+	CHECK(mc_config_dockerfile_clean("a/../..") == NULL);
 }
 
 static void test_default_path(void)
