@@ -34,6 +34,7 @@ void mc_config_init(struct mc_config *c)
 		mc_strv_push(&c->runtimes, *r);
 	c->lock_timeout_s = 1800;
 	c->remote_timeout_s = 60;
+	c->build_stall_ms = c->build_timeout_ms = -1;
 }
 
 void mc_config_release(struct mc_config *c)
@@ -139,6 +140,25 @@ static int parse_remote_timeout(int *out, const char *s, const char *where)
 				    where, s, LOCK_TIMEOUT_MAX);
 	*out = (int)v;
 	return 0;
+}
+
+/* A build gate: a duration ("4m", "90s"; a plain number is seconds), 0 = off. */
+static int parse_gate(int64_t *out, const char *s, const char *where, const char *name)
+{
+	if (mc_parse_duration(out, s))
+		return mc_error_set(MC_EINVAL, "%s: %s '%.32s': want a duration like 90s, 4m or 1h (0: off)", where,
+				    name, s);
+	return 0;
+}
+
+int64_t mc_config_build_stall_ms(const struct mc_config *c)
+{
+	return c->build_stall_ms >= 0 ? c->build_stall_ms : MC_BUILD_STALL_DEFAULT_MS;
+}
+
+int64_t mc_config_build_timeout_ms(const struct mc_config *c)
+{
+	return c->build_timeout_ms >= 0 ? c->build_timeout_ms : MC_BUILD_TIMEOUT_DEFAULT_MS;
 }
 
 int mc_config_network_ok(const char *mode)
@@ -271,6 +291,10 @@ static int apply_line(struct mc_config *c, const char *key, size_t klen, const c
 		ret = parse_timeout(&c->lock_timeout_s, val, where);
 	else if (KEY_IS("remote_timeout"))
 		ret = parse_remote_timeout(&c->remote_timeout_s, val, where);
+	else if (KEY_IS("build_stall_grace"))
+		ret = parse_gate(&c->build_stall_ms, val, where, "build_stall_grace");
+	else if (KEY_IS("build_timeout"))
+		ret = parse_gate(&c->build_timeout_ms, val, where, "build_timeout");
 	else if (KEY_IS("gc_max_age"))
 		set_or_default(&c->gc_max_age, val, NULL);
 	else if (KEY_IS("gc_max_size"))
@@ -442,6 +466,13 @@ int mc_config_apply_env(struct mc_config *c, mc_getenv_fn env)
 		goto done;
 	if ((v = env_first(env, "MOLCACHE_REMOTE_TIMEOUT", NULL)) &&
 	    (ret = parse_remote_timeout(&c->remote_timeout_s, v, "environment MOLCACHE_REMOTE_TIMEOUT")))
+		goto done;
+	/* the provisioner's variables, in seconds; the config file comes first */
+	if ((v = env_first(env, "MOLECULE_BUILD_STALL_GRACE_S", NULL)) && c->build_stall_ms < 0 &&
+	    (ret = parse_gate(&c->build_stall_ms, v, "environment", "MOLECULE_BUILD_STALL_GRACE_S")))
+		goto done;
+	if ((v = env_first(env, "MOLECULE_BUILD_CEILING_S", NULL)) && c->build_timeout_ms < 0 &&
+	    (ret = parse_gate(&c->build_timeout_ms, v, "environment", "MOLECULE_BUILD_CEILING_S")))
 		goto done;
 	if ((v = env_first(env, "MOLCACHE_NETWORK", NULL))) {
 		if (!mc_config_network_ok(v)) {

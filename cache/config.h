@@ -4,7 +4,9 @@
  * ~/.config/molcache/config), lines "key = value", '#' comments:
  *   repo_prefix, ref, dockerfile, platform, docker_host, networkmode, ca_file,
  *   runtimes (comma-separated allowlist), build_arg (repeatable K=V),
- *   lock_timeout (seconds), remote_timeout (seconds), gc_max_age, gc_max_size, gc_keep (defaults for
+ *   lock_timeout (seconds), remote_timeout (seconds), build_stall_grace and
+ *   build_timeout (durations; MOLECULE_BUILD_STALL_GRACE_S and
+ *   MOLECULE_BUILD_CEILING_S apply only where the file sets none), gc_max_age, gc_max_size, gc_keep (defaults for
  *   gc's --max-age, --max-size and --keep; checked when gc runs)
  * Environment: MOLCACHE_REPO_PREFIX (or MOLECULE_LOCAL_TEMPLATE_REPO_PREFIX),
  * MOLCACHE_REF, MOLCACHE_PLATFORM (or MOLECULE_IMAGE_PLATFORM), DOCKER_HOST,
@@ -31,6 +33,8 @@ struct mc_config {
 	struct mc_strv build_args; /* "K=V" */
 	int lock_timeout_s;  /* default 1800 */
 	int remote_timeout_s; /* a remote silent this long is given up; default 60 (connect: at most 30) */
+	int64_t build_stall_ms;   /* cancel a build with no output this long; -1 = unset (default), 0 = off */
+	int64_t build_timeout_ms; /* cancel a build running this long; -1 = unset (default), 0 = off */
 	char *gc_max_age, *gc_max_size, *gc_keep; /* gc policy defaults, as written */
 };
 
@@ -51,6 +55,11 @@ char *mc_config_default_path(mc_getenv_fn env);
 int mc_config_apply_env(struct mc_config *c, mc_getenv_fn env);
 /* os/arch[/variant], each part of [a-z0-9_.-]. */
 int mc_config_platform_ok(const char *platform);
+#define MC_BUILD_STALL_DEFAULT_MS (4 * 60 * 1000)
+#define MC_BUILD_TIMEOUT_DEFAULT_MS (12 * 60 * 1000)
+/* The build gates in force: the setting, else the default. 0 = off. */
+int64_t mc_config_build_stall_ms(const struct mc_config *c);
+int64_t mc_config_build_timeout_ms(const struct mc_config *c);
 /* A build network mode BuildKit accepts: default, host or none. */
 int mc_config_network_ok(const char *mode);
 /* A path inside the template as docker reads it: "./Dockerfile", ".//Dockerfile",

@@ -48,6 +48,10 @@ struct xfer {
 	struct mc_context *ctx;
 	int read_err;
 	char *read_msg;
+	/* Build gates (0 = off): no line and no body chunk for stall_ms, or
+	 * longer than ceiling_ms in all, and the request is closed. */
+	int64_t stall_ms, ceiling_ms, started_ms, progress_ms;
+	enum { GATE_NONE, GATE_STALL, GATE_CEILING } gate;
 };
 
 static void xfer_release(struct xfer *x)
@@ -181,6 +185,7 @@ static void drain_lines(struct xfer *x, int final)
 		while (n && (p[off + n - 1] == '\r'))
 			n--;
 		if (n) {
+			x->progress_ms = mc_mono_ms();
 			obj = json_loadb(p + off, n, 0, NULL);
 			if (!x->line_err) {
 				int r = x->on_line(x, obj, p + off, n);
@@ -261,6 +266,7 @@ static size_t on_read(char *buf, size_t size, size_t nitems, void *ud)
 	struct xfer *x = ud;
 	ssize_t r = mc_context_read(x->ctx, buf, size * nitems);
 
+	x->progress_ms = mc_mono_ms(); /* a large context uploading is progress too */
 	if (r < 0) {
 		x->read_err = (int)r;
 		free(x->read_msg);
@@ -268,6 +274,20 @@ static size_t on_read(char *buf, size_t size, size_t nitems, void *ud)
 		return CURL_READFUNC_ABORT;
 	}
 	return (size_t)r;
+}
+
+/* libcurl calls this about once a second even when nothing moves. */
+static int on_xferinfo(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct xfer *x = ud;
+	int64_t now = mc_mono_ms();
+
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	if (x->stall_ms > 0 && now - x->progress_ms >= x->stall_ms)
+		x->gate = GATE_STALL;
+	else if (x->ceiling_ms > 0 && now - x->started_ms >= x->ceiling_ms)
+		x->gate = GATE_CEILING;
+	return x->gate != GATE_NONE;
 }
 
 enum { T_SHORT, T_PING, T_STREAM };
@@ -325,11 +345,23 @@ static int perform(struct mc_engine *e, struct xfer *x, const char *method, cons
 	}
 	if (headers)
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	if (x->stall_ms > 0 || x->ceiling_ms > 0) {
+		x->started_ms = x->progress_ms = mc_mono_ms();
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
+		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	}
 
 	rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
 	if (x->on_line && *status >= 200 && *status < 300)
 		drain_lines(x, 1);
+	if (rc == CURLE_ABORTED_BY_CALLBACK && x->gate != GATE_NONE) {
+		char d[32];
+		mc_format_duration_go(d, x->gate == GATE_STALL ? x->stall_ms : x->ceiling_ms);
+		ret = mc_error_set(MC_EBUILD, x->gate == GATE_STALL ? "no build progress for %s" : "build exceeded %s", d);
+		goto done;
+	}
 	if (rc == CURLE_ABORTED_BY_CALLBACK && x->read_err) {
 		ret = mc_error_set(x->read_err, "%s", x->read_msg ? x->read_msg : "build context: read failed");
 		goto done;
@@ -842,6 +874,24 @@ static int build_line(struct xfer *x, json_t *obj, const char *raw, size_t n)
 	return 0;
 }
 
+/* POST /build/cancel?id=: 0 when the engine answered 200. */
+static int build_cancel(struct mc_engine *e, const char *id)
+{
+	struct xfer x = { 0 };
+	struct mc_buf url = MC_BUF_INIT;
+	long status = 0;
+	int ret;
+
+	mc_buf_addf(&url, "%s/build/cancel", e->base);
+	add_query(e, &url, "id", id);
+	ret = perform(e, &x, "POST", url.ptr, NULL, T_SHORT, &status);
+	if (!ret && status != 200)
+		ret = MC_EENGINE;
+	mc_buf_release(&url);
+	xfer_release(&x);
+	return ret;
+}
+
 /* "K=V" strings as a compact JSON object, for buildargs and labels. */
 static int kv_json(char **out, const struct mc_strv *kv, const char *what)
 {
@@ -902,6 +952,8 @@ int mc_engine_build(struct mc_engine *e, const struct mc_build_req *req, char ou
 	add_query(e, &url, "forcerm", "1");
 	if (req->networkmode && *req->networkmode)
 		add_query(e, &url, "networkmode", req->networkmode);
+	if (req->build_id && *req->build_id)
+		add_query(e, &url, "buildid", req->build_id);
 	if (req->platform && *req->platform)
 		add_query(e, &url, "platform", req->platform);
 	if (args)
@@ -916,7 +968,20 @@ int mc_engine_build(struct mc_engine *e, const struct mc_build_req *req, char ou
 	x.ctx = req->context;
 	x.on_line = build_line;
 	x.ud = &bs;
+	x.stall_ms = req->stall_ms;
+	x.ceiling_ms = req->ceiling_ms;
 	ret = perform(e, &x, "POST", url.ptr, h, T_STREAM, &status);
+	if (ret && x.gate != GATE_NONE) {
+		/* the request is closed, which cancels the build's context in the
+		 * engine; cancelling by id as well confirms the engine let it go */
+		char *msg = mc_strdup(mc_error_msg());
+		int cancelled = req->build_id && *req->build_id && !build_cancel(e, req->build_id);
+		ret = mc_error_set(MC_EBUILD, "build of '%s': %s (%s; %s)", subject, msg,
+				   x.gate == GATE_STALL ? "build_stall_grace" : "build_timeout",
+				   cancelled ? "cancelled in the engine" : "request closed");
+		free(msg);
+		goto done;
+	}
 	if (ret)
 		goto done;
 	if (status != 200) {

@@ -72,6 +72,9 @@ struct mc_build_req {
 	const char *networkmode;    /* may be NULL ("default") */
 	const struct mc_strv *build_args; /* "K=V", may be NULL */
 	const struct mc_strv *labels;     /* "K=V", may be NULL */
+	const char *build_id;       /* may be NULL; lets a gated build be cancelled by id */
+	int64_t stall_ms;           /* > 0: cancel when no output line arrives for this long */
+	int64_t ceiling_ms;         /* > 0: cancel when the build takes longer in all */
 	mc_build_progress_fn progress;
 	void *ud;
 };
@@ -82,7 +85,9 @@ struct mc_build_req {
  * (split across callbacks: buffered to '\n'), fails with MC_EBUILD on any
  * errorDetail/error line (message = the engine's message), and writes the last
  * aux.ID seen ("sha256:…") to out_id. The last ~40 lines of output are kept in
- * log (may be NULL) for the error report.
+ * log (may be NULL) for the error report. A gate that fires (stall_ms,
+ * ceiling_ms) closes the request and cancels the build by build_id: MC_EBUILD
+ * "no build progress for 4m0s" / "build exceeded 12m0s".
  */
 int mc_engine_build(struct mc_engine *e, const struct mc_build_req *req, char out_id[80],
 		    struct mc_buf *log);

@@ -540,6 +540,9 @@ static int build(struct run *r, struct mc_ensure_result *out)
 		.networkmode = r->ctx->cfg.networkmode,
 		.build_args = &args,
 		.labels = &labels,
+		.build_id = r->key,
+		.stall_ms = mc_config_build_stall_ms(&r->ctx->cfg),
+		.ceiling_ms = mc_config_build_timeout_ms(&r->ctx->cfg),
 		.progress = on_build_line,
 		.ud = &bl,
 	};

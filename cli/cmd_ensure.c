@@ -25,13 +25,15 @@ static const char usage_text[] =
 	"  --offline              do not ask the remote; use the newest ready entry, with a warning\n"
 	"  --lease DUR            keep gc off the returned image for DUR (e.g. 30m, 2h) while it is used\n"
 	"  --lock-timeout SECS    how long to wait for another build of the same key (default 1800)\n"
+	"  --build-stall-grace DUR  cancel a build with no progress for DUR (default 4m; 0: off)\n"
+	"  --build-timeout DUR    cancel a build running longer than DUR (default 12m; 0: off)\n"
 	"  --log-format FMT       progress as text (default) or json (one object per line)\n"
 	"  -q, --quiet            no progress on stderr (warnings and errors still show)\n"
 	"  -h, --help             this help\n";
 
 int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 {
-	enum { O_NETWORK = MC_OPT_NEXT, O_OFFLINE, O_LOCK, O_LOGFMT, O_LEASE };
+	enum { O_NETWORK = MC_OPT_NEXT, O_OFFLINE, O_LOCK, O_LOGFMT, O_LEASE, O_STALL, O_CEILING };
 	static const struct option opts[] = {
 		MC_KEY_FLAG_OPTIONS,
 		{ "network", required_argument, NULL, O_NETWORK },
@@ -39,6 +41,8 @@ int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 		{ "lock-timeout", required_argument, NULL, O_LOCK },
 		{ "log-format", required_argument, NULL, O_LOGFMT },
 		{ "lease", required_argument, NULL, O_LEASE },
+		{ "build-stall-grace", required_argument, NULL, O_STALL },
+		{ "build-timeout", required_argument, NULL, O_CEILING },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -50,6 +54,7 @@ int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 	struct mc_ensure_opts eo = { 0 };
 	struct mc_ensure_result res = { 0 };
 	long lock_timeout = -1;
+	int64_t stall_ms = -1, ceiling_ms = -1;
 	int c, err, ret = MC_EXIT_OK;
 
 	optind = 1;
@@ -64,6 +69,14 @@ int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 		}
 		switch (c) {
 		case O_NETWORK: network = optarg; break;
+		case O_STALL:
+		case O_CEILING:
+			if (mc_parse_duration(c == O_STALL ? &stall_ms : &ceiling_ms, optarg)) {
+				ret = mc_cli_usage_error("ensure", "--%s '%s': want a duration like 90s, 4m or 1h (0: off)",
+							 c == O_STALL ? "build-stall-grace" : "build-timeout", optarg);
+				goto done;
+			}
+			break;
 		case O_OFFLINE: eo.offline = 1; break;
 		case 'q': mode = MC_PROGRESS_QUIET; break;
 		case O_LEASE:
@@ -109,6 +122,10 @@ int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 		mc_config_set(&ctx->cfg.networkmode, network);
 	if (lock_timeout >= 0)
 		ctx->cfg.lock_timeout_s = (int)lock_timeout;
+	if (stall_ms >= 0)
+		ctx->cfg.build_stall_ms = stall_ms;
+	if (ceiling_ms >= 0)
+		ctx->cfg.build_timeout_ms = ceiling_ms;
 
 	mc_progress_init(&prog, mode);
 	eo.event = mc_progress_event;

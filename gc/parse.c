@@ -28,33 +28,7 @@ static int mul(int64_t *out, int64_t v, int64_t unit)
 	return 0;
 }
 
-int mc_gc_parse_duration(int64_t *out_ms, const char *s)
-{
-	static const struct {
-		const char *suffix;
-		int64_t ms;
-	} units[] = {
-		{ "", 1000 },	     { "ms", 1 },	     { "s", 1000 },	     { "m", 60000 },
-		{ "h", 3600000 },    { "d", 86400000 },    { "w", 604800000 },
-	};
-	int64_t v;
-	int n;
-
-	*out_ms = 0;
-	if (!s || (n = digits(&v, s)) <= 0)
-		goto bad;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcmp(s + n, units[i].suffix))
-			continue;
-		if (mul(out_ms, v, units[i].ms))
-			goto bad;
-		return 0;
-	}
-bad:
-	*out_ms = 0;
-	return mc_error_set(MC_EINVAL, "duration '%.64s': expected a number with s, m, h, d or w (e.g. 7d)",
-			    s ? s : "");
-}
+int mc_gc_parse_duration(int64_t *out_ms, const char *s) { return mc_parse_duration(out_ms, s); }
 
 int mc_gc_parse_size(int64_t *out_bytes, const char *s)
 {

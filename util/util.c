@@ -343,3 +343,71 @@ int64_t mc_du(const char *path)
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	return fd < 0 ? 0 : du_in(fd);
 }
+
+/* ---- durations ---------------------------------------------------------- */
+
+/* Leading decimal digits into *out; the number of digits, or -1 on overflow. */
+static int dur_digits(int64_t *out, const char *s)
+{
+	int64_t v = 0;
+	int n = 0;
+	while (s[n] >= '0' && s[n] <= '9') {
+		int d = s[n] - '0';
+		if (v > (INT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+		n++;
+	}
+	*out = v;
+	return n;
+}
+
+static int dur_mul(int64_t *out, int64_t v, int64_t unit)
+{
+	if (v > INT64_MAX / unit)
+		return -1;
+	*out = v * unit;
+	return 0;
+}
+
+int mc_parse_duration(int64_t *out_ms, const char *s)
+{
+	static const struct {
+		const char *suffix;
+		int64_t ms;
+	} units[] = {
+		{ "", 1000 },	     { "ms", 1 },	     { "s", 1000 },	     { "m", 60000 },
+		{ "h", 3600000 },    { "d", 86400000 },    { "w", 604800000 },
+	};
+	int64_t v;
+	int n;
+
+	*out_ms = 0;
+	if (!s || (n = dur_digits(&v, s)) <= 0)
+		goto bad;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(s + n, units[i].suffix))
+			continue;
+		if (dur_mul(out_ms, v, units[i].ms))
+			goto bad;
+		return 0;
+	}
+bad:
+	*out_ms = 0;
+	return mc_error_set(MC_EINVAL, "duration '%.64s': expected a number with s, m, h, d or w (e.g. 7d)",
+			    s ? s : "");
+}
+
+void mc_format_duration_go(char out[32], int64_t ms)
+{
+	int64_t s = ms / 1000, h = s / 3600, m = s % 3600 / 60;
+
+	if (h)
+		snprintf(out, 32, "%lldh%lldm%llds", (long long)h, (long long)m, (long long)(s % 60));
+	else if (m)
+		snprintf(out, 32, "%lldm%llds", (long long)m, (long long)(s % 60));
+	else if (ms % 1000)
+		snprintf(out, 32, "%.3gs", (double)ms / 1000);
+	else
+		snprintf(out, 32, "%llds", (long long)s);
+}
