@@ -130,6 +130,7 @@ struct run {
 	char *tag;         /* molcache/<runtime>:<key12> */
 	char *build_args;  /* canonical */
 	unsigned fetched_objects;
+	int fetch_begun;   /* a "fetch" phase_begin is out and wants its end */
 };
 
 static void emit(struct run *r, struct mc_event ev)
@@ -152,6 +153,10 @@ static void on_fetch_progress(void *ud, const struct mc_git_progress *p)
 {
 	struct run *r = ud;
 	r->fetched_objects = p->received_objects;
+	if (!r->fetch_begun) {
+		r->fetch_begun = 1;
+		phase_begin(r, "fetch");
+	}
 	emit(r, (struct mc_event){ .kind = MC_EV_FETCH, .phase = "fetch", .git = p });
 }
 
@@ -168,14 +173,19 @@ static int lock_and_fetch(struct run *r, struct mc_lock *lock)
 		return ret == MC_ELOCKED ? mc_error_set(MC_ELOCKED, "mirror of '%s': still locked after %d s",
 							r->clean_url, r->ctx->cfg.lock_timeout_s)
 					 : ret;
-	phase_begin(r, "fetch");
+	/* the phase is announced only when a fetch really happens (the mirror
+	 * often holds the commit already), and each begin gets its end */
 	ret = mc_git_mirror_fetch(r->mirror, r->url, r->resolved_ref, r->sha, r->ctx->cfg.git_token,
 				  on_fetch_progress, r, &fetched);
 	if (ret == MC_ENOTFOUND)
 		ret = MC_EUNREACHABLE; /* the remote advertised a commit it did not send */
+	if (fetched && !r->fetch_begun)
+		phase_begin(r, "fetch");
+	if (fetched || r->fetch_begun)
+		phase_end(r, "fetch", t0);
+	r->fetch_begun = 0;
 	if (!ret && fetched) {
 		/* counters prove a hit fetched nothing and a new commit fetched little */
-		phase_end(r, "fetch", t0);
 		mc_index_counter_add(r->ix, "fetches", 1);
 		mc_index_counter_add(r->ix, "fetched_objects", r->fetched_objects);
 	}

@@ -131,6 +131,15 @@ int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 	eo.event = mc_progress_event;
 	eo.ud = &prog;
 	err = mc_ensure(ctx, &eo, &res);
+	if (err && prog.mode == MC_PROGRESS_JSON) {
+		char *msg = mc_cli_scrub(ctx, mc_error_msg()[0] ? mc_error_msg() : "unknown error");
+		char *hint = mc_cli_scrub(ctx, mc_error_hint_msg());
+		ret = mc_cli_exit_code(err);
+		mc_progress_fail(&prog, &res, ret, msg, hint);
+		free(msg);
+		free(hint);
+		goto done;
+	}
 	mc_progress_result(&prog, &res, err);
 	if (err) {
 		ret = mc_cli_fail(ctx, err);

@@ -111,8 +111,26 @@ void mc_progress_event(void *ud, const struct mc_event *ev)
 	case MC_PROGRESS_QUIET:
 		return;
 	case MC_PROGRESS_JSON:
-		if (ev->kind != MC_EV_FETCH || ev->git->received_objects == ev->git->total_objects)
-			emit_json(p, ev);
+		if (ev->kind == MC_EV_PHASE_BEGIN) {
+			p->fetch_done_sent = 0;
+			if (p->n_open < 8) {
+				p->open_phase[p->n_open] = ev->phase;
+				p->open_t0[p->n_open++] = mc_mono_ms();
+			}
+		}
+		if (ev->kind == MC_EV_PHASE_END)
+			for (int i = p->n_open; i-- > 0;)
+				if (!strcmp(p->open_phase[i], ev->phase)) {
+					p->open_phase[i] = p->open_phase[--p->n_open];
+					p->open_t0[i] = p->open_t0[p->n_open];
+					break;
+				}
+		if (ev->kind == MC_EV_FETCH) {
+			if (p->fetch_done_sent || ev->git->received_objects != ev->git->total_objects)
+				return;
+			p->fetch_done_sent = 1;
+		}
+		emit_json(p, ev);
 		return;
 	case MC_PROGRESS_PLAIN:
 		if (ev->kind == MC_EV_PHASE_END)
@@ -156,6 +174,51 @@ void mc_progress_event(void *ud, const struct mc_event *ev)
 	}
 }
 
+void mc_progress_fail(struct mc_progress *p, const struct mc_ensure_result *res, int exit_code, const char *msg,
+		      const char *hint)
+{
+	json_t *o = json_pack("{s:I,s:s,s:s,s:i,s:s}", "ts_ms", (json_int_t)mc_now_ms(), "level", "error", "event",
+			      "error", "exit_code", exit_code, "message", msg);
+	json_t *lines = json_array();
+	char *s;
+
+	/* the phase that failed ends too: each begin has its end */
+	while (p->n_open > 0) {
+		int i = --p->n_open;
+		json_t *e = json_pack("{s:I,s:s,s:s,s:s,s:I,s:b}", "ts_ms", (json_int_t)mc_now_ms(), "level", "error",
+				      "event", "phase_end", "phase", p->open_phase[i], "ms",
+				      (json_int_t)(mc_mono_ms() - p->open_t0[i]), "ok", 0);
+		s = e ? json_dumps(e, JSON_COMPACT) : NULL;
+		if (s)
+			fprintf(p->out, "%s\n", s);
+		free(s);
+		json_decref(e);
+	}
+	if (hint && *hint)
+		json_object_set_new(o, "hint", json_string(hint));
+	if (res->failed_step)
+		json_object_set_new(o, "failed_step", json_string(res->failed_step));
+	for (size_t i = 0; i < res->failed_output.n; i++)
+		json_array_append_new(lines, json_string(res->failed_output.v[i]));
+	if (res->failed_output.n)
+		json_object_set(o, "failed_output", lines);
+	if (res->log_path)
+		json_object_set_new(o, "log", json_string(res->log_path));
+	s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+	if (s)
+		fprintf(p->out, "%s\n", s);
+	free(s);
+	json_decref(o);
+	json_decref(lines);
+	o = json_pack("{s:I,s:s,s:s,s:b,s:i}", "ts_ms", (json_int_t)mc_now_ms(), "level", "error", "event", "result",
+		      "ok", 0, "exit_code", exit_code);
+	s = json_dumps(o, JSON_COMPACT);
+	if (s)
+		fprintf(p->out, "%s\n", s);
+	free(s);
+	json_decref(o);
+}
+
 void mc_progress_result(struct mc_progress *p, const struct mc_ensure_result *res, int err)
 {
 	end_fetch_line(p);
@@ -172,8 +235,8 @@ void mc_progress_result(struct mc_progress *p, const struct mc_ensure_result *re
 	if (p->mode == MC_PROGRESS_QUIET)
 		return;
 	if (p->mode == MC_PROGRESS_JSON) {
-		json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:b}", "ts_ms", (json_int_t)mc_now_ms(), "level",
-				      "info", "event", "result", "tag", res->tag, "key", res->key, "commit",
+		json_t *o = json_pack("{s:I,s:s,s:s,s:b,s:s,s:s,s:s,s:b}", "ts_ms", (json_int_t)mc_now_ms(), "level",
+				      "info", "event", "result", "ok", 1, "tag", res->tag, "key", res->key, "commit",
 				      res->commit ? res->commit : "", "built", res->built);
 		char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 		if (s)

@@ -45,8 +45,14 @@ kinds = {e["event"] for e in evs}
 assert {"phase_end", "step", "result"} <= kinds, kinds
 assert any(e["event"] == "step" and e.get("state") in ("done", "cached") and "[3/4]" in e["step"] for e in evs)
 assert all("ts_ms" in e and "level" in e for e in evs)
+begins = [e["phase"] for e in evs if e["event"] == "phase_begin"]
+ends = [e["phase"] for e in evs if e["event"] == "phase_end"]
+assert sorted(begins) == sorted(ends), (begins, ends)
+fetches = [e for e in evs if e["event"] == "fetch"]
+assert len(fetches) <= begins.count("fetch"), fetches
+assert evs[-1]["event"] == "result" and evs[-1]["ok"] is True
 PY
-ok "--log-format json: one JSON object per event"
+ok "--log-format json: one JSON object per event, each phase_begin has its end, one fetch event per fetch"
 
 # a failing RUN step: its name and its output, the log kept and named
 cat > "$IT_DIR/work/claude-code/Dockerfile" <<DF
@@ -65,3 +71,22 @@ log=$(sed -n 's/^hint: the build log is at //p' "$IT_DIR/fail.txt")
 [ -f "$log" ] || it_fail "build log '$log' missing"
 grep -q "to-stderr-before-failing" "$log" && grep -q "RUN echo fine" "$log" || it_fail "build log incomplete"
 ok "a failing RUN step: named, its output shown, the whole log kept at $log"
+
+# the same failure as JSON: every stderr line one object, an error event, then the result
+commit claude-code g.txt "fail again"
+set +e; mc ensure claude-code --network none --log-format json >/dev/null 2>"$IT_DIR/failjson.txt"; rc=$?; set -e
+[ $rc = 5 ] || { cat "$IT_DIR/failjson.txt"; it_fail "failing RUN, json: exit $rc"; }
+python3 - "$IT_DIR/failjson.txt" <<'PY' || { cat "$IT_DIR/failjson.txt"; it_fail "bad JSON failure stream"; }
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1])]
+begins = [e["phase"] for e in evs if e["event"] == "phase_begin"]
+ends = [e["phase"] for e in evs if e["event"] == "phase_end"]
+assert sorted(begins) == sorted(ends), (begins, ends)
+err, res = evs[-2], evs[-1]
+assert err["event"] == "error" and err["exit_code"] == 5, err
+assert err["failed_step"].startswith("[4/4] RUN sh -c"), err
+assert any("to-stderr-before-failing" in l for l in err["failed_output"]), err
+assert err["log"].endswith(".log") and err["message"] and err["hint"], err
+assert res["event"] == "result" and res["ok"] is False and res["exit_code"] == 5, res
+PY
+ok "a failure under --log-format json: only JSON lines, an error event (code, message, hint, step, output, log), then the result"
