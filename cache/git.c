@@ -123,6 +123,13 @@ int mc_git_init(void)
 				   e && e->message ? e->message : "unknown error");
 	}
 	initialising = 0;
+	/* Pack files are read through mmap windows that stay resident until a
+	 * limit (by default 8 GiB on 64-bit): reading a 200 MiB blob kept the
+	 * pack's 200 MiB mapped beside the blob itself. Small windows, a small
+	 * limit: what is left is the blob being written. */
+	if (!ret && (git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)4 << 20) < 0 ||
+		     git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, (size_t)16 << 20) < 0))
+		ret = mc_error_set(MC_ERR, "libgit2: cannot limit pack windows: %s", git_msg());
 	if (!ret)
 		ret = mc_git_stream_register();
 	initialised = !ret;
