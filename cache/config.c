@@ -30,6 +30,7 @@ void mc_config_init(struct mc_config *c)
 	for (const char *const *r = mc_default_runtimes; *r; r++)
 		mc_strv_push(&c->runtimes, *r);
 	c->lock_timeout_s = 1800;
+	c->failure_backoff_ms = MC_FAILURE_BACKOFF_DEFAULT_MS;
 }
 
 void mc_config_release(struct mc_config *c)
@@ -122,6 +123,30 @@ static int parse_timeout(int *out, const char *s, const char *where)
 	return 0;
 }
 
+/* failure_backoff: a number with s, m or h (0 turns failure memory off). */
+static int parse_backoff(int64_t *out, const char *s, const char *where)
+{
+	char *end;
+	long long v;
+	int64_t unit = -1;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (!strcmp(end, "s"))
+		unit = 1000;
+	else if (!strcmp(end, "m"))
+		unit = 60000;
+	else if (!strcmp(end, "h"))
+		unit = 3600000;
+	else if (!*end && v == 0)
+		unit = 1;
+	if (s[0] < '0' || s[0] > '9' || errno || unit < 0 || v > MC_FAILURE_BACKOFF_MAX_MS / unit)
+		return mc_error_set(MC_EINVAL, "%s: failure backoff '%.32s': want a duration like 30s, 1m or 1h (0: off)",
+				    where, s);
+	*out = (int64_t)v * unit;
+	return 0;
+}
+
 static int parse_build_arg(struct mc_strv *out, const char *s, const char *where)
 {
 	const char *eq = strchr(s, '=');
@@ -205,6 +230,8 @@ static int apply_line(struct mc_config *c, const char *key, size_t klen, const c
 		ret = parse_build_arg(&c->build_args, val, where);
 	else if (KEY_IS("lock_timeout"))
 		ret = parse_timeout(&c->lock_timeout_s, val, where);
+	else if (KEY_IS("failure_backoff"))
+		ret = parse_backoff(&c->failure_backoff_ms, val, where);
 	else if (KEY_IS("gc_max_age"))
 		set_or_default(&c->gc_max_age, val, NULL);
 	else if (KEY_IS("gc_max_size"))
@@ -356,6 +383,9 @@ int mc_config_apply_env(struct mc_config *c, mc_getenv_fn env)
 		goto done;
 	if ((v = env_first(env, "MOLCACHE_LOCK_TIMEOUT", NULL)) &&
 	    (ret = parse_timeout(&c->lock_timeout_s, v, "environment MOLCACHE_LOCK_TIMEOUT")))
+		goto done;
+	if ((v = env_first(env, "MOLCACHE_FAILURE_BACKOFF", NULL)) &&
+	    (ret = parse_backoff(&c->failure_backoff_ms, v, "environment MOLCACHE_FAILURE_BACKOFF")))
 		goto done;
 done:
 	return ret;

@@ -4,18 +4,20 @@
  * ~/.config/molcache/config), lines "key = value", '#' comments:
  *   repo_prefix, ref, dockerfile, platform, docker_host, networkmode, ca_file,
  *   runtimes (comma-separated allowlist), build_arg (repeatable K=V),
- *   lock_timeout (seconds), gc_max_age, gc_max_size, gc_keep (defaults for
+ *   lock_timeout (seconds), failure_backoff (30s, 1m, 1h; 0 = off),
+ *   gc_max_age, gc_max_size, gc_keep (defaults for
  *   gc's --max-age, --max-size and --keep; checked when gc runs)
  * Environment: MOLCACHE_REPO_PREFIX (or MOLECULE_LOCAL_TEMPLATE_REPO_PREFIX),
  * MOLCACHE_REF, MOLCACHE_PLATFORM (or MOLECULE_IMAGE_PLATFORM), DOCKER_HOST,
  * MOLCACHE_CA_FILE (or GIT_SSL_CAINFO),
  * MOLCACHE_GIT_TOKEN (or MOLECULE_GITEA_TOKEN), MOLCACHE_RUNTIMES,
- * MOLCACHE_LOCK_TIMEOUT.
+ * MOLCACHE_LOCK_TIMEOUT, MOLCACHE_FAILURE_BACKOFF.
  */
 #ifndef MC_CONFIG_H
 #define MC_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "../util/mc_util.h"
 
 struct mc_config {
@@ -30,8 +32,16 @@ struct mc_config {
 	struct mc_strv runtimes;   /* allowlist; defaults to mc_default_runtimes */
 	struct mc_strv build_args; /* "K=V" */
 	int lock_timeout_s;  /* default 1800 */
+	/* after a failed build, ensure of that key fails at once for this long,
+	 * doubling per repeated failure up to MC_FAILURE_BACKOFF_CAP_MS; 0 = off */
+	int64_t failure_backoff_ms;
 	char *gc_max_age, *gc_max_size, *gc_keep; /* gc policy defaults, as written */
 };
+
+#define MC_FAILURE_BACKOFF_DEFAULT_MS 60000LL
+#define MC_FAILURE_BACKOFF_CAP_MS 3600000LL
+/* a longer base than a day is a mistake */
+#define MC_FAILURE_BACKOFF_MAX_MS 86400000LL
 
 typedef const char *(*mc_getenv_fn)(const char *name);
 
