@@ -176,7 +176,14 @@ static int ix_err(struct mc_index *ix, int rc, const char *what)
 {
 	int prim = rc & 0xff;
 	int code = prim == SQLITE_BUSY || prim == SQLITE_LOCKED ? MC_ELOCKED : MC_ERR;
-	mc_error_set(code, "index '%s': %s: %s", ix->path, what, sqlite3_errmsg(ix->db));
+	int sys = sqlite3_system_errno(ix->db);
+	/* "database or disk is full": SQLite keeps no errno for ENOSPC, and the
+	 * index sets no page limit, so it is the disk */
+	if (prim == SQLITE_FULL || (prim == SQLITE_IOERR && sys))
+		mc_error_set(code, "index '%s': %s: %s (%s)", ix->path, what, sqlite3_errmsg(ix->db),
+			     strerror(prim == SQLITE_FULL ? ENOSPC : sys));
+	else
+		mc_error_set(code, "index '%s': %s: %s", ix->path, what, sqlite3_errmsg(ix->db));
 	if (code == MC_ELOCKED)
 		mc_error_hint("another molcache process kept the index busy; try again");
 	else if (mc_index_rc_corrupt(rc))
