@@ -618,7 +618,7 @@ static int failure_gate(struct run *r, struct mc_ensure_result *out)
 			   r->clean_url, r->sha, r->key, (long long)f.count, f.count == 1 ? "" : "s", last,
 			   f.step ? ": " : "", f.step ? f.step : "");
 	mc_error_hint("not built again before %s; 'molcache ensure %s --retry' builds now, a new commit builds at once%s%s",
-		      when, r->runtime, f.log_path ? "; the log is at " : "", f.log_path ? f.log_path : "");
+		      when, r->runtime, f.log_path ? "; the build log is at " : "", f.log_path ? f.log_path : "");
 done:
 	mc_failure_release(&f);
 	return ret;
@@ -792,8 +792,9 @@ done:
 		if (code == MC_EBUILD && out->log_path && next_ms) {
 			char when[32];
 			fmt_time(when, next_ms);
-			mc_error_hint("the build log is at %s; this key is not built again before %s unless "
-				      "'molcache ensure %s --retry'", out->log_path, when, r->runtime);
+			/* the log's path ends the line, for scripts */
+			mc_error_hint("not built again before %s; 'molcache ensure %s --retry' builds now; "
+				      "the build log is at %s", when, r->runtime, out->log_path);
 		} else if (code == MC_EBUILD && out->log_path) {
 			mc_error_hint("the build log is at %s", out->log_path);
 		}

@@ -32,7 +32,7 @@ fail_col "$key" step | grep -q "exit 3" || it_fail "saved step: $(fail_col "$key
 fail_col "$key" output | grep -q "boom-before-exit" || it_fail "saved output: $(fail_col "$key" output)"
 win=$(( $(fail_col "$key" next_ms) - $(fail_col "$key" last_ms) ))
 [ "$win" = 60000 ] || it_fail "first window ${win} ms, want 60000 (1 min)"
-grep -q "not built again before .*--retry" "$IT_DIR/first.err" || { cat "$IT_DIR/first.err"; it_fail "first failure: no hint naming --retry"; }
+grep -q "^hint: not built again before .*--retry' builds now; the build log is at $MOLCACHE_HOME/logs/$key.1.log$" "$IT_DIR/first.err" || { cat "$IT_DIR/first.err"; it_fail "first failure: no hint naming --retry"; }
 ok "a failing RUN step: exit 5, logs/<key>.1.log, failure remembered for 1 min"
 
 # ---- within the window: at once, without building ------------------------------
