@@ -35,6 +35,7 @@ void mc_config_init(struct mc_config *c)
 	c->lock_timeout_s = 1800;
 	c->remote_timeout_s = 60;
 	c->build_stall_ms = c->build_timeout_ms = -1;
+	c->failure_backoff_ms = MC_FAILURE_BACKOFF_DEFAULT_MS;
 }
 
 void mc_config_release(struct mc_config *c)
@@ -145,9 +146,12 @@ static int parse_remote_timeout(int *out, const char *s, const char *where)
 /* A build gate: a duration ("4m", "90s"; a plain number is seconds), 0 = off. */
 static int parse_gate(int64_t *out, const char *s, const char *where, const char *name)
 {
-	if (mc_parse_duration(out, s))
+	int64_t ms;
+
+	if (mc_parse_duration(&ms, s))
 		return mc_error_set(MC_EINVAL, "%s: %s '%.32s': want a duration like 90s, 4m or 1h (0: off)", where,
 				    name, s);
+	*out = ms;
 	return 0;
 }
 
@@ -165,6 +169,18 @@ int mc_config_network_ok(const char *mode)
 {
 	/* the modes BuildKit accepts on the build API; anything else fails only inside a build */
 	return mode && (!strcmp(mode, "default") || !strcmp(mode, "host") || !strcmp(mode, "none"));
+}
+
+/* failure_backoff: a duration (0 turns failure memory off), at most a day. */
+static int parse_backoff(int64_t *out, const char *s, const char *where)
+{
+	int64_t ms;
+
+	if (mc_parse_duration(&ms, s) || ms > MC_FAILURE_BACKOFF_MAX_MS)
+		return mc_error_set(MC_EINVAL, "%s: failure backoff '%.32s': want a duration like 30s, 1m or 1h (0: off)",
+				    where, s);
+	*out = ms;
+	return 0;
 }
 
 static int parse_build_arg(struct mc_strv *out, const char *s, const char *where)
@@ -295,6 +311,8 @@ static int apply_line(struct mc_config *c, const char *key, size_t klen, const c
 		ret = parse_gate(&c->build_stall_ms, val, where, "build_stall_grace");
 	else if (KEY_IS("build_timeout"))
 		ret = parse_gate(&c->build_timeout_ms, val, where, "build_timeout");
+	else if (KEY_IS("failure_backoff"))
+		ret = parse_backoff(&c->failure_backoff_ms, val, where);
 	else if (KEY_IS("gc_max_age"))
 		set_or_default(&c->gc_max_age, val, NULL);
 	else if (KEY_IS("gc_max_size"))
@@ -481,6 +499,9 @@ int mc_config_apply_env(struct mc_config *c, mc_getenv_fn env)
 		}
 		mc_config_set(&c->networkmode, v);
 	}
+	if ((v = env_first(env, "MOLCACHE_FAILURE_BACKOFF", NULL)) &&
+	    (ret = parse_backoff(&c->failure_backoff_ms, v, "environment MOLCACHE_FAILURE_BACKOFF")))
+		goto done;
 done:
 	return ret;
 }

@@ -6,18 +6,21 @@
  *   runtimes (comma-separated allowlist), build_arg (repeatable K=V),
  *   lock_timeout (seconds), remote_timeout (seconds), build_stall_grace and
  *   build_timeout (durations; MOLECULE_BUILD_STALL_GRACE_S and
- *   MOLECULE_BUILD_CEILING_S apply only where the file sets none), gc_max_age, gc_max_size, gc_keep (defaults for
+ *   MOLECULE_BUILD_CEILING_S apply only where the file sets none),
+ *   failure_backoff (30s, 1m, 1h; 0 = off), gc_max_age, gc_max_size, gc_keep (defaults for
  *   gc's --max-age, --max-size and --keep; checked when gc runs)
  * Environment: MOLCACHE_REPO_PREFIX (or MOLECULE_LOCAL_TEMPLATE_REPO_PREFIX),
  * MOLCACHE_REF, MOLCACHE_PLATFORM (or MOLECULE_IMAGE_PLATFORM), DOCKER_HOST,
  * MOLCACHE_CA_FILE (or GIT_SSL_CAINFO),
  * MOLCACHE_GIT_TOKEN (or MOLECULE_GITEA_TOKEN), MOLCACHE_RUNTIMES,
- * MOLCACHE_LOCK_TIMEOUT, MOLCACHE_REMOTE_TIMEOUT, MOLCACHE_NETWORK.
+ * MOLCACHE_LOCK_TIMEOUT, MOLCACHE_REMOTE_TIMEOUT, MOLCACHE_NETWORK,
+ * MOLCACHE_FAILURE_BACKOFF.
  */
 #ifndef MC_CONFIG_H
 #define MC_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "../util/mc_util.h"
 
 struct mc_config {
@@ -35,8 +38,16 @@ struct mc_config {
 	int remote_timeout_s; /* a remote silent this long is given up; default 60 (connect: at most 30) */
 	int64_t build_stall_ms;   /* cancel a build with no output this long; -1 = unset (default), 0 = off */
 	int64_t build_timeout_ms; /* cancel a build running this long; -1 = unset (default), 0 = off */
+	/* after a failed build, ensure of that key fails at once for this long,
+	 * doubling per repeated failure up to MC_FAILURE_BACKOFF_CAP_MS; 0 = off */
+	int64_t failure_backoff_ms;
 	char *gc_max_age, *gc_max_size, *gc_keep; /* gc policy defaults, as written */
 };
+
+#define MC_FAILURE_BACKOFF_DEFAULT_MS 60000LL
+#define MC_FAILURE_BACKOFF_CAP_MS 3600000LL
+/* a longer base than a day is a mistake */
+#define MC_FAILURE_BACKOFF_MAX_MS 86400000LL
 
 typedef const char *(*mc_getenv_fn)(const char *name);
 

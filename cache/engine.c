@@ -1015,3 +1015,34 @@ done:
 	xfer_release(&x);
 	return ret;
 }
+
+int mc_engine_images_labelled(json_t **out, struct mc_engine *e, const struct mc_strv *labels)
+{
+	json_t *filter = json_object(), *list = json_array();
+	struct mc_buf path = MC_BUF_INIT;
+	char *text = NULL, *q = NULL;
+	int ret;
+
+	*out = NULL;
+	for (size_t i = 0; i < labels->n; i++)
+		json_array_append_new(list, json_string(labels->v[i]));
+	json_object_set_new(filter, "label", list);
+	/* the label values (a prefix URL, build args) may hold anything: jansson
+	 * writes the JSON, curl escapes it for the query */
+	text = json_dumps(filter, JSON_COMPACT);
+	if (!text)
+		MC_BUG("json_dumps failed");
+	q = esc(e, text);
+	mc_buf_addf(&path, "/images/json?filters=%s", q);
+	ret = mc_engine_get_json(out, e, mc_buf_cstr(&path));
+	if (!ret && !json_is_array(*out)) {
+		json_decref(*out);
+		*out = NULL;
+		ret = mc_error_set(MC_EENGINE, "engine GET /images/json: not a list");
+	}
+	json_decref(filter);
+	free(text);
+	free(q);
+	mc_buf_release(&path);
+	return ret;
+}

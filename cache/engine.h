@@ -99,4 +99,9 @@ int mc_engine_get_json(json_t **out, struct mc_engine *e, const char *path);
 /* GET path and return the body (for tests/doctor); status in *status. */
 int mc_engine_get(struct mc_engine *e, const char *path, long *status, struct mc_buf *body);
 
+/* GET /images/json?filters={"label":[…]}: the images carrying every label of
+ * labels ("name" or "name=value"). *out: a JSON array of image summaries (Id,
+ * RepoTags, Created, Size, Labels); the caller json_decref()s it. */
+int mc_engine_images_labelled(json_t **out, struct mc_engine *e, const struct mc_strv *labels);
+
 #endif

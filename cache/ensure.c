@@ -6,11 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "context.h"
 #include "dockerfile.h"
 #include "key.h"
+#include "recover.h"
 #include "trace.h"
 
 #define MAX_DOCKERFILE (1u << 20)
@@ -67,17 +69,45 @@ int mc_ctx_engine(struct mc_ctx *ctx, struct mc_engine **out)
 	return ret;
 }
 
+/* A new index (no root id, no rows) in a root whose trees/ is not empty lost
+ * its predecessor: the id comes back from the labels of the images whose keys
+ * have trees here, so those images stay this root's (docs/operations.md,
+ * "Recovering a cache"). 0 with found[0] == 0 when there is nothing to recover
+ * or the labels do not name one id. */
+static int root_id_from_labels(struct mc_ctx *ctx, struct mc_index *ix, char found[65])
+{
+	char *known = NULL;
+	int ret, rows = 0;
+
+	found[0] = 0;
+	ret = mc_index_meta_get(ix, &known, MC_META_ROOT_ID);
+	free(known);
+	if (ret != MC_ENOTFOUND || (ret = mc_index_has_entries(ix, &rows)) || rows)
+		return ret;
+	ret = mc_recover_root_id(ctx, found);
+	if (ret == MC_ENOTFOUND || ret == MC_EINVAL) {
+		/* no match, or a tie that only doctor --repair --root-id can settle */
+		found[0] = 0;
+		mc_error_clear();
+		ret = 0;
+	}
+	return ret;
+}
+
 int mc_ctx_root_id(struct mc_ctx *ctx, const char **out)
 {
 	struct mc_index *ix;
-	char legacy[17];
+	char legacy[17], found[65];
 	int ret = 0;
 
 	if (!ctx->root_id[0]) {
-		if ((ret = mc_ctx_index(ctx, &ix)))
+		if ((ret = mc_ctx_index(ctx, &ix)) || (ret = root_id_from_labels(ctx, ix, found)))
 			return ret;
 		mc_root_id_legacy(legacy, ctx->paths.root);
-		ret = mc_index_root_id(ix, ctx->root_id, legacy);
+		if (found[0])
+			ret = mc_index_root_id_claim(ix, ctx->root_id, found, 0);
+		else
+			ret = mc_index_root_id(ix, ctx->root_id, legacy);
 	}
 	*out = ctx->root_id;
 	return ret;
@@ -481,11 +511,194 @@ static void record_failure(struct build_log *bl, struct mc_ensure_result *out)
 		mc_strv_push(&out->failed_output, mc_trace_vertex_line(v, i));
 }
 
-static void label(struct mc_strv *labels, const char *k, const char *v)
+/* ---- failure memory and per-attempt logs ---------------------------------- */
+
+#define LOGS_KEPT 5
+#define FAILURE_LINES 10
+
+/* UTC, as the views print times. */
+static void fmt_time(char out[32], int64_t ms)
 {
-	char *s = mc_asprintf("%s=%s", k, v);
-	mc_strv_push(labels, s);
-	free(s);
+	struct tm tm;
+	time_t t = (time_t)(ms / 1000);
+	if (!gmtime_r(&t, &tm) || !strftime(out, 32, "%Y-%m-%d %H:%M:%SZ", &tm))
+		snprintf(out, 32, "-");
+}
+
+/* logs/<key>.<n>.log for attempt n (the key's builds so far + 1): each attempt
+ * keeps its own log, and only the last LOGS_KEPT attempts' logs stay. */
+static char *attempt_log(struct run *r)
+{
+	const char *logs = r->ctx->paths.logs;
+	int64_t n = 0;
+
+	if (mc_index_build_count(r->ix, r->key, &n))
+		mc_error_clear(); /* a log name is no reason to fail a build */
+	n++;
+	for (int64_t m = n - LOGS_KEPT; m > 0; m--) {
+		char *old = mc_asprintf("%s/%s.%lld.log", logs, r->key, (long long)m);
+		int gone = unlink(old) != 0 && errno == ENOENT;
+		free(old);
+		if (gone)
+			break; /* older ones went with earlier attempts */
+	}
+	return mc_asprintf("%s/%s.%lld.log", logs, r->key, (long long)n);
+}
+
+/* The wait after the count-th failure in a row: the base, doubled per repeat,
+ * up to an hour (or the base, when that is longer). */
+static int64_t backoff_ms(int64_t base, int64_t count)
+{
+	int64_t cap = base > MC_FAILURE_BACKOFF_CAP_MS ? base : MC_FAILURE_BACKOFF_CAP_MS, wait = base;
+	for (int64_t i = 1; i < count && wait < cap; i++)
+		wait *= 2;
+	return wait < cap ? wait : cap;
+}
+
+/* After a failed build of the key: count it and save what the next calls
+ * report instead of building again. Keeps the caller's error message. */
+static void remember_failure(struct run *r, const struct mc_ensure_result *out, const char *msg,
+			     const struct mc_buf *tail, const char *log_path, int64_t *next_ms)
+{
+	struct mc_failure old = { 0 };
+	struct mc_buf text = MC_BUF_INIT;
+	int64_t now = mc_now_ms();
+	int ret;
+
+	*next_ms = 0;
+	if (r->ctx->cfg.failure_backoff_ms <= 0)
+		return;
+	ret = mc_index_failure_get(r->ix, &old, r->key);
+	if (ret && ret != MC_ENOTFOUND)
+		goto done;
+	if (out->failed_output.n) {
+		size_t from = out->failed_output.n > FAILURE_LINES ? out->failed_output.n - FAILURE_LINES : 0;
+		for (size_t i = from; i < out->failed_output.n; i++)
+			mc_buf_addf(&text, "%s%s", i > from ? "\n" : "", out->failed_output.v[i]);
+	} else if (tail && tail->len) {
+		/* no BuildKit step to name: the engine's last lines */
+		const char *s = mc_buf_cstr(tail), *p = s + tail->len;
+		for (int lines = 0; p > s && lines <= FAILURE_LINES;)
+			if (*--p == '\n' && p + 1 < s + tail->len)
+				lines++;
+		mc_buf_adds(&text, p == s ? p : p + 1);
+		while (text.len && text.ptr[text.len - 1] == '\n')
+			text.ptr[--text.len] = 0;
+	}
+	struct mc_failure f = {
+		.key = r->key,
+		.count = old.count + 1,
+		.last_ms = now,
+		.next_ms = now + backoff_ms(r->ctx->cfg.failure_backoff_ms, old.count + 1),
+		.step = out->failed_step ? out->failed_step : (char *)msg,
+		.output = text.len ? (char *)mc_buf_cstr(&text) : NULL,
+		.log_path = (char *)log_path,
+	};
+	if (!mc_index_failure_put(r->ix, &f))
+		*next_ms = f.next_ms;
+done:
+	mc_error_clear();
+	mc_failure_release(&old);
+	mc_buf_release(&text);
+}
+
+/* Under the exclusive key lock, before building: a key whose last build failed
+ * fails at once until its next try, with what that build said (no rebuild
+ * storm from a restart loop). 0 to go on, else MC_EBUILD. */
+static int failure_gate(struct run *r, struct mc_ensure_result *out)
+{
+	struct mc_failure f = { 0 };
+	char when[32], last[32];
+	int ret = mc_index_failure_get(r->ix, &f, r->key);
+
+	if (ret == MC_ENOTFOUND) {
+		ret = 0;
+		goto done;
+	}
+	if (ret || r->opts->retry || r->ctx->cfg.failure_backoff_ms <= 0 || mc_now_ms() >= f.next_ms)
+		goto done;
+	for (const char *p = f.output; p && *p;) {
+		size_t n = strcspn(p, "\n");
+		mc_strv_pushn(&out->failed_output, p, n);
+		p += n + (p[n] ? 1 : 0);
+	}
+	out->failed_step = f.step ? mc_strdup(f.step) : NULL;
+	out->log_path = f.log_path ? mc_strdup(f.log_path) : NULL;
+	mc_index_counter_add(r->ix, "failed_fast", 1);
+	fmt_time(when, f.next_ms);
+	fmt_time(last, f.last_ms);
+	ret = mc_error_set(MC_EBUILD, "template '%s' at %.12s: the build of key %.12s failed %lld time%s (last at %s)%s%s",
+			   r->clean_url, r->sha, r->key, (long long)f.count, f.count == 1 ? "" : "s", last,
+			   f.step ? ": " : "", f.step ? f.step : "");
+	mc_error_hint("not built again before %s; 'molcache ensure %s --retry' builds now, a new commit builds at once%s%s",
+		      when, r->runtime, f.log_path ? "; the build log is at " : "", f.log_path ? f.log_path : "");
+done:
+	mc_failure_release(&f);
+	return ret;
+}
+
+/* Under the exclusive key lock, on a miss: an image of this root labelled with
+ * this key (the index lost its row) is taken back instead of rebuilt. 1
+ * served, 0 none. The row comes from this run's inputs, which give the key. */
+static int adopt(struct run *r, struct mc_ensure_result *out)
+{
+	struct mc_strv want = MC_STRV_INIT;
+	struct mc_entry e = { 0 };
+	json_t *list = NULL, *im, *pick = NULL;
+	const char *root_id, *id;
+	char *tree = NULL, *repo = NULL, *lk, *lr;
+	struct stat st;
+	size_t i;
+	int ret;
+
+	if ((ret = mc_ctx_root_id(r->ctx, &root_id)))
+		goto done;
+	mc_strv_push(&want, lk = mc_asprintf("molcache.key=%s", r->key));
+	mc_strv_push(&want, lr = mc_asprintf("molcache.root=%s", root_id));
+	free(lk);
+	free(lr);
+	if ((ret = mc_engine_images_labelled(&list, r->eng, &want)))
+		goto done;
+	/* the newest, should there be several */
+	json_array_foreach(list, i, im)
+		if (json_string_value(json_object_get(im, "Id")) &&
+		    (!pick || json_integer_value(json_object_get(im, "Created")) >
+				      json_integer_value(json_object_get(pick, "Created"))))
+			pick = im;
+	if (!pick)
+		goto done;
+	id = json_string_value(json_object_get(pick, "Id"));
+	tree = mc_asprintf("%s/%s", r->ctx->paths.trees, r->key);
+	e.key = r->key;
+	e.runtime = (char *)r->runtime;
+	e.repo_prefix = r->clean_prefix;
+	e.ref = r->ctx->cfg.ref ? r->ctx->cfg.ref : "";
+	e.head_sha = r->sha;
+	e.dockerfile_path = r->ctx->cfg.dockerfile;
+	e.dockerfile_hash = r->dfhash;
+	e.platform = (char *)r->platform;
+	e.build_args = r->build_args;
+	e.image_tag = r->tag;
+	e.image_id = (char *)id;
+	if (lstat(tree, &st) == 0 && S_ISDIR(st.st_mode)) {
+		e.tree_path = tree;
+		e.tree_bytes = mc_du(tree);
+	}
+	e.state = MC_STATE_READY;
+	e.image_bytes = (int64_t)json_integer_value(json_object_get(pick, "Size"));
+	e.created_ms = (int64_t)json_integer_value(json_object_get(pick, "Created")) * 1000;
+	e.last_used_ms = mc_now_ms();
+	repo = mc_image_repo(r->runtime);
+	if ((ret = mc_engine_image_tag(r->eng, id, repo, r->tag + strlen(repo) + 1)) || (ret = mc_index_put(r->ix, &e)) ||
+	    (ret = mc_index_failure_clear(r->ix, r->key)) || (ret = serve(r, &e, NULL, "adopted", out)))
+		goto done;
+	ret = 1;
+done:
+	json_decref(list);
+	mc_strv_release(&want);
+	free(tree);
+	free(repo);
+	return ret;
 }
 
 /* Under the exclusive key lock: tree, pre-pull, build, record. */
@@ -499,9 +712,9 @@ static int build(struct run *r, struct mc_ensure_result *out)
 	struct mc_buf tail = MC_BUF_INIT;
 	struct mc_image img = MC_IMAGE_INIT;
 	char *tree = mc_asprintf("%s/%s", r->ctx->paths.trees, r->key);
-	char *log_path = mc_asprintf("%s/%s.log", r->ctx->paths.logs, r->key);
+	char *log_path = attempt_log(r);
 	char id[80] = "";
-	int64_t started = mc_now_ms(), t0;
+	int64_t started = mc_now_ms(), t0, next_ms;
 	int ret;
 
 	e.key = r->key;
@@ -526,14 +739,11 @@ static int build(struct run *r, struct mc_ensure_result *out)
 	if ((ret = prepull(r, tree, &args)))
 		goto done;
 
-	label(&labels, "molcache.key", r->key);
-	label(&labels, "molcache.runtime", r->runtime);
-	label(&labels, "molcache.commit", r->sha);
-	label(&labels, "molcache.repo-prefix", r->clean_prefix);
+	/* every input of the row, so that a lost index is rebuilt from the engine */
 	const char *root_id;
 	if ((ret = mc_ctx_root_id(r->ctx, &root_id)))
 		goto done;
-	label(&labels, "molcache.root", root_id);
+	mc_labels_of_entry(&labels, &e, root_id);
 	if ((ret = mc_context_open(&tar, tree, r->ctx->cfg.dockerfile))) {
 		ret = template_error(r, ret);
 		goto done;
@@ -577,7 +787,7 @@ static int build(struct run *r, struct mc_ensure_result *out)
 	e.tree_bytes = mc_du(tree);
 	e.build_ms = mc_now_ms() - started;
 	e.state = MC_STATE_READY;
-	if ((ret = mc_index_put(r->ix, &e)))
+	if ((ret = mc_index_put(r->ix, &e)) || (ret = mc_index_failure_clear(r->ix, r->key)))
 		goto done;
 	mc_index_build_record(r->ix, r->key, started, e.build_ms, 1, log_path);
 	ret = serve(r, &e, NULL, "builds", out);
@@ -591,9 +801,19 @@ done:
 		mc_index_set_state(r->ix, r->key, MC_STATE_FAILED);
 		mc_index_counter_add(r->ix, "build_failures", 1);
 		mc_index_build_record(r->ix, r->key, started, mc_now_ms() - started, 0, log_path);
+		next_ms = 0;
+		if (code == MC_EBUILD)
+			remember_failure(r, out, msg, &tail, out->log_path, &next_ms);
 		mc_error_set(code, "%s", msg);
-		if (code == MC_EBUILD && out->log_path)
+		if (code == MC_EBUILD && out->log_path && next_ms) {
+			char when[32];
+			fmt_time(when, next_ms);
+			/* the log's path ends the line, for scripts */
+			mc_error_hint("not built again before %s; 'molcache ensure %s --retry' builds now; "
+				      "the build log is at %s", when, r->runtime, out->log_path);
+		} else if (code == MC_EBUILD && out->log_path) {
 			mc_error_hint("the build log is at %s", out->log_path);
+		}
 		ret = code;
 	}
 	if (bl.f)
@@ -708,7 +928,7 @@ static int ensure_online(struct run *r, struct mc_ensure_result *out)
 	/* a miss: one builder per key; whoever waited finds the build done */
 	if ((ret = lock_key(r, &lock, MC_LOCK_EXCLUSIVE)))
 		goto done;
-	if ((ret = try_serve(r, out)))
+	if ((ret = try_serve(r, out)) || (ret = adopt(r, out)) || (ret = failure_gate(r, out)))
 		goto done;
 	mc_index_counter_add(r->ix, "misses", 1);
 	ret = build(r, out);

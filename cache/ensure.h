@@ -5,7 +5,9 @@
  *
  * Hit:  resolve (1 remote round trip) → key → index row (shared key lock) →
  *       engine inspect → retag :latest → touch.
- * Miss: exclusive key lock → re-read → fetch into the mirror (repo lock) →
+ * Miss: exclusive key lock → re-read → adopt an image labelled with this
+ *       root and key (a lost row) → a recent failure of the key fails at
+ *       once (unless retry) → fetch into the mirror (repo lock) →
  *       checkout into tmp/ → rename to trees/<key> → pre-pull FROM images →
  *       build → row ready → tag :latest.
  */
@@ -65,6 +67,7 @@ typedef void (*mc_event_fn)(void *ud, const struct mc_event *ev);
 struct mc_ensure_opts {
 	const char *runtime;  /* checked with mc_runtime_check before any I/O */
 	int offline;          /* no remote: newest ready entry of the runtime */
+	int retry;            /* build now even if the key's last build failed recently */
 	int64_t lease_ms;     /* > 0: protect the returned entry from gc for this long */
 	mc_event_fn event;    /* may be NULL */
 	void *ud;

@@ -11,11 +11,12 @@
 #include "../cache/context.h"
 #include "../cache/git.h"
 #include "../cache/key.h"
+#include "../cache/recover.h"
 #include "cli.h"
 #include "format.h"
 
 static const char usage_text[] =
-	"usage: molcache doctor [--json] [--no-build] [--no-remotes]\n"
+	"usage: molcache doctor [--json] [--no-build] [--no-remotes] [--repair [--root-id ID]]\n"
 	"\n"
 	"Checks what ensure needs, by doing it: the cache root (exists, mode 0700,\n"
 	"writable), the index's integrity, that the Docker engine answers (and its\n"
@@ -24,6 +25,11 @@ static const char usage_text[] =
 	"and the free disk space at the root. Each check prints PASS, WARN, FAIL (or\n"
 	"SKIP when an earlier failure makes it moot) with a hint for fixing it.\n"
 	"\n"
+	"  --repair               rebuild the index from the engine's image labels and trees/\n"
+	"                         first: a damaged index is moved aside (index.db.corrupt-TIME),\n"
+	"                         every image labelled with this root gets its row back, and\n"
+	"                         each runtime its :latest (docs/operations.md, \"Recovering a cache\")\n"
+	"  --root-id ID           with --repair: this root's id, when the labels cannot tell it\n"
 	"  --no-build             skip the test build\n"
 	"  --no-remotes           skip resolving the template repositories\n"
 	"  --json                 print JSON on stdout (docs/json.md, \"doctor\")\n"
@@ -159,18 +165,48 @@ static void check_index(struct report *r, struct mc_ctx *ctx)
 		return;
 	}
 	if (mc_ctx_index(ctx, &ix)) {
-		add_error(r, ctx, "index", FAIL, NULL,
-			  "the index is only a cache: move index.db away and ensure starts a new one");
+		add_error(r, ctx, "index", FAIL, NULL, MC_INDEX_REPAIR_HINT);
 		return;
 	}
 	if (mc_index_check(ix)) {
-		add_error(r, ctx, "index", FAIL, "integrity check",
-			  "the index is only a cache: move index.db away and ensure starts a new one");
+		add_error(r, ctx, "index", FAIL, "integrity check", MC_INDEX_REPAIR_HINT);
 		return;
 	}
 	add(r, "index", PASS, mc_asprintf("'%s': integrity ok, schema version %d", ctx->paths.index,
 					  mc_index_schema_version()),
 	    NULL);
+}
+
+/* doctor --repair: its outcome is one more line of the report. */
+static void do_repair(struct report *r, struct mc_ctx *ctx, const char *root_id)
+{
+	struct mc_repair_opts o = { .root_id = root_id };
+	struct mc_repair_report rep = { 0 };
+	struct mc_buf b = MC_BUF_INIT;
+
+	if (mc_repair(ctx, &o, &rep)) {
+		add_error(r, ctx, "repair", FAIL, NULL, "see molcache(1), doctor --repair");
+		goto done;
+	}
+	if (rep.moved_to)
+		mc_buf_addf(&b, "damaged index moved to '%s' (%s); ", rep.moved_to, rep.damage ? rep.damage : "?");
+	mc_buf_addf(&b, "root id %s (from %s); %lld labelled image%s: %lld row%s restored, %lld already right, "
+			"%lld :latest set",
+		    rep.root_id, rep.root_from, (long long)rep.images, rep.images == 1 ? "" : "s",
+		    (long long)rep.restored, rep.restored == 1 ? "" : "s", (long long)rep.kept, (long long)rep.latest_set);
+	if (rep.skipped.n) {
+		mc_buf_addf(&b, "; %zu skipped: ", rep.skipped.n);
+		for (size_t i = 0; i < rep.skipped.n; i++)
+			mc_buf_addf(&b, "%s%s", i ? "; " : "", rep.skipped.v[i]);
+		add(r, "repair", WARN, mc_cli_scrub(ctx, mc_buf_cstr(&b)),
+		    mc_strdup("a skipped image has no row: 'molcache gc --orphans' removes it, or ensure adopts it "
+			      "when its key is asked for"));
+	} else {
+		add(r, "repair", PASS, mc_cli_scrub(ctx, mc_buf_cstr(&b)), NULL);
+	}
+done:
+	mc_buf_release(&b);
+	mc_repair_report_release(&rep);
 }
 
 static int check_engine(struct report *r, struct mc_ctx *ctx, struct mc_engine **out)
@@ -382,17 +418,20 @@ static json_t *to_json(const struct report *r)
 
 int cmd_doctor(struct mc_ctx *ctx, int argc, char **argv)
 {
-	enum { O_JSON = 256, O_NO_BUILD, O_NO_REMOTES };
+	enum { O_JSON = 256, O_NO_BUILD, O_NO_REMOTES, O_REPAIR, O_ROOT_ID };
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, O_JSON },
 		{ "no-build", no_argument, NULL, O_NO_BUILD },
 		{ "no-remotes", no_argument, NULL, O_NO_REMOTES },
+		{ "repair", no_argument, NULL, O_REPAIR },
+		{ "root-id", required_argument, NULL, O_ROOT_ID },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct report r = { 0 };
 	struct mc_engine *eng = NULL;
-	int c, err, json = 0, build = 1, remotes = 1, ret = MC_EXIT_OK;
+	const char *root_id = NULL;
+	int c, err, json = 0, build = 1, remotes = 1, repair = 0, ret = MC_EXIT_OK;
 
 	optind = 1;
 	opterr = 0;
@@ -401,6 +440,15 @@ int cmd_doctor(struct mc_ctx *ctx, int argc, char **argv)
 		case O_JSON: json = 1; break;
 		case O_NO_BUILD: build = 0; break;
 		case O_NO_REMOTES: remotes = 0; break;
+		case O_REPAIR: repair = 1; break;
+		case O_ROOT_ID:
+			/* it goes into a label filter and the meta table: the shape ids have */
+			if (!*optarg || strlen(optarg) > 64 || strspn(optarg, "0123456789abcdef") != strlen(optarg)) {
+				ret = mc_cli_usage_error("doctor", "--root-id '%s': want up to 64 lowercase hex digits", optarg);
+				goto done;
+			}
+			root_id = optarg;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			goto done;
@@ -413,12 +461,18 @@ int cmd_doctor(struct mc_ctx *ctx, int argc, char **argv)
 		ret = mc_cli_usage_error("doctor", "unexpected argument '%s'", argv[optind]);
 		goto done;
 	}
+	if (root_id && !repair) {
+		ret = mc_cli_usage_error("doctor", "--root-id goes with --repair");
+		goto done;
+	}
 	/* without paths and config nothing can be checked: that is an error, not a report */
 	if ((err = mc_ctx_init(ctx))) {
 		ret = mc_cli_fail(ctx, err);
 		goto done;
 	}
 	check_root(&r, ctx);
+	if (repair)
+		do_repair(&r, ctx, root_id);
 	check_index(&r, ctx);
 	if (!check_engine(&r, ctx, &eng)) {
 		if (build)

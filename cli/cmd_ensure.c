@@ -23,6 +23,7 @@ static const char usage_text[] =
 	"  --build-arg K=V        a build argument; repeatable; part of the cache key\n"
 	"  --network MODE         build network mode: default, host or none\n"
 	"  --offline              do not ask the remote; use the newest ready entry, with a warning\n"
+	"  --retry                build now even if this key's last build failed moments ago\n"
 	"  --lease DUR            keep gc off the returned image for DUR (e.g. 30m, 2h) while it is used\n"
 	"  --lock-timeout SECS    how long to wait for another build of the same key (default 1800)\n"
 	"  --build-stall-grace DUR  cancel a build with no progress for DUR (default 4m; 0: off)\n"
@@ -33,11 +34,12 @@ static const char usage_text[] =
 
 int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 {
-	enum { O_NETWORK = MC_OPT_NEXT, O_OFFLINE, O_LOCK, O_LOGFMT, O_LEASE, O_STALL, O_CEILING };
+	enum { O_NETWORK = MC_OPT_NEXT, O_OFFLINE, O_LOCK, O_LOGFMT, O_LEASE, O_STALL, O_CEILING, O_RETRY };
 	static const struct option opts[] = {
 		MC_KEY_FLAG_OPTIONS,
 		{ "network", required_argument, NULL, O_NETWORK },
 		{ "offline", no_argument, NULL, O_OFFLINE },
+		{ "retry", no_argument, NULL, O_RETRY },
 		{ "lock-timeout", required_argument, NULL, O_LOCK },
 		{ "log-format", required_argument, NULL, O_LOGFMT },
 		{ "lease", required_argument, NULL, O_LEASE },
@@ -78,6 +80,7 @@ int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 			}
 			break;
 		case O_OFFLINE: eo.offline = 1; break;
+		case O_RETRY: eo.retry = 1; break;
 		case 'q': mode = MC_PROGRESS_QUIET; break;
 		case O_LEASE:
 			if (mc_gc_parse_duration(&eo.lease_ms, optarg) || eo.lease_ms <= 0) {

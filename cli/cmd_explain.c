@@ -162,6 +162,8 @@ struct explanation {
 	const struct mc_entry *near;
 	int near_latest;
 	struct diffs d;
+	struct mc_failure fail; /* fail.count == 0: none on record */
+	char *fail_reason;
 };
 
 static const char *miss_reason(int indexed_state)
@@ -199,6 +201,7 @@ static json_t *to_json(const struct explanation *x)
 	json_object_set_new(doc, "tag", mc_json_str(x->in.image_tag));
 	json_object_set_new(doc, "result", json_string(x->cached ? "hit" : "miss"));
 	json_object_set_new(doc, "reason", mc_json_str(x->reason));
+	json_object_set_new(doc, "failure", mc_json_failure(&x->fail));
 	json_object_set_new(doc, "indexed_state", x->indexed_state >= 0 ? mc_json_str(mc_state_name(x->indexed_state))
 								       : json_null());
 	if (x->near) {
@@ -261,6 +264,11 @@ static void print_text(const struct explanation *x, FILE *f)
 	fprintf(f, "%-16s", "result:");
 	mc_fmt_paint(f, color, x->cached ? MC_COLOR_GREEN : MC_COLOR_YELLOW, x->cached ? "hit" : "miss");
 	fprintf(f, ": %s\n", x->reason);
+	if (x->fail.count && !x->cached) {
+		char *text = mc_fmt_failure(&x->fail, now);
+		fprintf(f, "%-16s%s%s%s\n", "failures:", text, x->fail.step ? ": " : "", x->fail.step ? x->fail.step : "");
+		free(text);
+	}
 	if (x->cached)
 		return;
 	if (!x->near) {
@@ -351,6 +359,17 @@ int cmd_explain(struct mc_ctx *ctx, int argc, char **argv)
 	if (err)
 		latest_key[0] = 0;
 	x.reason = x.cached ? "the key is cached and its image is in the engine" : miss_reason(x.indexed_state);
+	if ((err = mc_index_failure_get(ix, &x.fail, x.in.key)) && err != MC_ENOTFOUND) {
+		ret = mc_cli_fail(ctx, err);
+		goto done;
+	}
+	if (!x.cached && x.fail.count && x.fail.next_ms > mc_now_ms()) {
+		/* what ensure would do is fail at once, not build */
+		char *text = mc_fmt_failure(&x.fail, mc_now_ms());
+		x.fail_reason = mc_asprintf("the last build of this key %s; ensure fails at once until then", text);
+		x.reason = x.fail_reason;
+		free(text);
+	}
 	if (!x.cached) {
 		if ((err = mc_index_list(ix, &v, &n, x.in.runtime))) {
 			ret = mc_cli_fail(ctx, err);
@@ -370,6 +389,8 @@ int cmd_explain(struct mc_ctx *ctx, int argc, char **argv)
 	}
 done:
 	diffs_release(&x.d);
+	mc_failure_release(&x.fail);
+	free(x.fail_reason);
 	mc_entry_release(&x.in);
 	mc_entry_release(&row);
 	mc_entries_free(v, n);

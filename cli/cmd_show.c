@@ -156,6 +156,7 @@ struct view {
 	char *log_error;
 	struct engine_view img;
 	int64_t now_ms;
+	struct mc_failure fail; /* fail.count == 0: no failure on record */
 };
 
 static void view_release(struct view *v)
@@ -165,6 +166,7 @@ static void view_release(struct view *v)
 	mc_strv_release(&v->tail);
 	free(v->log_error);
 	engine_view_release(&v->img);
+	mc_failure_release(&v->fail);
 }
 
 static json_t *to_json(const struct view *v, const char *how)
@@ -173,6 +175,7 @@ static json_t *to_json(const struct view *v, const char *how)
 	json_object_set_new(doc, "matched_by", mc_json_str(how));
 	json_object_set_new(doc, "entry", mc_json_entry(&v->e, v->latest));
 	json_object_set_new(doc, "lease_until_ms", mc_json_time(v->lease_until));
+	json_object_set_new(doc, "failure", mc_json_failure(&v->fail));
 
 	o = json_object();
 	json_object_set_new(o, "asked", json_boolean(v->img.asked));
@@ -250,6 +253,15 @@ static void print_text(const struct view *v, FILE *f)
 	if (v->lease_until) {
 		mc_fmt_ago(a, v->lease_until, v->now_ms);
 		fprintf(f, "%-18suntil %s\n", "lease:", a);
+	}
+	if (v->fail.count) {
+		char *text = mc_fmt_failure(&v->fail, v->now_ms);
+		fprintf(f, "%-18s", "failures:");
+		mc_fmt_paint(f, color, MC_COLOR_RED, text);
+		fputc('\n', f);
+		if (v->fail.step)
+			fprintf(f, "%-18s%s\n", "", v->fail.step);
+		free(text);
 	}
 
 	fprintf(f, "\ninputs (the key is sha256 over these):\n");
@@ -398,6 +410,10 @@ int cmd_show(struct mc_ctx *ctx, int argc, char **argv)
 	}
 	if (v.lease_until <= v.now_ms)
 		v.lease_until = 0;
+	if ((err = mc_index_failure_get(ix, &v.fail, v.e.key)) && err != MC_ENOTFOUND) {
+		ret = mc_cli_fail(ctx, err);
+		goto done;
+	}
 	v.latest = mc_strv_find(&latest, v.e.key) >= 0;
 	/* the newest attempt's log; builds are oldest first */
 	for (size_t i = v.n_builds; i-- > 0;)

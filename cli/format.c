@@ -265,3 +265,31 @@ int mc_json_print(json_t *doc, FILE *f)
 	json_decref(doc);
 	return ret;
 }
+
+char *mc_fmt_failure(const struct mc_failure *f, int64_t now_ms)
+{
+	char when[32];
+
+	mc_fmt_time(when, f->next_ms);
+	if (f->next_ms > now_ms)
+		return mc_asprintf("failed %lld time%s, next try after %s (or ensure --retry)", (long long)f->count,
+				   f->count == 1 ? "" : "s", when);
+	return mc_asprintf("failed %lld time%s, the next ensure tries again", (long long)f->count,
+			   f->count == 1 ? "" : "s");
+}
+
+json_t *mc_json_failure(const struct mc_failure *f)
+{
+	json_t *o;
+
+	if (!f->count)
+		return json_null();
+	o = json_object();
+	json_object_set_new(o, "count", json_integer(f->count));
+	json_object_set_new(o, "last_ms", mc_json_time(f->last_ms));
+	json_object_set_new(o, "next_ms", mc_json_time(f->next_ms));
+	json_object_set_new(o, "step", mc_json_str(f->step));
+	json_object_set_new(o, "output", mc_json_str(f->output));
+	json_object_set_new(o, "log_path", mc_json_str(f->log_path));
+	return o;
+}

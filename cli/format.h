@@ -80,4 +80,10 @@ json_t *mc_json_entry(const struct mc_entry *e, int latest);
 /* Writes doc (indented, a newline after) to f and releases it. 0 or MC_ERR. */
 int mc_json_print(json_t *doc, FILE *f);
 
+/* A key's failed builds for show and explain: "failed N times, next try
+ * after T" (or "…, the next ensure tries again" once the wait is over);
+ * malloc'd. The JSON object (docs/json.md, "failure"), or null when f->count is 0. */
+char *mc_fmt_failure(const struct mc_failure *f, int64_t now_ms);
+json_t *mc_json_failure(const struct mc_failure *f);
+
 #endif

@@ -111,6 +111,7 @@ enum {
 	ST_META_PUT,
 	ST_META_ADD,
 	ST_LEGACY_ROOT,
+	ST_ANY_ENTRY,
 	ST_COUNT
 };
 
@@ -141,6 +142,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_META_GET] = "SELECT value FROM meta WHERE name = ?1",
 	[ST_META_ADD] = "INSERT OR IGNORE INTO meta (name, value) VALUES (?1, ?2)",
 	[ST_LEGACY_ROOT] = "SELECT 1 FROM meta WHERE name = 'root-id-legacy'",
+	[ST_ANY_ENTRY] = "SELECT 1 FROM entries LIMIT 1",
 	[ST_META_PUT] = "INSERT INTO meta (name, value) VALUES (?1, ?2)"
 			" ON CONFLICT (name) DO UPDATE SET value = excluded.value",
 	[ST_DFHASH_GET] = "SELECT hash FROM dfhash WHERE repo_url = ?1 AND commit_sha = ?2 AND path = ?3",
@@ -178,9 +180,18 @@ static int ix_err(struct mc_index *ix, int rc, const char *what)
 {
 	int prim = rc & 0xff;
 	int code = prim == SQLITE_BUSY || prim == SQLITE_LOCKED ? MC_ELOCKED : MC_ERR;
-	mc_error_set(code, "index '%s': %s: %s", ix->path, what, sqlite3_errmsg(ix->db));
+	int sys = sqlite3_system_errno(ix->db);
+	/* "database or disk is full": SQLite keeps no errno for ENOSPC, and the
+	 * index sets no page limit, so it is the disk */
+	if (prim == SQLITE_FULL || (prim == SQLITE_IOERR && sys))
+		mc_error_set(code, "index '%s': %s: %s (%s)", ix->path, what, sqlite3_errmsg(ix->db),
+			     strerror(prim == SQLITE_FULL ? ENOSPC : sys));
+	else
+		mc_error_set(code, "index '%s': %s: %s", ix->path, what, sqlite3_errmsg(ix->db));
 	if (code == MC_ELOCKED)
 		mc_error_hint("another molcache process kept the index busy; try again");
+	else if (mc_index_rc_corrupt(rc))
+		mc_error_hint(MC_INDEX_REPAIR_HINT);
 	return code;
 }
 
@@ -1028,4 +1039,155 @@ void mc_index_rollback(struct mc_index *ix)
 {
 	if (ix && !sqlite3_get_autocommit(ix->db))
 		sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* ---- recovery and failure memory ------------------------------------------- */
+
+int mc_index_rc_corrupt(int sqlite_rc)
+{
+	int prim = sqlite_rc & 0xff;
+	return prim == SQLITE_CORRUPT || prim == SQLITE_NOTADB;
+}
+
+/* A statement of the rare paths below: prepared for one use, not cached. */
+static int prepare_once(sqlite3_stmt **out, struct mc_index *ix, const char *sql)
+{
+	int rc = sqlite3_prepare_v2(ix->db, sql, -1, out, NULL);
+	return rc == SQLITE_OK ? 0 : ix_err(ix, rc, "prepare");
+}
+
+int mc_index_has_entries(struct mc_index *ix, int *out)
+{
+	sqlite3_stmt *st = NULL;
+	int ret, rc;
+
+	*out = 0;
+	if ((ret = prepare(&st, ix, ST_ANY_ENTRY)) < 0)
+		goto done;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = 1;
+	else if (rc != SQLITE_DONE)
+		ret = ix_err(ix, rc, "read entries");
+done:
+	finish(st);
+	return ret;
+}
+
+int mc_index_root_id_claim(struct mc_index *ix, char out[65], const char *id, int force)
+{
+	sqlite3_stmt *st = NULL;
+	char *known = NULL;
+	int ret;
+
+	out[0] = 0;
+	if ((ret = prepare(&st, ix, force ? ST_META_PUT : ST_META_ADD)) < 0)
+		goto done;
+	sqlite3_bind_text(st, 1, MC_META_ROOT_ID, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+	if ((ret = step_done(ix, st, "store the root id")))
+		goto done;
+	if (!(ret = mc_index_meta_get(ix, &known, MC_META_ROOT_ID)))
+		snprintf(out, 65, "%s", known);
+done:
+	finish(st);
+	free(known);
+	return ret;
+}
+
+int mc_index_build_count(struct mc_index *ix, const char *key, int64_t *out)
+{
+	sqlite3_stmt *st = NULL;
+	int ret, rc;
+
+	*out = 0;
+	if ((ret = prepare_once(&st, ix, "SELECT count(*) FROM builds WHERE key = ?1")))
+		goto done;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	else
+		ret = ix_err(ix, rc, "count builds");
+done:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int mc_index_failure_get(struct mc_index *ix, struct mc_failure *out, const char *key)
+{
+	sqlite3_stmt *st = NULL;
+	int ret, rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((ret = prepare_once(&st, ix, "SELECT key, count, last_ms, next_ms, step, output, log_path"
+					 " FROM failures WHERE key = ?1")))
+		goto done;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->key = column_str(st, 0);
+		out->count = sqlite3_column_int64(st, 1);
+		out->last_ms = sqlite3_column_int64(st, 2);
+		out->next_ms = sqlite3_column_int64(st, 3);
+		out->step = column_str(st, 4);
+		out->output = column_str(st, 5);
+		out->log_path = column_str(st, 6);
+	} else if (rc == SQLITE_DONE) {
+		ret = MC_ENOTFOUND;
+	} else {
+		ret = ix_err(ix, rc, "read failure");
+	}
+done:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int mc_index_failure_put(struct mc_index *ix, const struct mc_failure *f)
+{
+	sqlite3_stmt *st = NULL;
+	int ret;
+
+	if ((ret = prepare_once(&st, ix, "INSERT INTO failures (key, count, last_ms, next_ms, step, output, log_path)"
+					 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (key) DO UPDATE SET"
+					 " count = excluded.count, last_ms = excluded.last_ms,"
+					 " next_ms = excluded.next_ms, step = excluded.step,"
+					 " output = excluded.output, log_path = excluded.log_path")))
+		goto done;
+	sqlite3_bind_text(st, 1, f->key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, f->count);
+	sqlite3_bind_int64(st, 3, f->last_ms);
+	sqlite3_bind_int64(st, 4, f->next_ms);
+	sqlite3_bind_text(st, 5, f->step, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, f->output, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, f->log_path, -1, SQLITE_STATIC);
+	ret = step_done(ix, st, "record failure");
+done:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int mc_index_failure_clear(struct mc_index *ix, const char *key)
+{
+	sqlite3_stmt *st = NULL;
+	int ret;
+
+	if ((ret = prepare_once(&st, ix, "DELETE FROM failures WHERE key = ?1")))
+		goto done;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	ret = step_done(ix, st, "clear failure");
+done:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+void mc_failure_release(struct mc_failure *f)
+{
+	if (!f)
+		return;
+	free(f->key);
+	free(f->step);
+	free(f->output);
+	free(f->log_path);
+	memset(f, 0, sizeof(*f));
 }

@@ -10,9 +10,12 @@ static int q_err(sqlite3 *db, int rc, const char *what)
 {
 	int prim = rc & 0xff;
 	int code = prim == SQLITE_BUSY || prim == SQLITE_LOCKED ? MC_ELOCKED : MC_ERR;
-	mc_error_set(code, "index: %s: %s", what, sqlite3_errmsg(db));
+	const char *path = sqlite3_db_filename(db, "main");
+	mc_error_set(code, "index '%s': %s: %s", path ? path : "?", what, sqlite3_errmsg(db));
 	if (code == MC_ELOCKED)
 		mc_error_hint("another molcache process kept the index busy; try again");
+	else if (mc_index_rc_corrupt(rc))
+		mc_error_hint(MC_INDEX_REPAIR_HINT);
 	return code;
 }
 

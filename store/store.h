@@ -198,6 +198,40 @@ int mc_index_drop_tree(struct mc_index *ix, const char *key);
 struct sqlite3;
 struct sqlite3 *mc_index_db(struct mc_index *ix);
 
+/* ---- recovery and failure memory ------------------------------------------- */
+
+/* The hint every command gives when the index file is damaged. */
+#define MC_INDEX_REPAIR_HINT "run 'molcache doctor --repair': it moves the damaged index aside and rebuilds it from the engine's image labels"
+/* 1 when an SQLite result code means the file is damaged or not a database
+ * (SQLITE_CORRUPT, SQLITE_NOTADB): the error then carries MC_INDEX_REPAIR_HINT. */
+int mc_index_rc_corrupt(int sqlite_rc);
+/* *out = 1 when entries holds no row. */
+int mc_index_has_entries(struct mc_index *ix, int *out);
+/* Stores id as the root id unless one is there already (concurrent callers
+ * agree: the first wins); out gets the id in force. force: replace any id. */
+int mc_index_root_id_claim(struct mc_index *ix, char out[65], const char *id, int force);
+/* How many build attempts of key the history holds (the next log's number - 1). */
+int mc_index_build_count(struct mc_index *ix, const char *key, int64_t *out);
+
+/* A key whose last build failed (table failures): until next_ms, ensure fails
+ * at once with what is saved here instead of building again. */
+struct mc_failure {
+	char *key;
+	int64_t count;   /* failed attempts in a row */
+	int64_t last_ms; /* when the last one failed */
+	int64_t next_ms; /* no new attempt before this, unless --retry */
+	char *step;      /* the failing step (may be NULL) */
+	char *output;    /* its last output lines, '\n'-joined (may be NULL) */
+	char *log_path;  /* the attempt's log (may be NULL) */
+};
+/* MC_ENOTFOUND when key has no failure on record. */
+int mc_index_failure_get(struct mc_index *ix, struct mc_failure *out, const char *key);
+/* Inserts or replaces the row of f->key. */
+int mc_index_failure_put(struct mc_index *ix, const struct mc_failure *f);
+/* A success forgets the failures; clearing an absent key succeeds. */
+int mc_index_failure_clear(struct mc_index *ix, const char *key);
+void mc_failure_release(struct mc_failure *f);
+
 /* Groups writes into one transaction. begin takes the write lock at once
  * (BEGIN IMMEDIATE, waiting up to the busy timeout: MC_ELOCKED); rollback is a
  * no-op outside a transaction. Without begin, every call commits by itself. */

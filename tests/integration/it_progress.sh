@@ -67,7 +67,7 @@ set +e; mc ensure claude-code --network none >/dev/null 2>"$IT_DIR/fail.txt"; rc
 grep -q "^molcache: failed step: \[4/4\] RUN sh -c" "$IT_DIR/fail.txt" || { cat "$IT_DIR/fail.txt"; it_fail "failing step not named"; }
 grep -q "  | to-stdout-before-failing" "$IT_DIR/fail.txt" || it_fail "stdout of the failing step not shown"
 grep -q "  | to-stderr-before-failing" "$IT_DIR/fail.txt" || it_fail "stderr of the failing step not shown"
-log=$(sed -n 's/^hint: the build log is at //p' "$IT_DIR/fail.txt")
+log=$(sed -n 's/^hint: .*the build log is at //p' "$IT_DIR/fail.txt")
 [ -f "$log" ] || it_fail "build log '$log' missing"
 grep -q "to-stderr-before-failing" "$log" && grep -q "RUN echo fine" "$log" || it_fail "build log incomplete"
 ok "a failing RUN step: named, its output shown, the whole log kept at $log"

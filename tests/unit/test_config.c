@@ -44,6 +44,7 @@ static void test_defaults(void)
 	CHECK_STR(c.runtimes.v[0], "autogen");
 	CHECK_INT(c.build_args.n, 0);
 	CHECK_INT(c.lock_timeout_s, 1800);
+	CHECK_INT(c.failure_backoff_ms, 60000);
 	mc_config_release(&c);
 	CHECK(c.dockerfile == NULL);
 	mc_config_release(&c);
@@ -65,6 +66,7 @@ static const char good[] =
 	"build_arg = EMPTY=\n"
 	"build_arg=A=b=c\n"
 	"lock_timeout = 60\r\n"
+	"failure_backoff = 30s\n"
 	"ref = feat#1\n";
 
 static void test_file(void)
@@ -89,6 +91,7 @@ static void test_file(void)
 	CHECK_STR(c.build_args.v[1], "EMPTY=");
 	CHECK_STR(c.build_args.v[2], "A=b=c");
 	CHECK_INT(c.lock_timeout_s, 60);
+	CHECK_INT(c.failure_backoff_ms, 30000);
 	CHECK(c.git_token == NULL);
 	mc_config_release(&c);
 	free(path);
@@ -164,6 +167,11 @@ static void test_malformed(void)
 		{ "lock_timeout = 99999999999999999999\n", "line 1: lock timeout '99999999999999999999' is not a number" },
 		{ "lock_timeout = 2147484\n", "line 1: lock timeout '2147484' is not a number of seconds (0..2147483)" },
 		{ "lock_timeout =\n", "line 1: lock timeout ''" },
+		{ "failure_backoff = 10x\n", "line 1: failure backoff '10x': want a duration like 30s, 1m or 1h (0: off)" },
+		{ "failure_backoff = 2d\n", "line 1: failure backoff '2d'" },
+		{ "failure_backoff = -1m\n", "line 1: failure backoff '-1m'" },
+		{ "failure_backoff = 25h\n", "line 1: failure backoff '25h'" },
+		{ "failure_backoff =\n", "line 1: failure backoff ''" },
 		{ "runtimes = codex, a/b\n", "line 1: runtime 'a/b': must not contain '/'" },
 		{ "runtimes = ,,\n", "line 1: runtimes lists no runtime" },
 		{ "runtimes =\n", "line 1: runtimes lists no runtime" },
@@ -234,6 +242,7 @@ static void test_precedence(void)
 		"MOLECULE_GITEA_TOKEN", "legacy-token",
 		"MOLCACHE_RUNTIMES", " hermes , langgraph",
 		"MOLCACHE_LOCK_TIMEOUT", "0",
+		"MOLCACHE_FAILURE_BACKOFF", "2h",
 		NULL,
 	};
 	static const char *const env2[] = {
@@ -261,6 +270,7 @@ static void test_precedence(void)
 	CHECK_STR(c.runtimes.v[0], "hermes");
 	CHECK_STR(c.runtimes.v[1], "langgraph");
 	CHECK_INT(c.lock_timeout_s, 0);
+	CHECK_INT(c.failure_backoff_ms, 7200000);
 	CHECK_STR(c.dockerfile, "File.docker");
 	CHECK_STR(c.networkmode, "default");
 	mc_config_release(&c);
@@ -301,6 +311,16 @@ static void test_bad_env(void)
 	CHECK_STR(mc_error_msg(), "environment MOLCACHE_LOCK_TIMEOUT: lock timeout '5m' is not a number of "
 				  "seconds (0..2147483)");
 	CHECK_INT(c.lock_timeout_s, 1800);
+	static const char *const bad_backoff[] = { "MOLCACHE_FAILURE_BACKOFF", "soon", NULL };
+	static const char *const off_backoff[] = { "MOLCACHE_FAILURE_BACKOFF", "0", NULL };
+	fake_env = bad_backoff;
+	CHECK_INT(mc_config_apply_env(&c, env_get), MC_EINVAL);
+	CHECK_STR(mc_error_msg(), "environment MOLCACHE_FAILURE_BACKOFF: failure backoff 'soon': want a duration "
+				  "like 30s, 1m or 1h (0: off)");
+	CHECK_INT(c.failure_backoff_ms, 60000);
+	fake_env = off_backoff;
+	CHECK_INT(mc_config_apply_env(&c, env_get), 0);
+	CHECK_INT(c.failure_backoff_ms, 0);
 	fake_env = bad_rt;
 	CHECK_INT(mc_config_apply_env(&c, env_get), MC_EINVAL);
 	CHECK_STR(mc_error_msg(), "environment MOLCACHE_RUNTIMES: runtimes lists no runtime");

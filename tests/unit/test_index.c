@@ -176,6 +176,8 @@ static void test_open(void)
 	CHECK(ix == NULL);
 	CHECK(strstr(mc_error_msg(), junk) != NULL);
 	CHECK(strstr(mc_error_msg(), "not a database") != NULL);
+	/* a damaged index names the way out */
+	CHECK(strstr(mc_error_hint_msg(), "molcache doctor --repair") != NULL);
 	free(junk);
 	free(path);
 }
@@ -672,6 +674,9 @@ static void test_corruption(void)
 	CHECK_INT(r, MC_ERR);
 	CHECK(strstr(mc_error_msg(), path) != NULL);
 	printf("corrupted index: %s\n", mc_error_msg());
+	CHECK_INT(mc_index_rc_corrupt(11 /* SQLITE_CORRUPT */), 1);
+	CHECK_INT(mc_index_rc_corrupt(26 /* SQLITE_NOTADB */), 1);
+	CHECK_INT(mc_index_rc_corrupt(5 /* SQLITE_BUSY */), 0);
 	free(path);
 }
 
@@ -852,6 +857,67 @@ static void test_root_id(void)
 	free(path3);
 }
 
+/* failure memory: one row per key, replaced, cleared; the attempt count; the
+ * root id claimed once (or forced by doctor --repair --root-id). */
+static void test_failures_and_claim(void)
+{
+	char *path = tmp_file("failures.db");
+	struct mc_index *ix = NULL;
+	struct mc_failure f = { 0 };
+	char key[65], id[65];
+	int64_t n = -1;
+	int rows = -1;
+
+	key_of(key, 7, 'f');
+	CHECK_INT(mc_index_open(&ix, path), 0);
+	CHECK_INT(mc_index_failure_get(ix, &f, key), MC_ENOTFOUND);
+	struct mc_failure in = { key, 1, 1000, 61000, "[2/2] RUN exit 3", "line one\nline two", "/l/k.1.log" };
+	CHECK_INT(mc_index_failure_put(ix, &in), 0);
+	CHECK_INT(mc_index_failure_get(ix, &f, key), 0);
+	CHECK_STR(f.key, key);
+	CHECK_INT(f.count, 1);
+	CHECK_INT(f.last_ms, 1000);
+	CHECK_INT(f.next_ms, 61000);
+	CHECK_STR(f.step, "[2/2] RUN exit 3");
+	CHECK_STR(f.output, "line one\nline two");
+	CHECK_STR(f.log_path, "/l/k.1.log");
+	mc_failure_release(&f);
+	in = (struct mc_failure){ key, 2, 2000, 122000, NULL, NULL, NULL };
+	CHECK_INT(mc_index_failure_put(ix, &in), 0);
+	CHECK_INT(mc_index_failure_get(ix, &f, key), 0);
+	CHECK_INT(f.count, 2);
+	CHECK(f.step == NULL && f.output == NULL && f.log_path == NULL);
+	mc_failure_release(&f);
+	mc_failure_release(&f); /* twice, and NULL: fine */
+	mc_failure_release(NULL);
+	CHECK_INT(mc_index_failure_clear(ix, key), 0);
+	CHECK_INT(mc_index_failure_get(ix, &f, key), MC_ENOTFOUND);
+	CHECK_INT(mc_index_failure_clear(ix, key), 0);
+
+	CHECK_INT(mc_index_build_count(ix, key, &n), 0);
+	CHECK_INT(n, 0);
+	CHECK_INT(mc_index_build_record(ix, key, 1, 2, 0, NULL), 0);
+	CHECK_INT(mc_index_build_record(ix, key, 3, 2, 1, NULL), 0);
+	CHECK_INT(mc_index_build_count(ix, key, &n), 0);
+	CHECK_INT(n, 2);
+
+	CHECK_INT(mc_index_has_entries(ix, &rows), 0);
+	CHECK_INT(rows, 0);
+	CHECK_INT(mc_index_root_id_claim(ix, id, "00aa", 0), 0);
+	CHECK_STR(id, "00aa");
+	CHECK_INT(mc_index_root_id_claim(ix, id, "11bb", 0), 0);
+	CHECK_STR(id, "00aa"); /* the first claim wins */
+	CHECK_INT(mc_index_root_id(ix, id, NULL), 0);
+	CHECK_STR(id, "00aa");
+	CHECK_INT(mc_index_root_id_claim(ix, id, "11bb", 1), 0);
+	CHECK_STR(id, "11bb"); /* forced */
+	put_simple(ix, key, "rt", MC_STATE_READY, 1);
+	CHECK_INT(mc_index_has_entries(ix, &rows), 0);
+	CHECK_INT(rows, 1);
+	mc_index_free(ix);
+	free(path);
+}
+
 int main(void)
 {
 	const char *base = getenv("MC_TEST_TMP");
@@ -874,6 +940,7 @@ int main(void)
 	test_wal_bounded();
 	test_meta();
 	test_root_id();
+	test_failures_and_claim();
 	test_concurrent_writers();
 	test_corruption();
 	test_perf();

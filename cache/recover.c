@@ -1,0 +1,478 @@
+/* recover.c — rows from image labels: the labels build() writes, adoption's and doctor --repair's reading of them. */
+#include "recover.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "key.h"
+
+static void label(struct mc_strv *out, const char *name, const char *value)
+{
+	char *s = mc_asprintf("%s=%s", name, value ? value : "");
+	mc_strv_push(out, s);
+	free(s);
+}
+
+void mc_labels_of_entry(struct mc_strv *out, const struct mc_entry *e, const char *root_id)
+{
+	char fmt[16];
+
+	snprintf(fmt, sizeof(fmt), "%d", MC_KEY_FORMAT_VERSION);
+	label(out, "molcache.key", e->key);
+	label(out, "molcache.key-format", fmt);
+	label(out, "molcache.root", root_id);
+	label(out, "molcache.runtime", e->runtime);
+	label(out, "molcache.repo-prefix", e->repo_prefix);
+	label(out, "molcache.ref", e->ref);
+	label(out, "molcache.commit", e->head_sha);
+	label(out, "molcache.dockerfile", e->dockerfile_path);
+	label(out, "molcache.dockerfile-hash", e->dockerfile_hash);
+	label(out, "molcache.platform", e->platform);
+	label(out, "molcache.build-args", e->build_args);
+}
+
+static int is_key(const char *s)
+{
+	size_t n = 0;
+	for (; s[n]; n++)
+		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+			return 0;
+	return n == 64;
+}
+
+int mc_entry_from_image(struct mc_entry *out, json_t *image, const char *trees_dir, int64_t now_ms)
+{
+	static const char *const need[] = { "molcache.key",	   "molcache.key-format",      "molcache.runtime",
+					    "molcache.repo-prefix", "molcache.ref",	       "molcache.commit",
+					    "molcache.dockerfile",  "molcache.dockerfile-hash", "molcache.platform",
+					    "molcache.build-args" };
+	json_t *labels = json_object_get(image, "Labels");
+	const char *v[sizeof(need) / sizeof(need[0])];
+	const char *id = json_string_value(json_object_get(image, "Id"));
+	struct mc_strv args = MC_STRV_INIT;
+	char fmt[16], key[65], *tree = NULL;
+	struct stat st;
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!id) {
+		ret = mc_error_set(MC_EINVAL, "image without an id");
+		goto done;
+	}
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+		if (!(v[i] = json_string_value(json_object_get(labels, need[i])))) {
+			ret = mc_error_set(MC_EINVAL, "no label %s (built before labels carried every input)", need[i]);
+			goto done;
+		}
+	snprintf(fmt, sizeof(fmt), "%d", MC_KEY_FORMAT_VERSION);
+	if (strcmp(v[1], fmt)) {
+		ret = mc_error_set(MC_EINVAL, "key format %.16s, not %s", v[1], fmt);
+		goto done;
+	}
+	/* canonical build args: "K=V" lines */
+	for (const char *p = v[9]; *p;) {
+		size_t n = strcspn(p, "\n");
+		if (n)
+			mc_strv_pushn(&args, p, n);
+		p += n + (p[n] ? 1 : 0);
+	}
+	{
+		struct mc_key_inputs in = { v[2], v[3], v[5], v[7], v[8], &args };
+		if (!is_key(v[0]) || mc_key_derive(key, &in) || strcmp(key, v[0])) {
+			ret = mc_error_set(MC_EINVAL, "its labelled inputs do not give its key %.12s", v[0]);
+			goto done;
+		}
+	}
+	out->key = mc_strdup(v[0]);
+	out->runtime = mc_strdup(v[2]);
+	out->repo_prefix = mc_strdup(v[3]);
+	out->ref = mc_strdup(v[4]);
+	out->head_sha = mc_strdup(v[5]);
+	out->dockerfile_path = mc_strdup(v[6]);
+	out->dockerfile_hash = mc_strdup(v[7]);
+	out->platform = mc_strdup(v[8]);
+	out->build_args = mc_key_build_args_canonical(&args);
+	out->image_tag = mc_asprintf("molcache/%s:%.12s", v[2], v[0]);
+	out->image_id = mc_strdup(id);
+	tree = mc_asprintf("%s/%s", trees_dir, v[0]);
+	if (lstat(tree, &st) == 0 && S_ISDIR(st.st_mode)) {
+		out->tree_path = tree;
+		out->tree_bytes = mc_du(tree);
+		tree = NULL;
+	}
+	out->state = MC_STATE_READY;
+	out->image_bytes = (int64_t)json_integer_value(json_object_get(image, "Size"));
+	out->created_ms = (int64_t)json_integer_value(json_object_get(image, "Created")) * 1000;
+	/* when it was last used is not in the engine: now keeps gc's age policy
+	 * from evicting everything at once right after a repair */
+	out->last_used_ms = now_ms;
+done:
+	if (ret)
+		mc_entry_release(out);
+	mc_strv_release(&args);
+	free(tree);
+	return ret;
+}
+
+/* The key-named directories under trees/, sorted. */
+static int tree_keys(struct mc_strv *out, const char *trees_dir)
+{
+	DIR *d = opendir(trees_dir);
+	struct dirent *de;
+
+	if (!d)
+		return errno == ENOENT ? 0 : mc_error_errno(trees_dir);
+	while ((de = readdir(d)))
+		if (is_key(de->d_name))
+			mc_strv_push(out, de->d_name);
+	closedir(d);
+	mc_strv_sort(out);
+	return 0;
+}
+
+int mc_recover_root_id(struct mc_ctx *ctx, char out[65])
+{
+	struct mc_strv keys = MC_STRV_INIT, want = MC_STRV_INIT, ids = MC_STRV_INIT;
+	struct mc_engine *eng;
+	json_t *list = NULL, *im;
+	int64_t *count = NULL;
+	size_t i, best = 0;
+	int ret, tie = 0;
+
+	out[0] = 0;
+	if ((ret = tree_keys(&keys, ctx->paths.trees)))
+		goto done;
+	if (!keys.n) {
+		ret = mc_error_set(MC_ENOTFOUND, "root '%s': no trees to recognise its images by", ctx->paths.root);
+		goto done;
+	}
+	mc_strv_push(&want, "molcache.root");
+	mc_strv_push(&want, "molcache.key");
+	if ((ret = mc_ctx_engine(ctx, &eng)) || (ret = mc_engine_images_labelled(&list, eng, &want)))
+		goto done;
+	count = mc_calloc(json_array_size(list) + 1, sizeof(*count));
+	json_array_foreach(list, i, im) {
+		json_t *l = json_object_get(im, "Labels");
+		const char *k = json_string_value(json_object_get(l, "molcache.key"));
+		const char *r = json_string_value(json_object_get(l, "molcache.root"));
+		long at;
+		if (!k || !r || !*r || strlen(r) > 64 || !mc_strv_has_sorted(&keys, k))
+			continue;
+		if ((at = mc_strv_find(&ids, r)) < 0) {
+			at = (long)ids.n;
+			mc_strv_push(&ids, r);
+		}
+		count[at]++;
+	}
+	if (!ids.n) {
+		ret = mc_error_set(MC_ENOTFOUND, "root '%s': no labelled image matches a tree of it", ctx->paths.root);
+		goto done;
+	}
+	for (i = 1; i < ids.n; i++) {
+		if (count[i] > count[best]) {
+			best = i;
+			tie = 0;
+		} else if (count[i] == count[best]) {
+			tie = 1;
+		}
+	}
+	if (tie) {
+		struct mc_buf b = MC_BUF_INIT;
+		for (i = 0; i < ids.n; i++)
+			mc_buf_addf(&b, "%s%s (%lld)", i ? ", " : "", ids.v[i], (long long)count[i]);
+		ret = mc_error_set(MC_EINVAL, "root '%s': images of several root ids match its trees equally: %s",
+				   ctx->paths.root, mc_buf_cstr(&b));
+		mc_error_hint("name the right one: 'molcache doctor --repair --root-id ID'");
+		mc_buf_release(&b);
+		goto done;
+	}
+	snprintf(out, 65, "%s", ids.v[best]);
+done:
+	json_decref(list);
+	free(count);
+	mc_strv_release(&keys);
+	mc_strv_release(&want);
+	mc_strv_release(&ids);
+	return ret;
+}
+
+void mc_repair_report_release(struct mc_repair_report *r)
+{
+	if (!r)
+		return;
+	free(r->moved_to);
+	free(r->damage);
+	mc_strv_release(&r->skipped);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Is the index at path sound? 0 yes; else the damage in *why (malloc'd) and
+ * the root id it still gives, if any, in id. */
+static int index_damage(const char *path, char **why, char id[65])
+{
+	struct mc_index *ix = NULL;
+	char *known = NULL;
+	int ret;
+
+	*why = NULL;
+	id[0] = 0;
+	if ((ret = mc_index_open(&ix, path)) || (ret = mc_index_check(ix))) {
+		*why = mc_strdup(mc_error_msg());
+		/* a damaged file may still answer for one small row */
+		if (ix && !mc_index_meta_get(ix, &known, MC_META_ROOT_ID) && strlen(known) <= 64)
+			snprintf(id, 65, "%s", known);
+		ret = 1;
+	}
+	mc_error_clear();
+	free(known);
+	mc_index_free(ix);
+	return ret;
+}
+
+/* index.db → index.db.corrupt-<UTC time>, its WAL beside it; the shared
+ * memory file describes the old WAL and goes. */
+static int move_aside(const char *path, char **out)
+{
+	char stamp[32], *to = NULL, *wal = NULL, *wal_to = NULL, *shm = NULL;
+	time_t now = time(NULL);
+	struct tm tm;
+	int ret = 0;
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	to = mc_asprintf("%s.corrupt-%s", path, stamp);
+	for (int n = 2; access(to, F_OK) == 0; n++) {
+		free(to);
+		to = mc_asprintf("%s.corrupt-%s.%d", path, stamp, n);
+	}
+	if (rename(path, to)) {
+		ret = mc_error_errno(path);
+		goto done;
+	}
+	wal = mc_asprintf("%s-wal", path);
+	wal_to = mc_asprintf("%s-wal", to);
+	if (rename(wal, wal_to) && errno != ENOENT) {
+		ret = mc_error_errno(wal);
+		goto done;
+	}
+	shm = mc_asprintf("%s-shm", path);
+	if (unlink(shm) && errno != ENOENT) {
+		ret = mc_error_errno(shm);
+		goto done;
+	}
+	*out = to;
+	to = NULL;
+done:
+	free(to);
+	free(wal);
+	free(wal_to);
+	free(shm);
+	return ret;
+}
+
+/* The root id repair works for (see mc_repair). */
+static int repair_root_id(struct mc_ctx *ctx, struct mc_index *ix, const struct mc_repair_opts *opts,
+			  const char *old_id, struct mc_repair_report *out)
+{
+	char *known = NULL, found[65];
+	int ret;
+
+	if (opts->root_id) {
+		out->root_from = "--root-id";
+		ret = mc_index_root_id_claim(ix, out->root_id, opts->root_id, 1);
+		goto done;
+	}
+	ret = mc_index_meta_get(ix, &known, MC_META_ROOT_ID);
+	if (!ret) {
+		out->root_from = "index";
+		snprintf(out->root_id, 65, "%s", known);
+		goto done;
+	}
+	if (ret != MC_ENOTFOUND)
+		goto done;
+	if (old_id[0]) {
+		out->root_from = "damaged index";
+		ret = mc_index_root_id_claim(ix, out->root_id, old_id, 0);
+		goto done;
+	}
+	ret = mc_recover_root_id(ctx, found);
+	if (!ret) {
+		out->root_from = "labels";
+		ret = mc_index_root_id_claim(ix, out->root_id, found, 0);
+	} else if (ret == MC_ENOTFOUND) {
+		/* nothing in the engine is this root's: a new root */
+		mc_error_clear();
+		out->root_from = "new";
+		ret = mc_index_root_id(ix, out->root_id, NULL);
+	}
+done:
+	if (!ret)
+		snprintf(ctx->root_id, sizeof(ctx->root_id), "%s", out->root_id);
+	free(known);
+	return ret;
+}
+
+static int by_created(const void *a, const void *b)
+{
+	json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "Created"));
+	json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "Created"));
+	return x < y ? -1 : x > y;
+}
+
+static int has_tag(json_t *image, const char *tag)
+{
+	size_t i;
+	json_t *t;
+	json_array_foreach(json_object_get(image, "RepoTags"), i, t)
+		if (json_is_string(t) && !strcmp(json_string_value(t), tag))
+			return 1;
+	return 0;
+}
+
+/* Each runtime whose :latest names no ready row gets the image carrying
+ * molcache/<runtime>:latest, else its newest. rows[i] came from images[i]. */
+static int repair_latest(struct mc_index *ix, struct mc_engine *eng, struct mc_entry *rows, json_t **images, size_t n,
+			 struct mc_repair_report *out)
+{
+	struct mc_strv done_rt = MC_STRV_INIT;
+	int ret = 0;
+
+	for (size_t i = 0; i < n && !ret; i++) {
+		const char *rt = rows[i].runtime;
+		struct mc_entry cur = { 0 };
+		char key[65], *latest = NULL, *repo = NULL;
+		size_t pick = i;
+
+		if (!rt || mc_strv_find(&done_rt, rt) >= 0)
+			continue;
+		mc_strv_push(&done_rt, rt);
+		if (!mc_index_latest_get(ix, key, rt) && !mc_index_get(ix, &cur, key) && cur.state == MC_STATE_READY) {
+			mc_entry_release(&cur);
+			continue;
+		}
+		mc_entry_release(&cur);
+		mc_error_clear();
+		latest = mc_asprintf("molcache/%s:latest", rt);
+		for (size_t j = 0; j < n; j++) {
+			if (!rows[j].runtime || strcmp(rows[j].runtime, rt))
+				continue;
+			if (has_tag(images[j], latest)) {
+				pick = j;
+				break;
+			}
+			if (rows[j].created_ms >= rows[pick].created_ms)
+				pick = j;
+		}
+		repo = mc_asprintf("molcache/%s", rt);
+		if (!has_tag(images[pick], latest))
+			ret = mc_engine_image_tag(eng, rows[pick].image_id, repo, "latest");
+		if (!ret && !(ret = mc_index_latest_set(ix, rt, rows[pick].key)))
+			out->latest_set++;
+		free(latest);
+		free(repo);
+	}
+	mc_strv_release(&done_rt);
+	return ret;
+}
+
+int mc_repair(struct mc_ctx *ctx, const struct mc_repair_opts *opts, struct mc_repair_report *out)
+{
+	struct mc_index *ix;
+	struct mc_engine *eng;
+	struct mc_strv want = MC_STRV_INIT;
+	struct mc_entry *rows = NULL;
+	json_t *list = NULL, **images = NULL;
+	char old_id[65] = "", *root_label = NULL;
+	size_t n = 0, nrows = 0;
+	struct stat st;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if ((ret = mc_paths_create(&ctx->paths)))
+		goto done;
+	if (stat(ctx->paths.index, &st) == 0 && index_damage(ctx->paths.index, &out->damage, old_id) &&
+	    (ret = move_aside(ctx->paths.index, &out->moved_to)))
+		goto done;
+	if ((ret = mc_ctx_index(ctx, &ix)) || (ret = mc_ctx_engine(ctx, &eng)))
+		goto done;
+	if ((ret = repair_root_id(ctx, ix, opts, old_id, out)))
+		goto done;
+
+	root_label = mc_asprintf("molcache.root=%s", out->root_id);
+	mc_strv_push(&want, root_label);
+	mc_strv_push(&want, "molcache.key");
+	if ((ret = mc_engine_images_labelled(&list, eng, &want)))
+		goto done;
+	n = json_array_size(list);
+	images = mc_calloc(n + 1, sizeof(*images));
+	for (size_t i = 0; i < n; i++)
+		images[i] = json_array_get(list, i);
+	/* oldest first: for a key with two images, the newest one's row wins */
+	qsort(images, n, sizeof(*images), by_created);
+	rows = mc_calloc(n + 1, sizeof(*rows));
+	out->images = (int64_t)n;
+	if ((ret = mc_index_begin(ix)))
+		goto done;
+	for (size_t i = 0; i < n; i++) {
+		struct mc_entry e, cur = { 0 };
+		const char *id = json_string_value(json_object_get(images[i], "Id"));
+		if (mc_entry_from_image(&e, images[i], ctx->paths.trees, mc_now_ms())) {
+			char *why = mc_asprintf("%.19s: %s", id ? id : "?", mc_error_msg());
+			mc_strv_push(&out->skipped, why);
+			free(why);
+			mc_error_clear();
+			continue;
+		}
+		if (!mc_index_get(ix, &cur, e.key) && cur.state == MC_STATE_READY && cur.image_id &&
+		    !strcmp(cur.image_id, e.image_id)) {
+			out->kept++;
+		} else if ((ret = mc_index_put(ix, &e))) {
+			mc_entry_release(&cur);
+			mc_entry_release(&e);
+			goto rollback;
+		} else {
+			out->restored++;
+		}
+		mc_entry_release(&cur);
+		mc_error_clear();
+		/* the same key twice: the newer image replaces the older's row */
+		size_t at = nrows;
+		for (size_t j = 0; j < nrows; j++)
+			if (!strcmp(rows[j].key, e.key))
+				at = j;
+		if (at < nrows)
+			mc_entry_release(&rows[at]);
+		else
+			nrows++;
+		rows[at] = e;
+		images[at] = images[i];
+	}
+	if ((ret = mc_index_commit(ix)))
+		goto rollback;
+	/* the key tag ensure serves by */
+	for (size_t i = 0; i < nrows; i++) {
+		char *repo = mc_asprintf("molcache/%s", rows[i].runtime);
+		if (!has_tag(images[i], rows[i].image_tag))
+			ret = mc_engine_image_tag(eng, rows[i].image_id, repo, rows[i].image_tag + strlen(repo) + 1);
+		free(repo);
+		if (ret)
+			goto done;
+	}
+	ret = repair_latest(ix, eng, rows, images, nrows, out);
+	goto done;
+rollback:
+	mc_index_rollback(ix);
+done:
+	json_decref(list);
+	free(images);
+	mc_entries_free(rows, nrows);
+	mc_strv_release(&want);
+	free(root_label);
+	return ret;
+}

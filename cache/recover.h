@@ -1,0 +1,72 @@
+/*
+ * recover.h — the index is only a cache of facts held elsewhere: every image
+ * molcache builds carries, in its labels, every input of its row (the label
+ * schema is in docs/json.md, "Image labels"), so a lost or damaged index is
+ * rebuilt from the engine and trees/ instead of rebuilding images.
+ *
+ * build() labels with mc_labels_of_entry(); ensure adopts a labelled image of
+ * its key on a miss; mc_ctx_root_id() takes the root id back from the labels
+ * (mc_recover_root_id) when a new index has none; `doctor --repair` runs
+ * mc_repair().
+ */
+#ifndef MC_RECOVER_H
+#define MC_RECOVER_H
+
+#include <jansson.h>
+#include "ensure.h"
+
+/* Appends "name=value" labels for every key input of e and the root id. */
+void mc_labels_of_entry(struct mc_strv *out, const struct mc_entry *e, const char *root_id);
+
+/*
+ * A ready row from one image summary of GET /images/json (Id, Created, Size,
+ * Labels): its inputs from the labels, image id and size from the engine,
+ * trees/<key> under trees_dir when that directory exists, last use now_ms.
+ * The key is derived again from the labelled inputs and must equal the
+ * molcache.key label: MC_EINVAL (message says why) for an image whose labels
+ * are incomplete (built before they carried every input) or disagree.
+ */
+int mc_entry_from_image(struct mc_entry *out, json_t *image, const char *trees_dir, int64_t now_ms);
+
+/*
+ * The root id of this cache root, from the engine: among images labelled
+ * molcache.root and molcache.key, those whose key has a directory under
+ * trees/; the root id that covers the most such keys wins. MC_ENOTFOUND when
+ * trees/ is empty or no image matches (out empty); MC_EINVAL when two ids
+ * cover equally many keys (the message lists them). Asks the engine only when
+ * trees/ holds something.
+ */
+int mc_recover_root_id(struct mc_ctx *ctx, char out[65]);
+
+struct mc_repair_opts {
+	const char *root_id; /* --root-id: use this id, whatever else says; may be NULL */
+};
+
+struct mc_repair_report {
+	char *moved_to;       /* where the damaged index went (malloc'd), NULL when it was sound */
+	char *damage;         /* what was wrong with it (malloc'd), NULL when sound */
+	char root_id[65];
+	const char *root_from; /* "--root-id", "index", "damaged index", "labels" or "new" */
+	int64_t images;       /* labelled images of this root in the engine */
+	int64_t restored;     /* rows written */
+	int64_t kept;         /* rows that were already right */
+	int64_t latest_set;   /* runtimes whose :latest was restored */
+	struct mc_strv skipped; /* "<image id12>: why" for images that could not give a row */
+};
+void mc_repair_report_release(struct mc_repair_report *r);
+
+/*
+ * doctor --repair. ctx's index must not be open yet. A damaged index (it does
+ * not open, or fails PRAGMA integrity_check) is renamed to
+ * index.db.corrupt-<UTC time> (its -wal beside it) after its root id is read
+ * from it if it still can be; a new index is made. The root id: opts->root_id,
+ * else the index's, else the damaged index's, else mc_recover_root_id().
+ * Then every image labelled with this root gives its row (mc_entry_from_image;
+ * rows already right are kept), its molcache/<runtime>:<key12> tag is put back
+ * when missing, and each runtime without a live :latest gets the image that
+ * carries molcache/<runtime>:latest, else its newest. Errors: MC_EINVAL
+ * (ambiguous root id: hint names --root-id), MC_EENGINE, index errors.
+ */
+int mc_repair(struct mc_ctx *ctx, const struct mc_repair_opts *opts, struct mc_repair_report *out);
+
+#endif

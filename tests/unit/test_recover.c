@@ -1,0 +1,94 @@
+/* test_recover.c — image labels carry every input of a row: labels → row round trip, and refusals. */
+#include "../../cache/key.h"
+#include "../../cache/recover.h"
+#include "t.h"
+
+/* An image summary as GET /images/json gives it, labelled like build() does. */
+static json_t *image_of(const struct mc_entry *e, const char *root)
+{
+	struct mc_strv labels = MC_STRV_INIT;
+	json_t *im = json_object(), *l = json_object();
+
+	mc_labels_of_entry(&labels, e, root);
+	for (size_t i = 0; i < labels.n; i++) {
+		char *eq = strchr(labels.v[i], '=');
+		*eq = 0;
+		json_object_set_new(l, labels.v[i], json_string(eq + 1));
+	}
+	json_object_set_new(im, "Id", json_string("sha256:1111"));
+	json_object_set_new(im, "Created", json_integer(1700000000));
+	json_object_set_new(im, "Size", json_integer(4242));
+	json_object_set_new(im, "Labels", l);
+	mc_strv_release(&labels);
+	return im;
+}
+
+int main(void)
+{
+	struct mc_strv args = MC_STRV_INIT;
+	struct mc_entry in = { 0 }, out = { 0 };
+	char key[65];
+	json_t *im;
+
+	mc_strv_push(&args, "B=two words");
+	mc_strv_push(&args, "A=1");
+	struct mc_key_inputs ki = { "codex", "https://git.example/t-", "0123456789012345678901234567890123456789",
+				    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "linux/arm64", &args };
+	CHECK_INT(mc_key_derive(key, &ki), 0);
+	in.key = key;
+	in.runtime = "codex";
+	in.repo_prefix = "https://git.example/t-";
+	in.ref = "v2";
+	in.head_sha = "0123456789012345678901234567890123456789";
+	in.dockerfile_path = "build/Dockerfile";
+	in.dockerfile_hash = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	in.platform = "linux/arm64";
+	in.build_args = mc_key_build_args_canonical(&args);
+
+	/* the round trip: every input back, the key checked */
+	im = image_of(&in, "feedbeef");
+	CHECK_STR(json_string_value(json_object_get(json_object_get(im, "Labels"), "molcache.root")), "feedbeef");
+	CHECK_INT(mc_entry_from_image(&out, im, "/nonexistent/trees", 99), 0);
+	CHECK_STR(out.key, key);
+	CHECK_STR(out.runtime, "codex");
+	CHECK_STR(out.repo_prefix, "https://git.example/t-");
+	CHECK_STR(out.ref, "v2");
+	CHECK_STR(out.head_sha, in.head_sha);
+	CHECK_STR(out.dockerfile_path, "build/Dockerfile");
+	CHECK_STR(out.dockerfile_hash, in.dockerfile_hash);
+	CHECK_STR(out.platform, "linux/arm64");
+	CHECK_STR(out.build_args, "A=1\nB=two words");
+	CHECK_STR(out.image_id, "sha256:1111");
+	CHECK(!strncmp(out.image_tag, "molcache/codex:", 15) && !strncmp(out.image_tag + 15, key, 12));
+	CHECK(out.tree_path == NULL);
+	CHECK_INT(out.state, MC_STATE_READY);
+	CHECK_INT(out.image_bytes, 4242);
+	CHECK_INT(out.created_ms, 1700000000000LL);
+	CHECK_INT(out.last_used_ms, 99);
+	mc_entry_release(&out);
+
+	/* a label that does not give the key back */
+	json_object_set_new(json_object_get(im, "Labels"), "molcache.platform", json_string("linux/amd64"));
+	CHECK_INT(mc_entry_from_image(&out, im, "/nonexistent", 1), MC_EINVAL);
+	CHECK(strstr(mc_error_msg(), "do not give its key") != NULL);
+	CHECK(out.key == NULL);
+	json_decref(im);
+
+	/* an image from before the labels carried every input */
+	im = image_of(&in, "feedbeef");
+	json_object_del(json_object_get(im, "Labels"), "molcache.dockerfile-hash");
+	CHECK_INT(mc_entry_from_image(&out, im, "/nonexistent", 1), MC_EINVAL);
+	CHECK(strstr(mc_error_msg(), "no label molcache.dockerfile-hash") != NULL);
+	json_decref(im);
+
+	/* another key format */
+	im = image_of(&in, "feedbeef");
+	json_object_set_new(json_object_get(im, "Labels"), "molcache.key-format", json_string("0"));
+	CHECK_INT(mc_entry_from_image(&out, im, "/nonexistent", 1), MC_EINVAL);
+	CHECK(strstr(mc_error_msg(), "key format 0") != NULL);
+	json_decref(im);
+
+	free(in.build_args);
+	mc_strv_release(&args);
+	return t_done();
+}
