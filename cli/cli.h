@@ -77,5 +77,8 @@ char *mc_cli_scrub(struct mc_ctx *ctx, const char *s);
 
 /* Maps an MC_E… code to an exit code. */
 int mc_cli_exit_code(int err);
+/* After getopt_long returned '?': names the option that was wrong (an unknown
+ * one, or one missing its value) as a usage error; returns MC_EXIT_USAGE. */
+int mc_cli_bad_option(const char *cmd, const char *optstring, char **argv);
 
 #endif

@@ -453,7 +453,7 @@ int cmd_doctor(struct mc_ctx *ctx, int argc, char **argv)
 			fputs(usage_text, stdout);
 			goto done;
 		default:
-			ret = mc_cli_usage_error("doctor", "unknown or incomplete option '%s'", argv[optind - 1]);
+			ret = mc_cli_bad_option("doctor", "h", argv);
 			goto done;
 		}
 	}

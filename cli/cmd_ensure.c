@@ -109,7 +109,7 @@ int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 			fputs(usage_text, stdout);
 			goto done;
 		default:
-			ret = mc_cli_usage_error("ensure", "unknown or incomplete option '%s'", argv[optind - 1]);
+			ret = mc_cli_bad_option("ensure", "qh", argv);
 			goto done;
 		}
 	}

@@ -332,7 +332,7 @@ int cmd_explain(struct mc_ctx *ctx, int argc, char **argv)
 			fputs(usage_text, stdout);
 			goto done;
 		default:
-			ret = mc_cli_usage_error("explain", "unknown or incomplete option '%s'", argv[optind - 1]);
+			ret = mc_cli_bad_option("explain", "h", argv);
 			goto done;
 		}
 	}

@@ -203,7 +203,7 @@ int cmd_gc(struct mc_ctx *ctx, int argc, char **argv)
 			fputs(usage_text, stdout);
 			goto done;
 		default:
-			ret = mc_cli_usage_error("gc", "unknown or incomplete option '%s'", argv[optind - 1]);
+			ret = mc_cli_bad_option("gc", "qh", argv);
 			goto done;
 		}
 	}

@@ -166,7 +166,7 @@ int cmd_ls(struct mc_ctx *ctx, int argc, char **argv)
 			fputs(usage_text, stdout);
 			goto done;
 		default:
-			ret = mc_cli_usage_error("ls", "unknown or incomplete option '%s'", argv[optind - 1]);
+			ret = mc_cli_bad_option("ls", "h", argv);
 			goto done;
 		}
 	}

@@ -372,7 +372,7 @@ int cmd_show(struct mc_ctx *ctx, int argc, char **argv)
 			fputs(usage_text, stdout);
 			goto done;
 		default:
-			ret = mc_cli_usage_error("show", "unknown or incomplete option '%s'", argv[optind - 1]);
+			ret = mc_cli_bad_option("show", "n:h", argv);
 			goto done;
 		}
 	}

@@ -340,7 +340,7 @@ int cmd_status(struct mc_ctx *ctx, int argc, char **argv)
 			fputs(usage_text, stdout);
 			goto done;
 		default:
-			ret = mc_cli_usage_error("status", "unknown or incomplete option '%s'", argv[optind - 1]);
+			ret = mc_cli_bad_option("status", "o:h", argv);
 			goto done;
 		}
 	}

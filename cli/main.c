@@ -78,6 +78,19 @@ int mc_cli_usage_error(const char *cmd, const char *fmt, ...)
 	return MC_EXIT_USAGE;
 }
 
+int mc_cli_bad_option(const char *cmd, const char *optstring, char **argv)
+{
+	/* getopt_long sets optopt to the short option's letter, to a long option's
+	 * value when its argument is missing, and to 0 for an unknown long option */
+	if (optopt > 0 && optopt < 256 && strchr(optstring, optopt))
+		return mc_cli_usage_error(cmd, "option '-%c' needs a value", optopt);
+	if (optopt > 0 && optopt < 256)
+		return mc_cli_usage_error(cmd, "unknown option '-%c'", optopt);
+	if (optopt)
+		return mc_cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+	return mc_cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+}
+
 int mc_key_flags_opt(struct mc_key_flags *f, int c, const char *arg, const char *cmd)
 {
 	switch (c) {

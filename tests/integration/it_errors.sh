@@ -71,3 +71,11 @@ ok "missing ref and remote gone: exit 3; --offline serves $tag with a warning; n
 DOCKER_HOST=unix://$IT_DIR/no.sock expect 4 "docker engine" -- mc ensure autogen --offline
 grep -q "^hint: " "$IT_DIR/err" || it_fail "no hint when the engine is missing"
 ok "engine socket missing: exit 4, $(head -1 "$IT_DIR/err")"
+
+# option errors name the option that was wrong, not the command
+expect 2 "unknown option '-r'" -- mc ensure -rf claude-code
+expect 2 "unknown option '--netwrk'" -- mc ensure --netwrk none codex
+expect 2 "option '--network' needs a value" -- mc ensure codex --network
+expect 2 "option '-n' needs a value" -- mc show codex -n
+expect 2 "unknown option '-x'" -- mc gc -x
+ok "option errors name the option: -r of -rf, --netwrk, a missing value"
