@@ -328,7 +328,13 @@ static int read_ignore(struct mc_ignore **out, int rootfd)
 	if (fd < 0) {
 		if (errno == ENOENT)
 			goto done;
-		ret = sys_err("cannot open", ".dockerignore");
+		/* never read through a link (it could name any file of the host): the
+		 * template's fault, like a bad pattern */
+		if (errno == ELOOP)
+			ret = mc_error_set(MC_EINVAL, "'.dockerignore' is a symbolic link; molcache reads it only "
+					   "as a regular file");
+		else
+			ret = sys_err("cannot open", ".dockerignore");
 		goto done;
 	}
 	for (;;) {

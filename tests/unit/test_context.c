@@ -470,6 +470,27 @@ static void test_umask_independent(void)
 	mc_buf_release(&first);
 }
 
+/* A .dockerignore that is a symlink is never read through (it could name any
+ * host file): the template is refused instead. */
+static void test_dockerignore_symlink(void)
+{
+	char *dir = mc_asprintf("%s/iglink", tmp_root);
+	struct mc_context *c = NULL;
+
+	mc_rm_rf(dir);
+	mc_mkdir_p(dir, 0755);
+	write_file(dir, "Dockerfile", "FROM scratch\n", 13, 0644);
+	write_file(tmp_root, "host-ignore", "*\n", 2, 0644);
+	char *target = mc_asprintf("%s/host-ignore", tmp_root);
+	make_link(dir, ".dockerignore", target);
+	CHECK_INT(mc_context_open(&c, dir, "Dockerfile"), MC_EINVAL);
+	CHECK(strstr(mc_error_msg(), "symbolic link") != NULL);
+	CHECK(c == NULL);
+	mc_rm_rf(dir);
+	free(target);
+	free(dir);
+}
+
 static size_t count_names(const struct mc_buf *tar, const char *needle)
 {
 	size_t n = 0;
@@ -619,6 +640,7 @@ int main(void)
 	test_read_sizes(dir);
 	test_deterministic(dir);
 	test_umask_independent();
+	test_dockerignore_symlink();
 	test_dockerfile_in_excluded_dir();
 	test_errors(dir);
 	CHECK_INT(count_fds(), fds);
