@@ -186,21 +186,14 @@ static int lock_and_fetch(struct run *r, struct mc_lock *lock)
 }
 
 /* A file molcache itself reads from the template (Dockerfile,
- * .runtime-version): from the commit's tree in the mirror, never from the
- * checkout on disk, where a symlink could point anywhere on the host. A
- * symlink in the commit is refused as the template's fault (exit 5), naming
- * the template and the commit. MC_ENOTFOUND when the commit has no such file. */
-static int read_template_file(struct run *r, const char *path, size_t max, struct mc_buf *out)
+ * .runtime-version): from the commit's tree in the mirror (the caller holds
+ * the repo lock and the mirror holds the commit), never from the checkout on
+ * disk, where a symlink could point anywhere on the host. A symlink in the
+ * commit is refused as the template's fault (exit 5), naming the template and
+ * the commit. MC_ENOTFOUND when the commit has no such file. */
+static int read_in_mirror(struct run *r, const char *path, size_t max, struct mc_buf *out)
 {
-	struct mc_lock lock = MC_LOCK_INIT;
-	int ret;
-
-	/* the mirror holds the commit (a tree left from an earlier run may have
-	 * outlived a pruned mirror), and gc --prune-mirrors waits while we read */
-	if ((ret = lock_and_fetch(r, &lock)))
-		return ret;
-	ret = mc_git_read_file(out, r->mirror, r->sha, path, max);
-	mc_lock_release(&lock);
+	int ret = mc_git_read_file(out, r->mirror, r->sha, path, max);
 	if (ret == MC_EINVAL) {
 		char *msg = mc_strdup(mc_error_msg());
 		ret = mc_error_set(MC_EBUILD, "template '%s' at %.12s: %s", r->clean_url, r->sha, msg);
@@ -211,16 +204,43 @@ static int read_template_file(struct run *r, const char *path, size_t max, struc
 	return ret;
 }
 
+/* read_in_mirror after the miss's fetch: takes the repo lock (gc
+ * --prune-mirrors waits while we read) and fetches only if a tree left from an
+ * earlier run outlived a pruned mirror, so it shows no progress of its own. */
+static int read_template_file(struct run *r, const char *path, size_t max, struct mc_buf *out)
+{
+	struct mc_lock lock = MC_LOCK_INIT;
+	int fetched = 0, ret;
+
+	if ((ret = mc_lock_take(&lock, r->repo_lock, MC_LOCK_EXCLUSIVE, r->ctx->cfg.lock_timeout_s * 1000)))
+		return ret == MC_ELOCKED ? mc_error_set(MC_ELOCKED, "mirror of '%s': still locked after %d s",
+							r->clean_url, r->ctx->cfg.lock_timeout_s)
+					 : ret;
+	ret = mc_git_mirror_fetch(r->mirror, r->url, r->resolved_ref, r->sha, r->ctx->cfg.git_token, NULL, NULL,
+				  &fetched);
+	if (ret == MC_ENOTFOUND)
+		ret = MC_EUNREACHABLE; /* the remote advertised a commit it did not send */
+	if (!ret && fetched)
+		mc_index_counter_add(r->ix, "fetches", 1);
+	if (!ret)
+		ret = read_in_mirror(r, path, max, out);
+	mc_lock_release(&lock);
+	return ret;
+}
+
 /* sha256 of the Dockerfile of the commit: remembered per (repo, commit, path),
  * so a hit never fetches. */
 static int dockerfile_hash(struct run *r)
 {
 	struct mc_buf df = MC_BUF_INIT;
+	struct mc_lock lock = MC_LOCK_INIT;
 	const char *path = r->ctx->cfg.dockerfile;
 	int ret = mc_index_dfhash_get(r->ix, r->dfhash, r->clean_url, r->sha, path);
 	if (ret != MC_ENOTFOUND)
 		return ret;
-	ret = read_template_file(r, path, MAX_DOCKERFILE, &df);
+	if ((ret = lock_and_fetch(r, &lock)))
+		goto done;
+	ret = read_in_mirror(r, path, MAX_DOCKERFILE, &df);
 	if (ret == MC_ENOTFOUND) {
 		ret = mc_error_set(MC_EBUILD, "template '%s' at %.12s: no '%s' in the tree", r->clean_url, r->sha,
 				   path);
@@ -232,6 +252,7 @@ static int dockerfile_hash(struct run *r)
 	mc_sha256_hex(r->dfhash, df.ptr ? df.ptr : "", df.len);
 	ret = mc_index_dfhash_put(r->ix, r->clean_url, r->sha, path, r->dfhash);
 done:
+	mc_lock_release(&lock);
 	mc_buf_release(&df);
 	return ret;
 }
@@ -683,7 +704,7 @@ static int lock_key(struct run *r, struct mc_lock *l, enum mc_lock_mode mode)
 	return ret;
 }
 
-static int same(const char *a, const char *b) { return !strcmp(a ? a : "", b ? b : ""); }
+static int same_text(const char *a, const char *b) { return !strcmp(a ? a : "", b ? b : ""); }
 
 static int is_sha(const char *s)
 {
@@ -705,15 +726,15 @@ static const char *offline_mismatch(struct run *r, const struct mc_entry *e)
 
 	if (!r->build_args)
 		r->build_args = mc_key_build_args_canonical(&r->ctx->cfg.build_args);
-	if (r->clean_prefix && !same(e->repo_prefix, r->clean_prefix))
+	if (r->clean_prefix && !same_text(e->repo_prefix, r->clean_prefix))
 		return "repo prefix";
-	if (!same(e->ref, ref) && !(is_sha(ref) && e->head_sha && !strcasecmp(e->head_sha, ref)))
+	if (!same_text(e->ref, ref) && !(is_sha(ref) && e->head_sha && !strcasecmp(e->head_sha, ref)))
 		return "ref";
-	if (!same(e->dockerfile_path, r->ctx->cfg.dockerfile))
+	if (!same_text(e->dockerfile_path, r->ctx->cfg.dockerfile))
 		return "dockerfile path";
-	if (!same(e->platform, r->platform))
+	if (!same_text(e->platform, r->platform))
 		return "platform";
-	if (!same(e->build_args, r->build_args))
+	if (!same_text(e->build_args, r->build_args))
 		return "build args";
 	return NULL;
 }
@@ -756,7 +777,7 @@ static int offline_serve(struct run *r, const struct mc_entry *cand, struct mc_e
 		goto done;
 	/* gc or a rebuild may have changed the row since the list was read */
 	ret = mc_index_get(r->ix, &e, cand->key);
-	if (ret == MC_ENOTFOUND || (!ret && (e.state != MC_STATE_READY || !same(e.image_id, cand->image_id)))) {
+	if (ret == MC_ENOTFOUND || (!ret && (e.state != MC_STATE_READY || !same_text(e.image_id, cand->image_id)))) {
 		ret = 0;
 		goto done;
 	}
