@@ -328,7 +328,13 @@ static int read_ignore(struct mc_ignore **out, int rootfd)
 	if (fd < 0) {
 		if (errno == ENOENT)
 			goto done;
-		ret = sys_err("cannot open", ".dockerignore");
+		/* never read through a link (it could name any file of the host): the
+		 * template's fault, like a bad pattern */
+		if (errno == ELOOP)
+			ret = mc_error_set(MC_EINVAL, "'.dockerignore' is a symbolic link; molcache reads it only "
+					   "as a regular file");
+		else
+			ret = sys_err("cannot open", ".dockerignore");
 		goto done;
 	}
 	for (;;) {
@@ -484,6 +490,19 @@ static int fail(struct mc_context *c, int code)
 	return code;
 }
 
+/* The mode a git checkout means, whatever the umask of whoever checked it out
+ * made on disk: git records only "executable or not", so the same key gives
+ * byte-identical tars across users and machines. Set-id and sticky bits never
+ * come from git either. */
+static unsigned git_mode(mode_t mode)
+{
+	if (S_ISLNK(mode))
+		return 0777;
+	if (S_ISDIR(mode) || (S_ISREG(mode) && (mode & 0111)))
+		return 0755;
+	return 0644;
+}
+
 static int write_header(struct mc_context *c, const struct ent *e)
 {
 	struct archive_entry *ae = c->ae;
@@ -491,7 +510,7 @@ static int write_header(struct mc_context *c, const struct ent *e)
 
 	la.archive_entry_clear(ae);
 	la.archive_entry_copy_pathname(ae, e->path);
-	la.archive_entry_set_perm(ae, e->mode & 07777);
+	la.archive_entry_set_perm(ae, git_mode(e->mode));
 	la.archive_entry_set_mtime(ae, 0, 0);
 	la.archive_entry_set_uid(ae, 0);
 	la.archive_entry_set_gid(ae, 0);

@@ -7,7 +7,9 @@
  * mtime fixed at 0, uid/gid 0, empty user/group names, no atime/ctime,
  * pax-restricted format (extended headers only when needed: long paths and
  * link targets). Symlinks keep their targets, hard links inside the tree are
- * written as hard links, modes are kept. .dockerignore at the root is applied
+ * written as hard links. Modes are git's, not the disk's (which follow the
+ * umask of whoever checked the tree out): 0644 files, 0755 for a file with
+ * any x bit and for directories, 0777 symlinks. .dockerignore at the root is applied
  * with Docker's rules (see mc_ignore_*); the Dockerfile and .dockerignore are
  * always sent.
  */

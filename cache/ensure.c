@@ -1,10 +1,13 @@
 /* ensure.c — the ensure pipeline: resolve, key, verify a hit, or fetch, check out and build a miss. */
 #include "ensure.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,6 +19,7 @@
 #include "trace.h"
 
 #define MAX_DOCKERFILE (1u << 20)
+#define MAX_RUNTIME_VERSION 4096
 
 /* ---- ctx ---------------------------------------------------------------- */
 
@@ -224,6 +228,49 @@ static int lock_and_fetch(struct run *r, struct mc_lock *lock)
 	return ret;
 }
 
+/* A file molcache itself reads from the template (Dockerfile,
+ * .runtime-version): from the commit's tree in the mirror (the caller holds
+ * the repo lock and the mirror holds the commit), never from the checkout on
+ * disk, where a symlink could point anywhere on the host. A symlink in the
+ * commit is refused as the template's fault (exit 5), naming the template and
+ * the commit. MC_ENOTFOUND when the commit has no such file. */
+static int read_in_mirror(struct run *r, const char *path, size_t max, struct mc_buf *out)
+{
+	int ret = mc_git_read_file(out, r->mirror, r->sha, path, max);
+	if (ret == MC_EINVAL) {
+		char *msg = mc_strdup(mc_error_msg());
+		ret = mc_error_set(MC_EBUILD, "template '%s' at %.12s: %s", r->clean_url, r->sha, msg);
+		mc_error_hint("make '%s' a regular file of the template: molcache never reads through a symbolic "
+			      "link, and reads at most %zu bytes", path, max);
+		free(msg);
+	}
+	return ret;
+}
+
+/* read_in_mirror after the miss's fetch: takes the repo lock (gc
+ * --prune-mirrors waits while we read) and fetches only if a tree left from an
+ * earlier run outlived a pruned mirror, so it shows no progress of its own. */
+static int read_template_file(struct run *r, const char *path, size_t max, struct mc_buf *out)
+{
+	struct mc_lock lock = MC_LOCK_INIT;
+	int fetched = 0, ret;
+
+	if ((ret = mc_lock_take(&lock, r->repo_lock, MC_LOCK_EXCLUSIVE, r->ctx->cfg.lock_timeout_s * 1000)))
+		return ret == MC_ELOCKED ? mc_error_set(MC_ELOCKED, "mirror of '%s': still locked after %d s",
+							r->clean_url, r->ctx->cfg.lock_timeout_s)
+					 : ret;
+	ret = mc_git_mirror_fetch(r->mirror, r->url, r->resolved_ref, r->sha, r->ctx->cfg.git_token, NULL, NULL,
+				  &fetched);
+	if (ret == MC_ENOTFOUND)
+		ret = MC_EUNREACHABLE; /* the remote advertised a commit it did not send */
+	if (!ret && fetched)
+		mc_index_counter_add(r->ix, "fetches", 1);
+	if (!ret)
+		ret = read_in_mirror(r, path, max, out);
+	mc_lock_release(&lock);
+	return ret;
+}
+
 /* sha256 of the Dockerfile of the commit: remembered per (repo, commit, path),
  * so a hit never fetches. */
 static int dockerfile_hash(struct run *r)
@@ -236,7 +283,7 @@ static int dockerfile_hash(struct run *r)
 		return ret;
 	if ((ret = lock_and_fetch(r, &lock)))
 		goto done;
-	ret = mc_git_read_file(&df, r->mirror, r->sha, path, MAX_DOCKERFILE);
+	ret = read_in_mirror(r, path, MAX_DOCKERFILE, &df);
 	if (ret == MC_ENOTFOUND) {
 		ret = mc_error_set(MC_EBUILD, "template '%s' at %.12s: no '%s' in the tree", r->clean_url, r->sha,
 				   path);
@@ -253,12 +300,20 @@ done:
 	return ret;
 }
 
-/* Is the entry's image still in the engine? Retags it under its key tag if
- * only the tag was removed. 1 usable, 0 gone, < 0 engine error. img (an
- * initialised mc_image) receives what the engine said about the image. */
-static int image_alive(struct run *r, const struct mc_entry *e, struct mc_image *img)
+/* Is the entry's image still in the engine? 1 usable, 0 gone, < 0 engine
+ * error. img (an initialised mc_image) receives what the engine said about
+ * the image. retag: put the key's tag back if only the tag was removed (the
+ * ensure path); without it nothing is sent but GETs (explain). A row without
+ * a usable "repo:tag" (NULL, no colon: a damaged row) counts as gone, so that
+ * ensure rebuilds it and writes a whole row. */
+static int image_check(struct run *r, const struct mc_entry *e, struct mc_image *img, int retag)
 {
-	int ret = mc_engine_image_inspect(r->eng, e->image_tag, img);
+	const char *colon = e->image_tag ? strrchr(e->image_tag, ':') : NULL;
+	int ret;
+
+	if (!colon || colon == e->image_tag || !colon[1] || strchr(colon, '/'))
+		return 0;
+	ret = mc_engine_image_inspect(r->eng, e->image_tag, img);
 	if (!ret && e->image_id && !strcmp(img->id, e->image_id))
 		return 1;
 	if (ret && ret != MC_ENOTFOUND)
@@ -268,13 +323,18 @@ static int image_alive(struct run *r, const struct mc_entry *e, struct mc_image 
 	ret = mc_engine_image_inspect(r->eng, e->image_id, img);
 	if (ret == MC_ENOTFOUND)
 		return 0;
-	if (ret)
-		return ret;
-	const char *colon = strrchr(e->image_tag, ':');
+	if (ret || !retag)
+		return ret ? ret : 1;
 	char *repo = mc_strndup(e->image_tag, (size_t)(colon - e->image_tag));
 	ret = mc_engine_image_tag(r->eng, e->image_id, repo, colon + 1);
 	free(repo);
 	return ret ? ret : 1;
+}
+
+/* image_check for the ensure path: retags a key tag that was removed. */
+static int image_alive(struct run *r, const struct mc_entry *e, struct mc_image *img)
+{
+	return image_check(r, e, img, 1);
 }
 
 /* Serves a ready entry, under its key lock: :latest alias, then last use, the
@@ -367,36 +427,41 @@ done:
 }
 
 /* The build args sent to the engine: the user's, plus RUNTIME_VERSION from the
- * template's .runtime-version (the commit is in the key, so it needs no key field). */
+ * first line of the template's .runtime-version, read from the commit (the
+ * commit is in the key, so it needs no key field). tree (the checkout) is not
+ * read: see read_template_file. */
 static int engine_build_args(struct run *r, const char *tree, struct mc_strv *out)
 {
 	const struct mc_strv *user = &r->ctx->cfg.build_args;
-	int have_rv = 0;
+	struct mc_buf rv = MC_BUF_INIT;
+	int have_rv = 0, ret = 0;
+
+	(void)tree;
 	for (size_t i = 0; i < user->n; i++) {
 		mc_strv_push(out, user->v[i]);
 		have_rv |= !strncmp(user->v[i], "RUNTIME_VERSION=", 16);
 	}
 	if (have_rv)
-		return 0;
-	char *path = mc_asprintf("%s/.runtime-version", tree);
-	FILE *f = fopen(path, "r");
-	free(path);
-	if (!f)
-		return 0;
-	char line[256] = "";
-	if (fgets(line, sizeof(line), f)) {
-		size_t n = strcspn(line, "\r\n");
-		while (n && (line[n - 1] == ' ' || line[n - 1] == '\t'))
-			n--;
-		line[n] = 0;
-		if (n) {
-			char *arg = mc_asprintf("RUNTIME_VERSION=%s", line);
-			mc_strv_push(out, arg);
-			free(arg);
-		}
+		goto done;
+	ret = read_template_file(r, ".runtime-version", MAX_RUNTIME_VERSION, &rv);
+	if (ret == MC_ENOTFOUND) {
+		ret = 0; /* no file (or not a file: a directory, a submodule): no arg */
+		goto done;
 	}
-	fclose(f);
-	return 0;
+	if (ret)
+		goto done;
+	const char *line = mc_buf_cstr(&rv);
+	size_t n = strcspn(line, "\r\n");
+	while (n && (line[n - 1] == ' ' || line[n - 1] == '\t'))
+		n--;
+	if (n && !memchr(line, 0, n)) {
+		char *arg = mc_asprintf("RUNTIME_VERSION=%.*s", (int)n, line);
+		mc_strv_push(out, arg);
+		free(arg);
+	}
+done:
+	mc_buf_release(&rv);
+	return ret;
 }
 
 /* Bad template content (a FROM line, a .dockerignore pattern) is the
@@ -412,27 +477,25 @@ static int template_error(struct run *r, int ret)
 	return ret;
 }
 
-/* BuildKit without a session cannot pull: every external FROM image is pulled first. */
+/* BuildKit without a session cannot pull: every external FROM image is pulled
+ * first. The Dockerfile is read from the commit, as for its hash (tree, the
+ * checkout, is not read: see read_template_file). */
 static int prepull(struct run *r, const char *tree, const struct mc_strv *args)
 {
 	struct mc_strv images = MC_STRV_INIT;
 	struct mc_buf df = MC_BUF_INIT;
-	char *path = mc_asprintf("%s/%s", tree, r->ctx->cfg.dockerfile);
 	int64_t t0 = mc_mono_ms();
 	int ret = 0;
-	FILE *f = fopen(path, "rb");
 
-	if (!f) {
-		ret = mc_error_errno(path);
+	(void)tree;
+	if ((ret = read_template_file(r, r->ctx->cfg.dockerfile, MAX_DOCKERFILE, &df))) {
+		if (ret == MC_ENOTFOUND) {
+			ret = mc_error_set(MC_EBUILD, "template '%s' at %.12s: no '%s' in the tree", r->clean_url,
+					   r->sha, r->ctx->cfg.dockerfile);
+			mc_error_hint("add a Dockerfile to the template or pass --dockerfile PATH");
+		}
 		goto done;
 	}
-	char chunk[8192];
-	size_t n;
-	while (!ret && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		ret = mc_buf_add(&df, chunk, n);
-	fclose(f);
-	if (ret)
-		goto done;
 	if ((ret = mc_dockerfile_from_images(&images, mc_buf_cstr(&df), df.len, args))) {
 		ret = template_error(r, ret);
 		goto done;
@@ -454,7 +517,6 @@ static int prepull(struct run *r, const char *tree, const struct mc_strv *args)
 	}
 	phase_end(r, "pull", t0);
 done:
-	free(path);
 	mc_buf_release(&df);
 	mc_strv_release(&images);
 	return ret;
@@ -796,8 +858,9 @@ done:
 	if (ret && ret != MC_ELOCKED) {
 		/* keep the engine's words; the row says failed so the next ensure retries */
 		int code = ret;
-		char msg[1024];
+		char msg[1024], hint[1024];
 		snprintf(msg, sizeof(msg), "%s", mc_error_msg());
+		snprintf(hint, sizeof(hint), "%s", mc_error_hint_msg());
 		mc_index_set_state(r->ix, r->key, MC_STATE_FAILED);
 		mc_index_counter_add(r->ix, "build_failures", 1);
 		mc_index_build_record(r->ix, r->key, started, mc_now_ms() - started, 0, log_path);
@@ -813,6 +876,14 @@ done:
 				      "the build log is at %s", when, r->runtime, out->log_path);
 		} else if (code == MC_EBUILD && out->log_path) {
 			mc_error_hint("the build log is at %s", out->log_path);
+		} else if (next_ms) {
+			/* failed before the build began (template content): its own hint, and the backoff */
+			char when[32];
+			fmt_time(when, next_ms);
+			mc_error_hint("%s%snot built again before %s; 'molcache ensure %s --retry' tries now", hint,
+				      hint[0] ? "; " : "", when, r->runtime);
+		} else if (hint[0]) {
+			mc_error_hint("%s", hint);
 		}
 		ret = code;
 	}
@@ -829,6 +900,40 @@ done:
 	return ret;
 }
 
+/*
+ * Under the key's exclusive lock, before anything of ours is made: removes the
+ * checkouts tmp/<key>.<pid> that an ensure killed mid-checkout left (about
+ * 40 MB each). Only an ensure holding this exclusive lock creates, renames or
+ * removes them, so while we hold it every one is a leftover, whatever its pid
+ * now names: kill(pid, 0) would say nothing useful for a pid reused since, or
+ * from another pid namespace sharing the root, while the flock holds across
+ * both. Failures are left for gc's sweep of tmp/.
+ */
+static void remove_leftovers(struct run *r)
+{
+	DIR *d = opendir(r->ctx->paths.tmp);
+	struct dirent *de;
+	int64_t removed = 0;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		const char *n = de->d_name, *p = n + 65;
+		if (strncmp(n, r->key, 64) || n[64] != '.' || !*p)
+			continue;
+		while (isdigit((unsigned char)*p))
+			p++;
+		if (*p)
+			continue; /* not a name make_tree() gives */
+		char *path = mc_asprintf("%s/%s", r->ctx->paths.tmp, n);
+		removed += mc_rm_rf(path) == 0;
+		free(path);
+	}
+	closedir(d);
+	if (removed)
+		mc_index_counter_add(r->ix, "leftovers_removed", removed);
+}
+
 static int lock_key(struct run *r, struct mc_lock *l, enum mc_lock_mode mode)
 {
 	char *path = mc_lock_path_key(&r->ctx->paths, r->key);
@@ -839,30 +944,90 @@ static int lock_key(struct run *r, struct mc_lock *l, enum mc_lock_mode mode)
 			     r->ctx->cfg.lock_timeout_s);
 		mc_error_hint("another molcache is building it; raise lock_timeout or wait");
 	}
+	if (!ret && mode == MC_LOCK_EXCLUSIVE)
+		remove_leftovers(r);
 	return ret;
 }
 
-/* --offline: the newest ready entry of the runtime, never asking the remote. */
-static int ensure_offline(struct run *r, struct mc_ensure_result *out)
+static int same_text(const char *a, const char *b) { return !strcmp(a ? a : "", b ? b : ""); }
+
+static int is_sha(const char *s)
 {
+	size_t n = strspn(s, "0123456789abcdefABCDEF");
+	return n == 40 && !s[n];
+}
+
+/*
+ * Does entry e hold what this request asks for, as far as it can be told
+ * without the remote? Every key input but the commit must be equal: the repo
+ * prefix (when one is configured), the Dockerfile path, the platform and the
+ * build args; and the ref as asked ("" = the default branch), or a full sha
+ * that is the entry's commit. NULL when it does, else the first input that
+ * differs, for the message.
+ */
+static const char *offline_mismatch(struct run *r, const struct mc_entry *e)
+{
+	const char *ref = r->ctx->cfg.ref ? r->ctx->cfg.ref : "";
+
+	if (!r->build_args)
+		r->build_args = mc_key_build_args_canonical(&r->ctx->cfg.build_args);
+	if (r->clean_prefix && !same_text(e->repo_prefix, r->clean_prefix))
+		return "repo prefix";
+	if (!same_text(e->ref, ref) && !(is_sha(ref) && e->head_sha && !strcasecmp(e->head_sha, ref)))
+		return "ref";
+	if (!same_text(e->dockerfile_path, r->ctx->cfg.dockerfile))
+		return "dockerfile path";
+	if (!same_text(e->platform, r->platform))
+		return "platform";
+	if (!same_text(e->build_args, r->build_args))
+		return "build args";
+	return NULL;
+}
+
+/* "ref v9, dockerfile Dockerfile, platform linux/amd64, build args A, B": the
+ * request in words (build args by name only: their values may be secrets). */
+static char *offline_request_words(struct run *r)
+{
+	struct mc_buf b = MC_BUF_INIT;
+	const struct mc_strv *args = &r->ctx->cfg.build_args;
+
+	if (r->ctx->cfg.ref && *r->ctx->cfg.ref)
+		mc_buf_addf(&b, "ref '%s'", r->ctx->cfg.ref);
+	else
+		mc_buf_adds(&b, "the default branch");
+	mc_buf_addf(&b, ", dockerfile '%s', platform %s, ", r->ctx->cfg.dockerfile, r->platform);
+	if (!args->n)
+		mc_buf_adds(&b, "no build args");
+	for (size_t i = 0; i < args->n; i++)
+		mc_buf_addf(&b, "%s%.*s", i ? ", " : "build args ", (int)strcspn(args->v[i], "="), args->v[i]);
+	return mc_buf_detach(&b);
+}
+
+/* Serves e if it is still ready and its image is alive, under its key lock
+ * (shared, as for a hit). 1 served, 0 not usable, < 0 error. */
+static int offline_serve(struct run *r, const struct mc_entry *cand, struct mc_ensure_result *out)
+{
+	struct mc_lock lock = MC_LOCK_INIT;
 	struct mc_entry e = { 0 };
 	struct mc_image img = MC_IMAGE_INIT;
-	int ret = mc_index_newest_ready(r->ix, &e, r->runtime);
-	if (ret == MC_ENOTFOUND) {
-		mc_error_set(MC_ENOTFOUND, "runtime '%s': nothing cached to use offline", r->runtime);
-		mc_error_hint("run 'molcache ensure %s' once with the remote reachable", r->runtime);
-		goto done;
+	char *path = mc_lock_path_key(&r->ctx->paths, cand->key);
+	int ret = mc_lock_take(&lock, path, MC_LOCK_SHARED, r->ctx->cfg.lock_timeout_s * 1000);
+
+	if (ret == MC_ELOCKED) {
+		mc_error_set(MC_ELOCKED, "key %.12s of '%s': still locked after %d s", cand->key, r->runtime,
+			     r->ctx->cfg.lock_timeout_s);
+		mc_error_hint("another molcache is rebuilding or evicting it; raise lock_timeout or wait");
 	}
 	if (ret)
 		goto done;
-	if ((ret = image_alive(r, &e, &img)) < 0)
-		goto done;
-	if (ret == 0) {
-		ret = mc_error_set(MC_ENOTFOUND, "runtime '%s': cached image '%s' is gone from the engine", r->runtime,
-				   e.image_tag);
-		mc_error_hint("run 'molcache ensure %s' with the remote reachable to rebuild it", r->runtime);
+	/* gc or a rebuild may have changed the row since the list was read */
+	ret = mc_index_get(r->ix, &e, cand->key);
+	if (ret == MC_ENOTFOUND || (!ret && (e.state != MC_STATE_READY || !same_text(e.image_id, cand->image_id)))) {
+		ret = 0;
 		goto done;
 	}
+	if (ret || (ret = image_alive(r, &e, &img)) <= 0)
+		goto done;
 	if ((ret = serve(r, &e, &img, "offline_hits", out)))
 		goto done;
 	out->stale = 1;
@@ -870,10 +1035,91 @@ static int ensure_offline(struct run *r, struct mc_ensure_result *out)
 			      e.image_tag, e.head_sha ? e.head_sha : "?");
 	emit(r, (struct mc_event){ .kind = MC_EV_WARN, .text = w });
 	free(w);
+	ret = 1;
 done:
+	mc_lock_release(&lock);
 	mc_image_release(&img);
 	mc_entry_release(&e);
+	free(path);
 	return ret;
+}
+
+/* --offline: the newest ready entry built from this request's inputs (see
+ * offline_mismatch) whose image is still there, never asking the remote.
+ * MC_ENOTFOUND, saying why, when there is none. */
+static int ensure_offline(struct run *r, struct mc_ensure_result *out)
+{
+	struct mc_entry *v = NULL;
+	size_t n = 0, matched = 0;
+	const char *why = NULL;
+	char *words = NULL;
+	int ret;
+
+	if ((ret = mc_index_list_ready(r->ix, &v, &n, r->runtime)))
+		goto done;
+	for (size_t i = 0; i < n; i++) {
+		const char *m = offline_mismatch(r, &v[i]);
+		if (m) {
+			why = why ? why : m;
+			continue;
+		}
+		matched++;
+		if ((ret = offline_serve(r, &v[i], out)) < 0)
+			goto done;
+		if (ret) {
+			ret = 0;
+			goto done;
+		}
+	}
+	words = offline_request_words(r);
+	if (!n) {
+		ret = mc_error_set(MC_ENOTFOUND, "runtime '%s': nothing cached to use offline", r->runtime);
+		mc_error_hint("run 'molcache ensure %s' once with the remote reachable", r->runtime);
+	} else if (!matched) {
+		ret = mc_error_set(MC_ENOTFOUND,
+				   "runtime '%s': nothing cached to use offline for %s (%zu cached entr%s, the newest "
+				   "with another %s)",
+				   r->runtime, words, n, n == 1 ? "y" : "ies", why);
+		mc_error_hint("'molcache ls %s' lists what is cached; run with the remote reachable to build it",
+			      r->runtime);
+	} else {
+		ret = mc_error_set(MC_ENOTFOUND,
+				   "runtime '%s': nothing cached to use offline for %s (the image%s of %zu matching "
+				   "entr%s gone from the engine)",
+				   r->runtime, words, matched == 1 ? "" : "s", matched, matched == 1 ? "y is" : "ies are");
+		mc_error_hint("run 'molcache ensure %s' with the remote reachable to rebuild it", r->runtime);
+	}
+done:
+	free(words);
+	mc_entries_free(v, n);
+	return ret;
+}
+
+/* The remote could not be reached: if --offline would serve something, the
+ * hint says so (the error itself stays as it was). Reads only the index. */
+static void offline_hint(struct run *r)
+{
+	struct mc_entry *v = NULL;
+	size_t n = 0;
+	int code = mc_error_code();
+	char *msg = mc_strdup(mc_error_msg()), *hint = mc_strdup(mc_error_hint_msg());
+	const struct mc_entry *hit = NULL;
+
+	if (!mc_index_list_ready(r->ix, &v, &n, r->runtime))
+		for (size_t i = 0; i < n && !hit; i++)
+			if (!offline_mismatch(r, &v[i]))
+				hit = &v[i];
+	mc_error_set(code, "%s", msg);
+	if (hit)
+		mc_error_hint("%s%s'molcache ensure %s --offline' (same options) would use '%s', built from commit "
+			      "%.12s",
+			      hint, *hint ? "; or " : "", r->runtime, hit->image_tag ? hit->image_tag : "?",
+			      hit->head_sha ? hit->head_sha : "?");
+	else if (*hint)
+		mc_error_hint("%s", hint);
+	mc_entries_free(v, n);
+	free(msg);
+	free(hint);
 }
 
 /* Resolve, Dockerfile hash, key: everything the key needs (fetches only for a
@@ -971,7 +1217,8 @@ static int run_init(struct run *r, struct mc_ctx *ctx, const struct mc_ensure_op
 	*r = (struct run){ .ctx = ctx, .opts = opts, .runtime = opts->runtime };
 	if ((ret = mc_runtime_check(opts->runtime, &ctx->cfg.runtimes)))
 		return ret;
-	if (!prefix || !*prefix) {
+	/* --offline never asks the remote: without a prefix it matches any */
+	if ((!prefix || !*prefix) && !opts->offline) {
 		ret = mc_error_set(MC_EINVAL, "no template repository prefix");
 		mc_error_hint("pass --repo-prefix URL or set MOLCACHE_REPO_PREFIX");
 		return ret;
@@ -980,11 +1227,13 @@ static int run_init(struct run *r, struct mc_ctx *ctx, const struct mc_ensure_op
 		return ret;
 	if ((ret = native_platform(r)))
 		return ret;
-	char *url = mc_asprintf("%s%s", prefix, opts->runtime);
-	r->url = mc_git_local_url(url);
-	free(url);
-	r->clean_url = mc_url_strip_credentials(r->url);
-	r->clean_prefix = mc_url_strip_credentials(prefix);
+	if (prefix && *prefix) {
+		char *url = mc_asprintf("%s%s", prefix, opts->runtime);
+		r->url = mc_git_local_url(url);
+		free(url);
+		r->clean_url = mc_url_strip_credentials(r->url);
+		r->clean_prefix = mc_url_strip_credentials(prefix);
+	}
 	return 0;
 }
 
@@ -1009,6 +1258,8 @@ int mc_ensure(struct mc_ctx *ctx, const struct mc_ensure_opts *opts, struct mc_e
 	memset(out, 0, sizeof(*out));
 	if (!(ret = run_init(&r, ctx, opts)))
 		ret = opts->offline ? ensure_offline(&r, out) : ensure_online(&r, out);
+	if (ret == MC_EUNREACHABLE && r.ix)
+		offline_hint(&r);
 	run_release(&r);
 	return ret;
 }
@@ -1038,7 +1289,7 @@ int mc_ensure_inputs(struct mc_ctx *ctx, const struct mc_ensure_opts *opts, stru
 	if (ret == MC_ENOTFOUND)
 		ret = 0;
 	else if (!ret)
-		*cached = e.state == MC_STATE_READY && image_alive(&r, &e, &img) == 1;
+		*cached = e.state == MC_STATE_READY && image_check(&r, &e, &img, 0) == 1; /* explain never writes */
 done:
 	mc_image_release(&img);
 	mc_entry_release(&e);

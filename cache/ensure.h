@@ -66,7 +66,7 @@ typedef void (*mc_event_fn)(void *ud, const struct mc_event *ev);
 
 struct mc_ensure_opts {
 	const char *runtime;  /* checked with mc_runtime_check before any I/O */
-	int offline;          /* no remote: newest ready entry of the runtime */
+	int offline;          /* no remote: newest ready entry built from the same inputs but the commit */
 	int retry;            /* build now even if the key's last build failed recently */
 	int64_t lease_ms;     /* > 0: protect the returned entry from gc for this long */
 	mc_event_fn event;    /* may be NULL */
@@ -90,7 +90,9 @@ struct mc_ensure_result {
  * a negative code: MC_EINVAL (bad runtime/input), MC_EUNREACHABLE (remote
  * unreachable, authentication failed or ref missing), MC_EENGINE, MC_EBUILD
  * (no Dockerfile, a FROM image could not be pulled, the build failed),
- * MC_ELOCKED (lock wait timed out), MC_ENOTFOUND (--offline with nothing cached).
+ * MC_ELOCKED (lock wait timed out), MC_ENOTFOUND (--offline: no ready entry
+ * built from these inputs has its image). MC_EUNREACHABLE's hint names
+ * --offline when that would serve an entry.
  */
 int mc_ensure(struct mc_ctx *ctx, const struct mc_ensure_opts *opts, struct mc_ensure_result *out);
 void mc_ensure_result_release(struct mc_ensure_result *r);

@@ -1191,3 +1191,40 @@ void mc_failure_release(struct mc_failure *f)
 	free(f->log_path);
 	memset(f, 0, sizeof(*f));
 }
+int mc_index_list_ready(struct mc_index *ix, struct mc_entry **out, size_t *n, const char *runtime)
+{
+	static const char sql[] = "SELECT " ENTRY_COLS " FROM entries WHERE runtime = ?1 AND state = 1"
+				  " ORDER BY created_ms DESC, last_used_ms DESC, key";
+	sqlite3_stmt *st = NULL;
+	struct mc_entry *v = NULL;
+	size_t len = 0, cap = 0;
+	int ret = 0, rc;
+
+	*out = NULL;
+	*n = 0;
+	/* not kept prepared: only --offline and its hint ask, never a hit */
+	if ((rc = sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL)) != SQLITE_OK) {
+		ret = ix_err(ix, rc, "prepare");
+		goto done;
+	}
+	sqlite3_bind_text(st, 1, runtime, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = mc_realloc(v, cap * sizeof(*v));
+		}
+		read_entry(&v[len++], st);
+	}
+	if (rc != SQLITE_DONE) {
+		ret = ix_err(ix, rc, "list ready entries");
+		goto done;
+	}
+	*out = v;
+	*n = len;
+	v = NULL;
+	len = 0;
+done:
+	mc_entries_free(v, len);
+	sqlite3_finalize(st);
+	return ret;
+}

@@ -113,6 +113,10 @@ int mc_index_newest_ready(struct mc_index *ix, struct mc_entry *out, const char 
 int mc_index_list(struct mc_index *ix, struct mc_entry **out, size_t *n, const char *runtime);
 void mc_entry_release(struct mc_entry *e);
 void mc_entries_free(struct mc_entry *v, size_t n);
+/* The ready entries of runtime, newest built first (created_ms descending,
+ * then last use, then key): the candidates of ensure --offline, which serves
+ * the first whose inputs match. Free with mc_entries_free. */
+int mc_index_list_ready(struct mc_index *ix, struct mc_entry **out, size_t *n, const char *runtime);
 
 /* Named counters: "hits", "misses", "builds", "build_failures", … */
 int mc_index_counter_add(struct mc_index *ix, const char *name, int64_t delta);

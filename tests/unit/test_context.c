@@ -1,5 +1,6 @@
 /* test_context.c — the build-context tar: entries, ignore rules, determinism, bounded pull reads, failures. */
 #include "cache/context.h"
+#include "cache/key.h"
 #include "tests/unit/t.h"
 
 #include <archive.h>
@@ -204,13 +205,13 @@ static void check_entries(const struct mc_buf *tar)
 	struct want want[] = {
 		{ ".dockerignore", AE_IFREG, 0644, (int64_t)strlen(ignore_text), NULL, NULL, ignore_text },
 		{ "Dockerfile", AE_IFREG, 0644, (int64_t)strlen(df), NULL, NULL, df },
-		{ "big.bin", AE_IFREG, 0640, BIG_SIZE, NULL, NULL, NULL },
+		{ "big.bin", AE_IFREG, 0644, BIG_SIZE, NULL, NULL, NULL }, /* 0640 on disk */
 		{ "dangling", AE_IFLNK, 0777, 0, "does/not/exist", NULL, NULL },
-		{ "empty", AE_IFDIR, 0750, 0, NULL, NULL, NULL },
+		{ "empty", AE_IFDIR, 0755, 0, NULL, NULL, NULL },     /* 0750 on disk */
 		{ "file.txt", AE_IFREG, 0644, 6, NULL, NULL, "hello\n" },
-		{ "hard_a", AE_IFREG, 0600, 11, NULL, NULL, "same inode\n" },
-		{ "hard_b", AE_IFREG, 0600, 0, NULL, "hard_a", NULL },
-		{ "hard_c", AE_IFREG, 0600, 0, NULL, "hard_a", NULL },
+		{ "hard_a", AE_IFREG, 0644, 11, NULL, NULL, "same inode\n" }, /* 0600 on disk */
+		{ "hard_b", AE_IFREG, 0644, 0, NULL, "hard_a", NULL },
+		{ "hard_c", AE_IFREG, 0644, 0, NULL, "hard_a", NULL },
 		{ "link", AE_IFLNK, 0777, 0, "file.txt", NULL, NULL },
 		{ "logs", AE_IFDIR, 0755, 0, NULL, NULL, NULL },
 		{ "logs/keep.log", AE_IFREG, 0644, 5, NULL, NULL, "keep\n" },
@@ -382,6 +383,114 @@ static void test_deterministic(const char *dir)
 	mc_buf_release(&c);
 }
 
+/* Creates a small tree the way a checkout does (open 0666 / 0777, mkdir 0777),
+ * so the process umask decides the modes on disk. */
+static char *umask_tree(mode_t mask)
+{
+	char *dir = mc_asprintf("%s/umask-%03o", tmp_root, (unsigned)mask);
+	const char *files[][2] = {
+		{ "Dockerfile", "FROM scratch\nCOPY . /\n" },
+		{ "bin/tool", "#!/bin/sh\n" },
+		{ "etc/conf/app.conf", "x=1\n" },
+		{ "README", "hi\n" },
+	};
+	mode_t old = umask(mask);
+
+	mc_rm_rf(dir);
+	if (mkdir(dir, 0777))
+		die(dir);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char *p = mc_asprintf("%s/%s", dir, files[i][0]);
+		for (char *s = strchr(p + strlen(dir) + 1, '/'); s; s = strchr(s + 1, '/')) {
+			*s = 0;
+			if (mkdir(p, 0777) && errno != EEXIST)
+				die(p);
+			*s = '/';
+		}
+		int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, strncmp(files[i][0], "bin/", 4) ? 0666 : 0777);
+		size_t n = strlen(files[i][1]);
+		if (fd < 0 || write(fd, files[i][1], n) != (ssize_t)n || close(fd))
+			die(p);
+		free(p);
+	}
+	make_link(dir, "conf", "etc/conf");
+	umask(old);
+	return dir;
+}
+
+/* The umask of whoever checked the tree out never reaches the tar: the same
+ * files give the same bytes, with git's modes (0644, 0755, 0755 dirs). */
+static void test_umask_independent(void)
+{
+	static const mode_t masks[] = { 022, 077, 002, 027, 0 };
+	struct mc_buf first = MC_BUF_INIT;
+	char hex0[65] = "";
+
+	for (size_t k = 0; k < sizeof(masks) / sizeof(masks[0]); k++) {
+		struct mc_buf tar = MC_BUF_INIT;
+		char *dir = umask_tree(masks[k]);
+		struct stat st;
+		char *tool = mc_asprintf("%s/bin/tool", dir), hex[65];
+		/* the disk really differs: 0700 under 077, 0755 under 022 */
+		CHECK(lstat(tool, &st) == 0 && (st.st_mode & 07777) == (0777 & ~masks[k]));
+		CHECK_INT(stream_all(&tar, dir, "Dockerfile", 4096), 0);
+		mc_sha256_hex(hex, tar.ptr, tar.len);
+		if (!k) {
+			mc_buf_add(&first, tar.ptr, tar.len);
+			memcpy(hex0, hex, sizeof(hex));
+		} else {
+			CHECK_STR(hex, hex0);
+		}
+		mc_rm_rf(dir);
+		free(dir);
+		free(tool);
+		mc_buf_release(&tar);
+	}
+	struct { const char *path; mode_t perm; } want[] = {
+		{ "Dockerfile", 0644 }, { "README", 0644 }, { "bin", 0755 }, { "bin/tool", 0755 },
+		{ "conf", 0777 }, { "etc", 0755 }, { "etc/conf", 0755 }, { "etc/conf/app.conf", 0644 },
+	};
+	struct archive *a = archive_read_new();
+	struct archive_entry *ae;
+	size_t i = 0;
+	archive_read_support_format_tar(a);
+	CHECK_INT(archive_read_open_memory(a, first.ptr, first.len), ARCHIVE_OK);
+	while (archive_read_next_header(a, &ae) == ARCHIVE_OK && i < sizeof(want) / sizeof(want[0])) {
+		char *name = mc_strdup(archive_entry_pathname(ae));
+		size_t nl = strlen(name);
+		if (nl > 1 && name[nl - 1] == '/')
+			name[nl - 1] = 0;
+		CHECK_STR(name, want[i].path);
+		CHECK_INT(archive_entry_perm(ae), want[i].perm);
+		free(name);
+		i++;
+	}
+	CHECK_INT(i, sizeof(want) / sizeof(want[0]));
+	archive_read_free(a);
+	mc_buf_release(&first);
+}
+
+/* A .dockerignore that is a symlink is never read through (it could name any
+ * host file): the template is refused instead. */
+static void test_dockerignore_symlink(void)
+{
+	char *dir = mc_asprintf("%s/iglink", tmp_root);
+	struct mc_context *c = NULL;
+
+	mc_rm_rf(dir);
+	mc_mkdir_p(dir, 0755);
+	write_file(dir, "Dockerfile", "FROM scratch\n", 13, 0644);
+	write_file(tmp_root, "host-ignore", "*\n", 2, 0644);
+	char *target = mc_asprintf("%s/host-ignore", tmp_root);
+	make_link(dir, ".dockerignore", target);
+	CHECK_INT(mc_context_open(&c, dir, "Dockerfile"), MC_EINVAL);
+	CHECK(strstr(mc_error_msg(), "symbolic link") != NULL);
+	CHECK(c == NULL);
+	mc_rm_rf(dir);
+	free(target);
+	free(dir);
+}
+
 static size_t count_names(const struct mc_buf *tar, const char *needle)
 {
 	size_t n = 0;
@@ -530,6 +639,8 @@ int main(void)
 	char *dir = build_tree("tree", 0);
 	test_read_sizes(dir);
 	test_deterministic(dir);
+	test_umask_independent();
+	test_dockerignore_symlink();
 	test_dockerfile_in_excluded_dir();
 	test_errors(dir);
 	CHECK_INT(count_fds(), fds);

@@ -424,6 +424,52 @@ static void test_newest_and_list(void)
 	free(path);
 }
 
+/* --offline's candidates: ready rows of one runtime, newest built first
+ * (a later use of an older build does not put it in front). */
+static void test_list_ready(void)
+{
+	char *path = tmp_file("ready.db");
+	struct mc_index *ix = NULL;
+	struct mc_entry *v = NULL;
+	size_t n = 0;
+	char k[6][65];
+	static const struct {
+		const char *runtime;
+		int state;
+		int64_t created, last_used;
+	} rows[] = {
+		{ "claude-code", MC_STATE_READY, 100, 900 },   /* oldest build, used last */
+		{ "claude-code", MC_STATE_READY, 300, 300 },   /* newest ready build */
+		{ "claude-code", MC_STATE_BUILDING, 500, 500 },
+		{ "claude-code", MC_STATE_FAILED, 600, 600 },
+		{ "claude-code", MC_STATE_READY, 200, 200 },
+		{ "claude-code-2", MC_STATE_READY, 700, 700 },
+	};
+
+	CHECK_INT(mc_index_open(&ix, path), 0);
+	CHECK_INT(mc_index_list_ready(ix, &v, &n, "claude-code"), 0);
+	CHECK_INT(n, 0);
+	mc_entries_free(v, n);
+	for (unsigned i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct mc_entry e;
+		key_of(k[i], i, 'r');
+		full_entry(&e, k[i], rows[i].runtime, rows[i].state, rows[i].last_used);
+		e.created_ms = rows[i].created;
+		CHECK_INT(mc_index_put(ix, &e), 0);
+		mc_entry_release(&e);
+	}
+	CHECK_INT(mc_index_list_ready(ix, &v, &n, "claude-code"), 0);
+	CHECK_INT(n, 3);
+	static const int want[] = { 1, 4, 0 };
+	for (size_t i = 0; i < n && i < 3; i++) {
+		CHECK_STR(v[i].key, k[want[i]]);
+		CHECK_INT(v[i].state, MC_STATE_READY);
+	}
+	mc_entries_free(v, n);
+	mc_index_free(ix);
+	free(path);
+}
+
 static void test_counters_dfhash_builds(void)
 {
 	char *path = tmp_file("misc.db");
@@ -935,6 +981,7 @@ int main(void)
 	test_state_names();
 	test_entries();
 	test_newest_and_list();
+	test_list_ready();
 	test_counters_dfhash_builds();
 	test_transactions();
 	test_wal_bounded();
