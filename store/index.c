@@ -138,7 +138,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_COUNTER_GET] = "SELECT value FROM counters WHERE name = ?1",
 	[ST_META_GET] = "SELECT value FROM meta WHERE name = ?1",
 	[ST_META_ADD] = "INSERT OR IGNORE INTO meta (name, value) VALUES (?1, ?2)",
-	[ST_ANY_ENTRY] = "SELECT 1 FROM entries LIMIT 1",
+	/* rows with an image: a first ensure's own building row has none yet */
+	[ST_ANY_ENTRY] = "SELECT 1 FROM entries WHERE image_id IS NOT NULL LIMIT 1",
 	[ST_META_PUT] = "INSERT INTO meta (name, value) VALUES (?1, ?2)"
 			" ON CONFLICT (name) DO UPDATE SET value = excluded.value",
 	[ST_DFHASH_GET] = "SELECT hash FROM dfhash WHERE repo_url = ?1 AND commit_sha = ?2 AND path = ?3",
@@ -1026,4 +1027,93 @@ void mc_index_rollback(struct mc_index *ix)
 {
 	if (ix && !sqlite3_get_autocommit(ix->db))
 		sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* ---- image layers (schema v5) ---------------------------------------------- */
+
+/* One-shot statement (gc runs these once per run: no cached slot needed). */
+static int prepare_once(sqlite3_stmt **out, struct mc_index *ix, const char *sql)
+{
+	int rc = sqlite3_prepare_v2(ix->db, sql, -1, out, NULL);
+	if (rc != SQLITE_OK) {
+		sqlite3_finalize(*out);
+		*out = NULL;
+		return ix_err(ix, rc, "prepare");
+	}
+	return 0;
+}
+
+int mc_index_image_layers_all(struct mc_index *ix, struct mc_image_layers **out, size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	struct mc_image_layers *v = NULL;
+	size_t len = 0, cap = 0;
+	int ret, rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((ret = prepare_once(&st, ix, "SELECT image_id, layers FROM image_layers ORDER BY image_id")))
+		goto done;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 64;
+			v = mc_realloc(v, cap * sizeof(*v));
+		}
+		v[len].image_id = column_str(st, 0);
+		v[len].layers = column_str(st, 1);
+		len++;
+	}
+	if (rc != SQLITE_DONE) {
+		ret = ix_err(ix, rc, "read image layers");
+		goto done;
+	}
+	*out = v;
+	*n = len;
+	v = NULL;
+	len = 0;
+done:
+	mc_image_layers_free(v, len);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+void mc_image_layers_free(struct mc_image_layers *v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].image_id);
+		free(v[i].layers);
+	}
+	free(v);
+}
+
+int mc_index_image_layers_put(struct mc_index *ix, const char *image_id, const char *layers)
+{
+	sqlite3_stmt *st = NULL;
+	int ret;
+
+	if ((ret = prepare_once(&st, ix, "INSERT INTO image_layers (image_id, layers) VALUES (?1, ?2)"
+					  " ON CONFLICT (image_id) DO UPDATE SET layers = excluded.layers")))
+		goto done;
+	sqlite3_bind_text(st, 1, image_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, layers, -1, SQLITE_STATIC);
+	ret = step_done(ix, st, "store image layers");
+done:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int mc_index_image_layers_delete(struct mc_index *ix, const char *image_id)
+{
+	sqlite3_stmt *st = NULL;
+	int ret;
+
+	if ((ret = prepare_once(&st, ix, "DELETE FROM image_layers WHERE image_id = ?1")))
+		goto done;
+	sqlite3_bind_text(st, 1, image_id, -1, SQLITE_STATIC);
+	ret = step_done(ix, st, "forget image layers");
+done:
+	sqlite3_finalize(st);
+	return ret;
 }

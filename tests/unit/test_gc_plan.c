@@ -378,6 +378,26 @@ static void test_parsers(void)
 	}
 }
 
+/* The form image_layers remembers: round trip, and anything else refused. */
+static void test_layers_codec(void)
+{
+	struct mc_gc_layer in[2] = { { "sha256:aaa", 10 }, { "sha256:bbb", 0 } }, *out = NULL;
+	size_t n = 0;
+	char *s = mc_gc_layers_encode(in, 2);
+
+	CHECK_STR(s, "[[\"sha256:aaa\",10],[\"sha256:bbb\",0]]");
+	CHECK_INT(mc_gc_layers_decode(&out, &n, s), 0);
+	CHECK(n == 2 && out && !strcmp(out[1].chain, "sha256:bbb") && out[0].bytes == 10);
+	free(out);
+	free(s);
+	static const char *const bad[] = { "", "[]", "{}", "[[1,2]]", "[[\"x\"]]", "[[\"x\",-1]]", "[[\"x\",\"1\"]]", "nope" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_INT(mc_gc_layers_decode(&out, &n, bad[i]), MC_EINVAL);
+		CHECK(out == NULL && n == 0);
+	}
+	CHECK_INT(mc_gc_layers_decode(&out, &n, NULL), MC_EINVAL);
+}
+
 int main(void)
 {
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -385,5 +405,6 @@ int main(void)
 	test_shares();
 	test_shares_cap();
 	test_parsers();
+	test_layers_codec();
 	return t_done();
 }

@@ -819,10 +819,23 @@ static void test_root_id(void)
 	CHECK(strcmp(c, a) != 0); /* another root, another id */
 	mc_index_free(ix);
 
+	/* a fresh root's first ensure asks for the id with its own building row
+	 * (no image yet) in the index: still random */
+	char *path4 = tmp_file("rootid4.db");
+	e.key = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+	e.state = MC_STATE_BUILDING;
+	CHECK_INT(mc_index_open(&ix, path4), 0);
+	CHECK_INT(mc_index_put(ix, &e), 0);
+	CHECK_INT(mc_index_root_id(ix, c, "0123456789abcdef"), 0);
+	CHECK_INT((int)strlen(c), 32);
+	mc_index_free(ix);
+	free(path4);
+
 	/* an index with rows from before ids existed keeps the id its images carry */
 	CHECK_INT(mc_index_open(&ix, path3), 0);
 	e.key = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 	e.state = MC_STATE_READY;
+	e.image_id = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 	CHECK_INT(mc_index_put(ix, &e), 0);
 	CHECK_INT(mc_index_root_id(ix, c, "0123456789abcdef"), 0);
 	CHECK_STR(c, "0123456789abcdef");
