@@ -910,6 +910,16 @@ static void sweep_images(struct run *g, json_t *images)
 
 		if (!id || !key)
 			continue;
+		/* only a user's tags left (gc took its own before): the user's image now */
+		json_t *tags = json_object_get(im, "RepoTags");
+		int ours = 0, theirs = 0;
+		for (size_t t = 0; t < json_array_size(tags); t++) {
+			const char *tag = json_string_value(json_array_get(tags, t));
+			if (tag && strcmp(tag, "<none>:<none>"))
+				*(strncmp(tag, "molcache/", 9) ? &theirs : &ours) += 1;
+		}
+		if (theirs && !ours)
+			continue;
 		const struct mc_entry *r = row_of(g, key);
 		/* a building row has no image id yet: its image is on its way */
 		if (r && (r->state == MC_STATE_BUILDING || (r->image_id && !strcmp(r->image_id, id))))
