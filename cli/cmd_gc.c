@@ -75,6 +75,8 @@ static void print_text(const struct mc_gc_report *r, int quiet)
 			if (it->shares_truncated)
 				printf(" and more");
 		}
+		if (res->note) /* the entry went, its image stayed: say why */
+			printf("; image %s", res->note);
 		printf("\n");
 	}
 	for (size_t i = 0; i < r->n_stale; i++) {

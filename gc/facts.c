@@ -122,3 +122,50 @@ done:
 	json_decref(hist);
 	return ret;
 }
+
+char *mc_gc_layers_encode(const struct mc_gc_layer *v, size_t n)
+{
+	json_t *a = json_array();
+	char *s;
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_pack("[s, I]", v[i].chain, (json_int_t)v[i].bytes));
+	s = json_dumps(a, JSON_COMPACT);
+	json_decref(a);
+	return s ? s : mc_strdup("[]");
+}
+
+int mc_gc_layers_decode(struct mc_gc_layer **out, size_t *n, const char *text)
+{
+	json_t *a = text ? json_loads(text, 0, NULL) : NULL;
+	struct mc_gc_layer *v = NULL;
+	size_t len = json_array_size(a);
+	int ret = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!json_is_array(a) || !len) {
+		ret = mc_error_set(MC_EINVAL, "remembered image layers: not a non-empty JSON array");
+		goto done;
+	}
+	v = mc_calloc(len, sizeof(*v));
+	for (size_t i = 0; i < len; i++) {
+		json_t *l = json_array_get(a, i);
+		const char *chain = json_string_value(json_array_get(l, 0));
+		json_t *bytes = json_array_get(l, 1);
+		if (json_array_size(l) != 2 || !chain || strlen(chain) >= sizeof(v[i].chain) || !json_is_integer(bytes) ||
+		    json_integer_value(bytes) < 0) {
+			ret = mc_error_set(MC_EINVAL, "remembered image layers: entry %zu is not [chain, bytes]", i);
+			goto done;
+		}
+		snprintf(v[i].chain, sizeof(v[i].chain), "%s", chain);
+		v[i].bytes = json_integer_value(bytes);
+	}
+	*out = v;
+	*n = len;
+	v = NULL;
+done:
+	free(v);
+	json_decref(a);
+	return ret;
+}

@@ -135,7 +135,9 @@ static inline const char *mc_gc_share_key(const struct mc_gc_plan *p, const stru
  * Rows + facts + policy + now → an ordered plan. Candidates are ready and
  * failed rows that are not locked, leased, :latest (unless include_latest) or
  * among the keep_n newest ready rows of their runtime. Order: lru (last use,
- * then key) or cost (build_ms per byte of the row, then last use, then key).
+ * then key) or cost (build_ms per byte that evicting the row alone would free:
+ * its tree and the layers no other row and no pinned image uses; a row that
+ * frees nothing goes last; then last use, then key).
  * Age evictions come first, then size evictions until bytes_after <= max;
  * keep_n alone evicts every unprotected row beyond the N; trees_only alone
  * drops every unprotected tree. An image's bytes count only layers no kept row
@@ -160,10 +162,14 @@ struct mc_gc_result {
 	enum mc_gc_outcome outcome;
 	int64_t bytes_freed;
 	char *msg; /* why it failed, or NULL */
+	/* why the image stayed although the entry went ("kept: also tagged
+	 * myapp:prod", "kept: used by a container"), or NULL */
+	char *note;
 };
 
 /* One thing the sweep found. kind: "tmp", "tree", "tree-ref", "building",
- * "evicting", "orphan-image", "mirror", "lease". */
+ * "evicting", "image-gone" (a row whose image the engine no longer holds),
+ * "orphan-image", "mirror", "mirror-tmp". */
 struct mc_gc_stale {
 	const char *kind;
 	char *what;    /* a path, key or image id */
@@ -182,6 +188,9 @@ struct mc_gc_report {
 	size_t n_stale;
 	int64_t evicted, trees_dropped, bytes_freed, errors;
 	int64_t run_id; /* gc_runs id; 0 on a dry run */
+	/* images whose layers were asked of the engine (inspect + history):
+	 * only ids the index never saw, and none without a size policy */
+	int64_t layer_lookups;
 };
 
 struct mc_gc_env {
@@ -207,5 +216,10 @@ char *mc_gc_report_json(const struct mc_gc_report *r, const struct mc_gc_policy 
  * MC_ENOTFOUND when the image is gone. When history cannot be matched to the
  * layers, one pseudo-layer named after the image holds its whole size. */
 int mc_gc_image_layers(struct mc_gc_layer **out, size_t *n, struct mc_engine *e, const char *image_id);
+/* The form the index remembers layers in (image_layers.layers): a JSON array
+ * of [chain, bytes] pairs. encode: malloc'd, never NULL. decode: MC_EINVAL on
+ * anything else (an empty array too), *out malloc'd. */
+char *mc_gc_layers_encode(const struct mc_gc_layer *v, size_t n);
+int mc_gc_layers_decode(struct mc_gc_layer **out, size_t *n, const char *text);
 
 #endif

@@ -395,8 +395,11 @@ void mc_gc_plan_make(struct mc_gc_plan *out, const struct mc_gc_input *in, const
 			continue;
 		}
 		ri[i].candidate = 1;
+		/* cost ranks by what eviction would free, not the recorded size: a
+		 * row whose layers other rows share frees little however big it is */
 		ord[n_ord++] = (struct order_key){ i, e->key, e->runtime, e->last_used_ms, e->build_ms,
-						   e->tree_bytes + e->image_bytes };
+						   pol->order == MC_GC_ORDER_COST ? freed_by(ri, ch, in, i, act, 0)
+										  : e->tree_bytes + e->image_bytes };
 	}
 	qsort(ord, n_ord, sizeof(*ord), pol->order == MC_GC_ORDER_COST ? cmp_cost : cmp_lru);
 	for (size_t i = 0; i < n; i++)

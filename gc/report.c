@@ -29,7 +29,7 @@ char *mc_gc_report_json(const struct mc_gc_report *r, const struct mc_gc_policy 
 		for (size_t k = 0; k < it->n_shares; k++)
 			json_array_append_new(shares, json_string(mc_gc_share_key(&r->plan, it, k)));
 		json_array_append_new(
-			plan, json_pack("{s:s, s:o, s:o, s:s, s:s, s:I, s:I, s:I, s:o, s:b, s:s, s:I, s:o}", "key", it->key,
+			plan, json_pack("{s:s, s:o, s:o, s:s, s:s, s:I, s:I, s:I, s:o, s:b, s:s, s:I, s:o, s:o}", "key", it->key,
 					"runtime", str_or_null(it->runtime), "image_id", str_or_null(it->image_id),
 					"action", it->action == MC_GC_EVICT ? "evict" : "drop-tree", "reason", it->reason,
 					"last_used_ms", (json_int_t)it->last_used_ms, "tree_bytes",
@@ -37,7 +37,7 @@ char *mc_gc_report_json(const struct mc_gc_report *r, const struct mc_gc_policy 
 					"shares_layers_with", shares, "shares_truncated", it->shares_truncated, "outcome",
 					mc_gc_outcome_name(res ? res->outcome : MC_GC_PLANNED), "bytes_freed",
 					(json_int_t)(res ? res->bytes_freed : 0), "error",
-					str_or_null(res ? res->msg : NULL)));
+					str_or_null(res ? res->msg : NULL), "note", str_or_null(res ? res->note : NULL)));
 	}
 	for (size_t i = 0; i < r->plan.n_kept; i++)
 		json_array_append_new(kept, json_pack("{s:s, s:s}", "key", r->plan.kept[i].key, "why",
@@ -49,13 +49,13 @@ char *mc_gc_report_json(const struct mc_gc_report *r, const struct mc_gc_policy 
 						       str_or_null(st->msg)));
 	}
 	json_t *root = json_pack(
-		"{s:i, s:b, s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:o, s:o, s:o}", "schema_version", 1,
+		"{s:i, s:b, s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:o, s:o, s:o}", "schema_version", 1,
 		"dry_run", r->dry_run, "started_ms", (json_int_t)r->started_ms, "duration_ms",
 		(json_int_t)r->duration_ms, "policy", policy_json(pol), "bytes_before", (json_int_t)r->plan.bytes_before,
 		"bytes_after_plan", (json_int_t)r->plan.bytes_after, "evicted", (json_int_t)r->evicted,
 		"trees_dropped", (json_int_t)r->trees_dropped, "bytes_freed", (json_int_t)r->bytes_freed, "errors",
 		(json_int_t)r->errors, "run_id", (json_int_t)r->run_id, "budget_exhausted", r->budget_exhausted,
-		"plan", plan, "protected", kept, "stale", stale);
+		"layer_lookups", (json_int_t)r->layer_lookups, "plan", plan, "protected", kept, "stale", stale);
 	s = root ? json_dumps(root, JSON_COMPACT) : NULL;
 	json_decref(root);
 	return s ? s : mc_strdup("{}");

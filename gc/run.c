@@ -20,6 +20,12 @@ struct run {
 	int64_t deadline; /* monotonic ms; 0 = none */
 	struct mc_entry *rows;
 	size_t n_rows;
+	/* rows sorted by key and by image id (load_rows): every lookup a bsearch,
+	 * so no sweep is rows × something */
+	const struct mc_entry **bykey, **byimage;
+	size_t n_byimage;
+	/* every image id the engine holds (all=1), sorted: one request per run */
+	struct mc_strv engine_ids;
 	/* names in trees/ and locks/, listed once (sorted): per-row stat and open
 	 * calls cost 100 000-row indexes seconds; every action re-checks anyway */
 	struct mc_strv trees, locks;
@@ -154,34 +160,97 @@ static int purge(int64_t *out_bytes, const char *stashed)
 	return mc_rm_rf(stashed);
 }
 
-/* Does another row than key hold image_id? Then the image stays. */
+static int cmp_row_key(const void *a, const void *b)
+{
+	return strcmp((*(const struct mc_entry *const *)a)->key, (*(const struct mc_entry *const *)b)->key);
+}
+
+static int cmp_row_image(const void *a, const void *b)
+{
+	int c = strcmp((*(const struct mc_entry *const *)a)->image_id, (*(const struct mc_entry *const *)b)->image_id);
+	return c ? c : cmp_row_key(a, b);
+}
+
+/* The row of key, or NULL (a bsearch over bykey). */
+static const struct mc_entry *row_of(struct run *g, const char *key)
+{
+	struct mc_entry probe = { .key = (char *)key };
+	const struct mc_entry *pp = &probe, **hit;
+	if (!key || !g->n_rows)
+		return NULL;
+	hit = bsearch(&pp, g->bykey, g->n_rows, sizeof(*g->bykey), cmp_row_key);
+	return hit ? *hit : NULL;
+}
+
+/* Does another row than key hold image_id? Then the image stays. The rows of
+ * one image are adjacent in byimage: find the first, walk the run. */
 static int image_shared(struct run *g, const char *key, const char *image_id)
 {
-	for (size_t i = 0; i < g->n_rows; i++)
-		if (g->rows[i].image_id && strcmp(g->rows[i].key, key) && !strcmp(g->rows[i].image_id, image_id))
+	size_t lo = 0, hi = g->n_byimage;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(g->byimage[mid]->image_id, image_id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < g->n_byimage && !strcmp(g->byimage[lo]->image_id, image_id); lo++)
+		if (strcmp(g->byimage[lo]->key, key))
 			return 1;
 	return 0;
 }
 
+/* The lookup tables over g->rows (rebuilt whenever the rows change). */
+static void index_rows(struct run *g)
+{
+	free(g->bykey);
+	free(g->byimage);
+	g->bykey = mc_calloc(g->n_rows ? g->n_rows : 1, sizeof(*g->bykey));
+	g->byimage = mc_calloc(g->n_rows ? g->n_rows : 1, sizeof(*g->byimage));
+	g->n_byimage = 0;
+	for (size_t i = 0; i < g->n_rows; i++) {
+		g->bykey[i] = &g->rows[i];
+		if (g->rows[i].image_id)
+			g->byimage[g->n_byimage++] = &g->rows[i];
+	}
+	qsort(g->bykey, g->n_rows, sizeof(*g->bykey), cmp_row_key);
+	qsort(g->byimage, g->n_byimage, sizeof(*g->byimage), cmp_row_image);
+}
+
+/* The image id a name (a tag) points at now, or "" when it names none. */
+static void id_of(char out[80], struct mc_engine *eng, const char *name)
+{
+	struct mc_image img = MC_IMAGE_INIT;
+	out[0] = 0;
+	if (!mc_engine_image_inspect(eng, name, &img))
+		snprintf(out, 80, "%s", img.id);
+	mc_image_release(&img);
+	mc_error_clear();
+}
+
 /*
- * Removes an image by id. The engine refuses (409) an id with more than one
- * tag unless forced, and force would also take an image a stopped container
- * uses; so molcache's own tags (molcache/…) go first, and come back if the
- * image itself must stay (a container uses it). MC_ENOTFOUND when gone.
- */
-/*
- * Removes the image id if it is this root's build of key (its molcache.key and
+ * Removes image id if it is this root's build of key (its molcache.key and
  * molcache.root labels say so): whatever a row holds, gc never removes an image
- * molcache did not build here. Someone else's image counts as gone (MC_ENOTFOUND).
+ * molcache did not build here (someone else's counts as gone: MC_ENOTFOUND).
+ *
+ * Only molcache's own tags go, each by name, never by force, and never the id:
+ * the engine deletes the image with its last tag, and keeps it while another
+ * tag (a user's `docker tag … myapp:prod`) or a container holds it. A tag is
+ * looked up again right before its removal, in case an ensure moved it (a
+ * :latest) to a newer image meanwhile. 0 when the image is gone or stays for a
+ * reason; *out_removed 1 when it went now, else *out_note (malloc'd) says why
+ * it stayed. MC_ENOTFOUND when it was gone already.
  */
-static int remove_image(struct run *g, const char *id, const char *key)
+static int remove_image(int *out_removed, char **out_note, struct run *g, const char *id, const char *key)
 {
 	struct mc_engine *eng = g->env->engine;
-	struct mc_strv untagged = MC_STRV_INIT;
+	struct mc_image after = MC_IMAGE_INIT;
 	json_t *img = NULL;
 	char *path = mc_asprintf("/images/%s/json", id);
-	int ret;
+	int ret, in_use = 0, untagged = 0;
 
+	*out_removed = 0;
+	*out_note = NULL;
 	if ((ret = mc_engine_get_json(&img, eng, path)))
 		goto done;
 	json_t *labels = json_object_get(json_object_get(img, "Config"), "Labels");
@@ -192,29 +261,49 @@ static int remove_image(struct run *g, const char *id, const char *key)
 		goto done;
 	}
 	json_t *tags = json_object_get(img, "RepoTags");
-	for (size_t i = 0; i + 1 < json_array_size(tags); i++) {
+	for (size_t i = 0; i < json_array_size(tags); i++) {
 		const char *t = json_string_value(json_array_get(tags, i));
+		char now[80];
 		if (!t || strncmp(t, "molcache/", 9))
 			continue;
-		if ((ret = mc_engine_image_remove(eng, t, 0)) && ret != MC_ENOTFOUND)
+		id_of(now, eng, t);
+		if (strcmp(now, id))
+			continue; /* moved on (or gone): not this image's any more */
+		ret = mc_engine_image_remove(eng, t, 0);
+		if (ret == MC_ELOCKED) /* 409: its last tag, and a container uses it */
+			in_use = 1;
+		else if (ret && ret != MC_ENOTFOUND)
 			goto done;
-		mc_strv_push(&untagged, t);
+		untagged += !ret;
+		ret = 0;
 	}
-	ret = mc_engine_image_remove(eng, id, 0);
-	if (ret && ret != MC_ENOTFOUND) {
-		char msg[1024];
-		snprintf(msg, sizeof(msg), "%s", mc_error_msg());
-		for (size_t i = 0; i < untagged.n; i++) {
-			const char *colon = strrchr(untagged.v[i], ':');
-			char *repo = mc_strndup(untagged.v[i], (size_t)(colon - untagged.v[i]));
-			mc_engine_image_tag(eng, id, repo, colon + 1);
-			free(repo);
-		}
-		mc_error_set(ret, "%s", msg);
+	/* what is left says whether the image went, and if not, why */
+	ret = mc_engine_image_inspect(eng, id, &after);
+	if (ret == MC_ENOTFOUND) {
+		mc_error_clear();
+		*out_removed = 1;
+		ret = 0;
+		goto done;
 	}
+	if (ret)
+		goto done;
+	const char *other = NULL;
+	for (size_t i = 0; i < after.tags.n && !other; i++)
+		if (strncmp(after.tags.v[i], "molcache/", 9))
+			other = after.tags.v[i];
+	if (other)
+		*out_note = mc_asprintf("kept: also tagged %s", other);
+	else if (in_use)
+		*out_note = mc_strdup("kept: used by a container");
+	else if (after.tags.n)
+		*out_note = mc_strdup("kept: still tagged");
+	else if (untagged) /* the engine keeps an untagged parent */
+		*out_note = mc_strdup("kept: another image is built on it");
+	else /* nothing names it: `docker image prune` may take it; gc never deletes by id */
+		*out_note = mc_strdup("kept: it has no molcache tag (gc never deletes by id)");
 done:
+	mc_image_release(&after);
 	json_decref(img);
-	mc_strv_release(&untagged);
 	free(path);
 	return ret;
 }
@@ -225,30 +314,40 @@ done:
  * evicting, or the tree sits in tmp/gc-*. *out_image: 1 when an image went.
  */
 static int act(struct run *g, const struct mc_entry *e, enum mc_gc_action action, int64_t *out_tree_bytes,
-	       int *out_image)
+	       int *out_image, char **out_note)
 {
 	struct mc_index *ix = g->env->index;
 	char *stashed = NULL;
-	int ret = 0, rm;
+	int ret = 0, rm, removed = 0;
 
 	*out_tree_bytes = 0;
 	*out_image = 0;
+	*out_note = NULL;
 	if (action == MC_GC_EVICT) {
 		if (e->state != MC_STATE_EVICTING && (ret = mc_index_set_state(ix, e->key, MC_STATE_EVICTING)))
 			goto done;
-		const char *name = e->image_id ? e->image_id : e->image_tag;
-		rm = !name || (e->image_id && image_shared(g, e->key, e->image_id)) ? MC_ENOTFOUND
-		     : e->image_id ? remove_image(g, e->image_id, e->key)
-				   : mc_engine_image_remove(g->env->engine, name, 0);
+		/* a row without an image id names its image by a tag: only a molcache/ one goes, by name */
+		const char *tag = e->image_tag && !strncmp(e->image_tag, "molcache/", 9) ? e->image_tag : NULL;
+		rm = e->image_id ? (image_shared(g, e->key, e->image_id)
+					    ? MC_ENOTFOUND
+					    : remove_image(&removed, out_note, g, e->image_id, e->key))
+		     : tag ? mc_engine_image_remove(g->env->engine, tag, 0)
+			   : MC_ENOTFOUND;
+		if (rm == MC_ELOCKED && !e->image_id) {
+			*out_note = mc_strdup("kept: used by a container");
+			rm = 0;
+		} else if (!rm && !e->image_id) {
+			removed = 1;
+		}
 		if (rm && rm != MC_ENOTFOUND) {
-			/* 409: a container uses it; keep the entry whole and usable */
+			/* the engine failed: keep the entry whole and usable */
 			char msg[1024];
 			snprintf(msg, sizeof(msg), "%s", mc_error_msg());
 			mc_index_set_state(ix, e->key, e->state == MC_STATE_EVICTING ? MC_STATE_READY : e->state);
 			ret = mc_error_set(rm, "%s", msg);
 			goto done;
 		}
-		*out_image = rm == 0;
+		*out_image = rm == 0 && removed;
 	}
 	if ((ret = stash(&stashed, g, g->env->paths->trees, e->key)))
 		goto done;
@@ -294,7 +393,7 @@ static void do_item(struct run *g, size_t i)
 		res->outcome = MC_GC_SKIP_CHANGED;
 		goto done;
 	}
-	if (ret || (ret = act(g, &e, it->action, &tree_bytes, &image)))
+	if (ret || (ret = act(g, &e, it->action, &tree_bytes, &image, &res->note)))
 		goto fail;
 	res->outcome = MC_GC_DONE;
 	res->bytes_freed = tree_bytes + (image ? it->image_bytes : 0);
@@ -365,10 +464,12 @@ static void fix_rows(struct run *g)
 		} else if (e.state == MC_STATE_EVICTING) {
 			int64_t tb = 0;
 			int image = 0;
-			if ((ret = act(g, &e, MC_GC_EVICT, &tb, &image)))
+			char *note = NULL;
+			if ((ret = act(g, &e, MC_GC_EVICT, &tb, &image, &note)))
 				stale_fail(g, "evicting", e.key);
 			else
-				stale_add(g, "evicting", e.key, 1, "eviction finished", tb);
+				stale_add(g, "evicting", e.key, 1, note ? note : "eviction finished", tb);
+			free(note);
 		} else {
 			tree = mc_asprintf("%s/%s", g->env->paths->trees, e.key);
 			if (e.tree_path && lstat(tree, &st) && errno == ENOENT) {
@@ -385,6 +486,110 @@ static void fix_rows(struct run *g)
 	}
 }
 
+/* ---- rows whose image is gone ------------------------------------------------ */
+
+/* Every image id the engine holds (all=1: untagged parents too), once per run:
+ * a row whose image is gone then costs no request (100 000 rows must not mean
+ * as many). */
+static int list_engine(struct run *g)
+{
+	json_t *all = NULL;
+	int ret = mc_engine_get_json(&all, g->env->engine, "/images/json?all=1");
+
+	for (size_t i = 0; !ret && i < json_array_size(all); i++) {
+		const char *id = json_string_value(json_object_get(json_array_get(all, i), "Id"));
+		if (id)
+			mc_strv_push(&g->engine_ids, id);
+	}
+	mc_strv_sort(&g->engine_ids);
+	json_decref(all);
+	return ret;
+}
+
+/* Keeps only the rows whose key is not in drop (sorted). */
+static void forget_rows(struct run *g, const struct mc_strv *drop)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < g->n_rows; i++) {
+		if (!mc_strv_has_sorted(drop, g->rows[i].key))
+			g->rows[kept++] = g->rows[i];
+		else
+			mc_entry_release(&g->rows[i]);
+	}
+	g->n_rows = kept;
+	index_rows(g);
+}
+
+/*
+ * Ready and failed rows whose image the engine no longer holds (a `docker rmi`
+ * behind molcache's back) are dropped as an eviction drops them (tree too), so
+ * status stops counting bytes that are not there and the next ensure of the key
+ * builds again. A row being built has no image to lose and is left alone, and
+ * so is any row whose key lock is held; under the lock the row is read again
+ * and the engine asked about that one image (the list is older than the lock).
+ * A dry run reports them and leaves them out of the plan, as a real run would.
+ */
+static void sweep_gone(struct run *g)
+{
+	struct mc_strv gone = MC_STRV_INIT;
+
+	for (size_t i = 0; i < g->n_rows; i++) {
+		const struct mc_entry *r = &g->rows[i];
+		struct mc_lock lock = MC_LOCK_INIT;
+		struct mc_entry e = { 0 };
+		int64_t tb = 0;
+		int image = 0, ret;
+		char *note = NULL;
+
+		if ((r->state != MC_STATE_READY && r->state != MC_STATE_FAILED) || !r->image_id ||
+		    mc_strv_has_sorted(&g->engine_ids, r->image_id))
+			continue;
+		if (g->pol->dry_run) {
+			if (!key_busy(g, r->key)) {
+				stale_add(g, "image-gone", r->key, 0, "dry run", r->tree_path ? r->tree_bytes : 0);
+				mc_strv_push(&gone, r->key);
+			}
+			continue;
+		}
+		if ((ret = try_lock_key(&lock, g, r->key)) == MC_ELOCKED)
+			continue;
+		if (ret) {
+			stale_fail(g, "image-gone", r->key);
+			continue;
+		}
+		if ((ret = mc_index_get(g->env->index, &e, r->key)) == MC_ENOTFOUND)
+			goto next;
+		if (ret) {
+			stale_fail(g, "image-gone", r->key);
+			goto next;
+		}
+		if ((e.state != MC_STATE_READY && e.state != MC_STATE_FAILED) || !e.image_id ||
+		    strcmp(e.image_id, r->image_id))
+			goto next; /* rebuilt or taken meanwhile */
+		ret = mc_engine_image_inspect(g->env->engine, e.image_id, NULL);
+		if (!ret)
+			goto next; /* there after all (built between the list and the lock) */
+		if (ret != MC_ENOTFOUND) {
+			stale_fail(g, "image-gone", e.key);
+			goto next;
+		}
+		mc_error_clear();
+		if ((ret = act(g, &e, MC_GC_EVICT, &tb, &image, &note)))
+			stale_fail(g, "image-gone", e.key);
+		else
+			stale_add(g, "image-gone", e.key, 1, "image gone; entry dropped", tb);
+	next:
+		free(note);
+		mc_entry_release(&e);
+		mc_lock_release(&lock);
+	}
+	if (g->pol->dry_run && gone.n) {
+		mc_strv_sort(&gone);
+		forget_rows(g, &gone);
+	}
+	mc_strv_release(&gone);
+}
+
 /* ---- facts and plan --------------------------------------------------------- */
 
 struct facts {
@@ -395,6 +600,11 @@ struct facts {
 	struct mc_lease *leases;
 	size_t n_leases;
 	json_t *images; /* GET /images/json?filters=… with molcache.key label */
+	/* image_layers as the index remembers them (sorted by id), and what this
+	 * run learnt (parallel vectors) */
+	struct mc_image_layers *known;
+	size_t n_known;
+	struct mc_strv new_ids, new_layers;
 };
 
 static void facts_release(struct facts *fa, size_t n)
@@ -407,23 +617,85 @@ static void facts_release(struct facts *fa, size_t n)
 	mc_strv_release(&fa->latest);
 	mc_leases_free(fa->leases, fa->n_leases);
 	json_decref(fa->images);
+	mc_image_layers_free(fa->known, fa->n_known);
+	mc_strv_release(&fa->new_ids);
+	mc_strv_release(&fa->new_layers);
 }
 
-static const struct mc_entry *row_of(struct run *g, const char *key)
+static int cmp_known(const void *a, const void *b)
 {
-	for (size_t i = 0; key && i < g->n_rows; i++)
-		if (!strcmp(g->rows[i].key, key))
-			return &g->rows[i];
-	return NULL;
+	return strcmp(((const struct mc_image_layers *)a)->image_id, ((const struct mc_image_layers *)b)->image_id);
 }
 
-/* An image that is some row's image. */
+static int cmp_lease(const void *a, const void *b)
+{
+	return strcmp(((const struct mc_lease *)a)->key, ((const struct mc_lease *)b)->key);
+}
+
+/*
+ * The layers of image id: remembered in the index when gc saw the id before
+ * (an image's layers never change), else asked of the engine (inspect +
+ * history, counted in layer_lookups) and remembered at the end of the run.
+ */
+static int layers_of(struct mc_gc_layer **out, size_t *n, struct facts *fa, struct run *g, const char *id)
+{
+	struct mc_image_layers probe = { .image_id = (char *)id };
+	const struct mc_image_layers *k =
+		fa->n_known ? bsearch(&probe, fa->known, fa->n_known, sizeof(*fa->known), cmp_known) : NULL;
+	int ret;
+
+	if (k && !mc_gc_layers_decode(out, n, k->layers))
+		return 0;
+	mc_error_clear(); /* unreadable: ask again, and the answer replaces it */
+	g->rep->layer_lookups++;
+	if ((ret = mc_gc_image_layers(out, n, g->env->engine, id)))
+		return ret;
+	char *text = mc_gc_layers_encode(*out, *n);
+	mc_strv_push(&fa->new_ids, id);
+	mc_strv_push(&fa->new_layers, text);
+	free(text);
+	return 0;
+}
+
+/* Writes what this run learnt and forgets ids the engine no longer holds, in
+ * one transaction. The table is a cache: on failure the next run asks again. */
+static void layers_remember(struct facts *fa, struct run *g)
+{
+	struct mc_index *ix = g->env->index;
+	int ret;
+
+	if (g->pol->dry_run)
+		return;
+	if ((ret = mc_index_begin(ix)))
+		goto done;
+	for (size_t i = 0; !ret && i < fa->new_ids.n; i++)
+		ret = mc_index_image_layers_put(ix, fa->new_ids.v[i], fa->new_layers.v[i]);
+	for (size_t i = 0; !ret && i < fa->n_known; i++)
+		if (!mc_strv_has_sorted(&g->engine_ids, fa->known[i].image_id))
+			ret = mc_index_image_layers_delete(ix, fa->known[i].image_id);
+	if (!ret)
+		ret = mc_index_commit(ix);
+done:
+	if (ret) {
+		mc_index_rollback(ix);
+		mc_error_clear();
+	}
+}
+
+/*
+ * Protections of every row (key lock, lease, :latest) and, only when a size
+ * policy needs to know what eviction frees, the layers of every row image and
+ * of every other image (those are pinned: removing a row image never frees
+ * them). Linear in rows (each lookup a bsearch) plus one engine list; layer
+ * lookups only for image ids the index never saw.
+ */
 static int gather(struct facts *fa, struct run *g)
 {
 	static const struct mc_gc_layer none[1];
 	struct mc_index *ix = g->env->index;
-	struct mc_strv engine_ids = MC_STRV_INIT, row_ids = MC_STRV_INIT, runtimes = MC_STRV_INIT;
+	struct mc_strv runtimes = MC_STRV_INIT;
 	json_t *all = NULL;
+	int need_layers = g->pol->max_size_bytes >= 0;
 	int ret;
 
 	fa->f = mc_calloc(g->n_rows ? g->n_rows : 1, sizeof(*fa->f));
@@ -432,50 +704,50 @@ static int gather(struct facts *fa, struct run *g)
 		goto done;
 	if ((ret = mc_index_leases_active(ix, &fa->leases, &fa->n_leases, g->rep->started_ms)))
 		goto done;
+	if (need_layers && (ret = mc_index_image_layers_all(ix, &fa->known, &fa->n_known)))
+		goto done;
 	/* Without a recorded :latest, the newest ready row of a runtime is what
 	 * ensure served last, so it stands in (one lookup per runtime). */
-	for (size_t i = 0; i < g->n_rows; i++) {
-		const struct mc_entry *e = &g->rows[i];
+	for (size_t i = 0; i < g->n_rows; i++)
+		if (g->rows[i].state == MC_STATE_READY && g->rows[i].runtime)
+			mc_strv_push(&runtimes, g->rows[i].runtime);
+	mc_strv_sort(&runtimes);
+	mc_strv_sort(&fa->latest);
+	size_t n_latest = fa->latest.n;
+	for (size_t i = 0; i < runtimes.n; i++) {
 		char k[65];
-		if (e->state != MC_STATE_READY || !e->runtime || mc_strv_find(&runtimes, e->runtime) >= 0)
+		if (i && !strcmp(runtimes.v[i - 1], runtimes.v[i]))
 			continue;
-		mc_strv_push(&runtimes, e->runtime);
-		if (mc_index_latest_get(ix, k, e->runtime) == MC_ENOTFOUND) {
+		if (mc_index_latest_get(ix, k, runtimes.v[i]) == MC_ENOTFOUND) {
 			struct mc_entry nw = { 0 };
-			if (!mc_index_newest_ready(ix, &nw, e->runtime) && mc_strv_find(&fa->latest, nw.key) < 0)
+			if (!mc_index_newest_ready(ix, &nw, runtimes.v[i]))
 				mc_strv_push(&fa->latest, nw.key);
 			mc_entry_release(&nw);
 		}
 	}
+	if (fa->latest.n != n_latest)
+		mc_strv_sort(&fa->latest);
 	mc_error_clear();
-	/* Every image the engine holds (all=1: untagged parents too), once: a row
-	 * whose image is gone costs no request (100 000 rows must not mean as many). */
-	if ((ret = mc_engine_get_json(&all, g->env->engine, "/images/json?all=1")))
-		goto done;
-	for (size_t i = 0; i < json_array_size(all); i++) {
-		const char *id = json_string_value(json_object_get(json_array_get(all, i), "Id"));
-		if (id)
-			mc_strv_push(&engine_ids, id);
-	}
-	mc_strv_sort(&engine_ids);
-	json_decref(all);
-	all = NULL;
 	for (size_t i = 0; i < g->n_rows; i++) {
 		const struct mc_entry *e = &g->rows[i];
 		struct mc_gc_facts *f = &fa->f[i];
+		struct mc_lease probe = { .key = e->key };
+		size_t n = 0;
 		f->locked = key_busy(g, e->key);
-		f->latest = mc_strv_find(&fa->latest, e->key) >= 0;
-		for (size_t k = 0; k < fa->n_leases; k++)
-			f->leased |= !strcmp(fa->leases[k].key, e->key);
+		f->latest = mc_strv_has_sorted(&fa->latest, e->key);
+		f->leased = fa->n_leases &&
+			    bsearch(&probe, fa->leases, fa->n_leases, sizeof(*fa->leases), cmp_lease) != NULL;
 		if (!e->image_id)
 			continue;
-		mc_strv_push(&row_ids, e->image_id);
-		size_t n = 0;
-		ret = mc_strv_has_sorted(&engine_ids, e->image_id)
-			      ? mc_gc_image_layers(&fa->layers[i], &n, g->env->engine, e->image_id)
-			      : MC_ENOTFOUND;
-		if (ret == MC_ENOTFOUND) {
+		if (!mc_strv_has_sorted(&g->engine_ids, e->image_id)) {
 			f->layers = none; /* gone already: removing it frees nothing */
+			continue;
+		}
+		if (!need_layers)
+			continue;
+		ret = layers_of(&fa->layers[i], &n, fa, g, e->image_id);
+		if (ret == MC_ENOTFOUND) {
+			f->layers = none;
 			ret = 0;
 			continue;
 		}
@@ -484,25 +756,27 @@ static int gather(struct facts *fa, struct run *g)
 		f->layers = fa->layers[i];
 		f->n_layers = n;
 	}
-	mc_strv_sort(&row_ids);
-	/* Layers of every other image are pinned: removing a row image never frees them. */
-	if ((ret = mc_engine_get_json(&all, g->env->engine, "/images/json")))
-		goto done;
-	for (size_t i = 0; i < json_array_size(all); i++) {
-		const char *id = json_string_value(json_object_get(json_array_get(all, i), "Id"));
-		struct mc_gc_layer *ls = NULL;
-		size_t n = 0;
-		if (!id || mc_strv_has_sorted(&row_ids, id))
-			continue;
-		ret = mc_gc_image_layers(&ls, &n, g->env->engine, id);
-		for (size_t k = 0; !ret && k < n; k++)
-			mc_strv_push(&fa->pinned, ls[k].chain);
-		free(ls);
-		if (ret && ret != MC_ENOTFOUND)
+	if (need_layers) {
+		/* Layers of every other image are pinned: removing a row image never frees them. */
+		if ((ret = mc_engine_get_json(&all, g->env->engine, "/images/json")))
 			goto done;
-		ret = 0;
+		for (size_t i = 0; i < json_array_size(all); i++) {
+			const char *id = json_string_value(json_object_get(json_array_get(all, i), "Id"));
+			struct mc_gc_layer *ls = NULL;
+			size_t n = 0;
+			if (!id || image_shared(g, "", id)) /* a row's image ("" is no row's key) */
+				continue;
+			ret = layers_of(&ls, &n, fa, g, id);
+			for (size_t k = 0; !ret && k < n; k++)
+				mc_strv_push(&fa->pinned, ls[k].chain);
+			free(ls);
+			if (ret && ret != MC_ENOTFOUND)
+				goto done;
+			ret = 0;
+		}
+		mc_strv_sort(&fa->pinned);
+		layers_remember(fa, g);
 	}
-	mc_strv_sort(&fa->pinned);
 	/* only this root's images: another root may share the engine */
 	char *path = mc_asprintf("/images/json?filters=%%7B%%22label%%22%%3A%%5B%%22molcache.key%%22%%2C"
 			   "%%22molcache.root%%3D%s%%22%%5D%%7D", g->env->root_id);
@@ -510,8 +784,6 @@ static int gather(struct facts *fa, struct run *g)
 	free(path);
 done:
 	json_decref(all);
-	mc_strv_release(&engine_ids);
-	mc_strv_release(&row_ids);
 	mc_strv_release(&runtimes);
 	return ret;
 }
@@ -638,6 +910,16 @@ static void sweep_images(struct run *g, json_t *images)
 
 		if (!id || !key)
 			continue;
+		/* only a user's tags left (gc took its own before): the user's image now */
+		json_t *tags = json_object_get(im, "RepoTags");
+		int ours = 0, theirs = 0;
+		for (size_t t = 0; t < json_array_size(tags); t++) {
+			const char *tag = json_string_value(json_array_get(tags, t));
+			if (tag && strcmp(tag, "<none>:<none>"))
+				*(strncmp(tag, "molcache/", 9) ? &theirs : &ours) += 1;
+		}
+		if (theirs && !ours)
+			continue;
 		const struct mc_entry *r = row_of(g, key);
 		/* a building row has no image id yet: its image is on its way */
 		if (r && (r->state == MC_STATE_BUILDING || (r->image_id && !strcmp(r->image_id, id))))
@@ -655,11 +937,14 @@ static void sweep_images(struct run *g, json_t *images)
 		if (ret && ret != MC_ENOTFOUND) {
 			stale_fail(g, "orphan-image", id);
 		} else if (ret == MC_ENOTFOUND || !e.image_id || strcmp(e.image_id, id)) {
-			ret = remove_image(g, id, key);
+			int removed = 0;
+			char *note = NULL;
+			ret = remove_image(&removed, &note, g, id, key);
 			if (ret && ret != MC_ENOTFOUND)
 				stale_fail(g, "orphan-image", id);
-			else
-				stale_add(g, "orphan-image", id, 1, NULL, ret ? 0 : size);
+			else /* kept (a user's tag, a container): reported, not an error */
+				stale_add(g, "orphan-image", id, !note, note, removed ? size : 0);
+			free(note);
 		}
 		mc_entry_release(&e);
 		mc_lock_release(&lock);
@@ -684,6 +969,7 @@ static void sweep_mirrors(struct run *g)
 		mc_strv_push(&used, hex);
 		free(url);
 	}
+	mc_strv_sort(&used);
 	while ((de = readdir(d))) {
 		const char *n = de->d_name;
 		struct mc_lock lock = MC_LOCK_INIT;
@@ -698,7 +984,7 @@ static void sweep_mirrors(struct run *g)
 			continue;
 		memcpy(hex, n, 64);
 		hex[64] = 0;
-		if (!is_key(hex) || (!debris && mc_strv_find(&used, hex) >= 0))
+		if (!is_key(hex) || (!debris && mc_strv_has_sorted(&used, hex)))
 			continue;
 		char *path = mc_asprintf("%s/%s", dir, n);
 		char *lp = mc_lock_path_repo(g->env->paths, hex);
@@ -746,6 +1032,7 @@ static int load_rows(struct run *g)
 			mc_entry_release(&g->rows[i]);
 	}
 	g->n_rows = kept;
+	index_rows(g);
 	return 0;
 }
 
@@ -782,6 +1069,11 @@ int mc_gc_run(struct mc_gc_report *out, const struct mc_gc_env *env, const struc
 	fix_rows(&g);
 	if (!pol->dry_run && (ret = load_rows(&g)))
 		goto done;
+	if ((ret = list_engine(&g)))
+		goto done;
+	sweep_gone(&g);
+	if (!pol->dry_run && (ret = load_rows(&g)))
+		goto done;
 
 	n_facts = g.n_rows;
 	if ((ret = gather(&fa, &g)))
@@ -813,6 +1105,9 @@ done:
 	mc_entries_free(g.rows, g.n_rows);
 	mc_strv_release(&g.trees);
 	mc_strv_release(&g.locks);
+	mc_strv_release(&g.engine_ids);
+	free(g.bykey);
+	free(g.byimage);
 	mc_lock_release(&gc_lock);
 	free(lp);
 	return ret;
@@ -822,8 +1117,10 @@ void mc_gc_report_release(struct mc_gc_report *r)
 {
 	if (!r)
 		return;
-	for (size_t i = 0; r->results && i < r->plan.n; i++)
+	for (size_t i = 0; r->results && i < r->plan.n; i++) {
 		free(r->results[i].msg);
+		free(r->results[i].note);
+	}
 	free(r->results);
 	mc_gc_plan_release(&r->plan);
 	for (size_t i = 0; i < r->n_stale; i++) {

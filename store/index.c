@@ -1228,3 +1228,80 @@ done:
 	sqlite3_finalize(st);
 	return ret;
 }
+
+/* ---- image layers (schema v5) ---------------------------------------------- */
+
+int mc_index_image_layers_all(struct mc_index *ix, struct mc_image_layers **out, size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	struct mc_image_layers *v = NULL;
+	size_t len = 0, cap = 0;
+	int ret, rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((ret = prepare_once(&st, ix, "SELECT image_id, layers FROM image_layers ORDER BY image_id")))
+		goto done;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 64;
+			v = mc_realloc(v, cap * sizeof(*v));
+		}
+		v[len].image_id = column_str(st, 0);
+		v[len].layers = column_str(st, 1);
+		len++;
+	}
+	if (rc != SQLITE_DONE) {
+		ret = ix_err(ix, rc, "read image layers");
+		goto done;
+	}
+	*out = v;
+	*n = len;
+	v = NULL;
+	len = 0;
+done:
+	mc_image_layers_free(v, len);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+void mc_image_layers_free(struct mc_image_layers *v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].image_id);
+		free(v[i].layers);
+	}
+	free(v);
+}
+
+int mc_index_image_layers_put(struct mc_index *ix, const char *image_id, const char *layers)
+{
+	sqlite3_stmt *st = NULL;
+	int ret;
+
+	if ((ret = prepare_once(&st, ix, "INSERT INTO image_layers (image_id, layers) VALUES (?1, ?2)"
+					  " ON CONFLICT (image_id) DO UPDATE SET layers = excluded.layers")))
+		goto done;
+	sqlite3_bind_text(st, 1, image_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, layers, -1, SQLITE_STATIC);
+	ret = step_done(ix, st, "store image layers");
+done:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int mc_index_image_layers_delete(struct mc_index *ix, const char *image_id)
+{
+	sqlite3_stmt *st = NULL;
+	int ret;
+
+	if ((ret = prepare_once(&st, ix, "DELETE FROM image_layers WHERE image_id = ?1")))
+		goto done;
+	sqlite3_bind_text(st, 1, image_id, -1, SQLITE_STATIC);
+	ret = step_done(ix, st, "forget image layers");
+done:
+	sqlite3_finalize(st);
+	return ret;
+}

@@ -243,4 +243,20 @@ int mc_index_begin(struct mc_index *ix);
 int mc_index_commit(struct mc_index *ix);
 void mc_index_rollback(struct mc_index *ix);
 
+/* ---- image layers (schema v5) -------------------------------------------- */
+
+/* An image's layers never change, so gc remembers them by image id (layers is
+ * gc's text, opaque here) and asks the engine only about ids it never saw. */
+struct mc_image_layers {
+	char *image_id;
+	char *layers;
+};
+/* Every remembered image, ordered by image_id (strcmp order). Free with mc_image_layers_free. */
+int mc_index_image_layers_all(struct mc_index *ix, struct mc_image_layers **out, size_t *n);
+void mc_image_layers_free(struct mc_image_layers *v, size_t n);
+/* Inserts or replaces. */
+int mc_index_image_layers_put(struct mc_index *ix, const char *image_id, const char *layers);
+/* Forgetting an unknown id succeeds. */
+int mc_index_image_layers_delete(struct mc_index *ix, const char *image_id);
+
 #endif

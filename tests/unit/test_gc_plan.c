@@ -99,6 +99,11 @@ static const struct tcase cases[] = {
 	{ "cost with age: the same set, cost order",
 	  { R('a', "x", READY, 9, 0, 100, 10000, "", NULL), R('b', "x", READY, 8, 0, 100, 10, "", NULL) },
 	  "age=7d cost", NULL, "b:evict:age>7d:100 a:evict:age>7d:100", "", 200, 0 },
+	{ "cost ranks by bytes eviction frees: a row whose layers are all shared frees nothing, goes last",
+	  { R('a', "x", READY, 9, 0, 1000, 1000, "", "base:900,s:100"),        /* 1 ms/recorded B, frees 0 */
+	    R('b', "x", READY, 1, 0, 1050, 1050000, "", "base:900,s:100,b1:50"), /* frees 50: 21000 ms/B */
+	    R('c', "y", READY, 5, 0, 200, 1000, "", "c1:200") },                /* 5 ms/B */
+	  "size=0 cost", NULL, "c:evict:size:200 b:evict:size:50 a:evict:size:1000", "", 1250, 0 },
 	{ "shared layer: first of two frees only its own layers, the second frees the shared one",
 	  { R('a', "x", READY, 9, 0, 1100, 0, "", "base:1000,a1:100"),
 	    R('b', "x", READY, 5, 0, 1050, 0, "", "base:1000,b1:50"),
@@ -373,6 +378,26 @@ static void test_parsers(void)
 	}
 }
 
+/* The form image_layers remembers: round trip, and anything else refused. */
+static void test_layers_codec(void)
+{
+	struct mc_gc_layer in[2] = { { "sha256:aaa", 10 }, { "sha256:bbb", 0 } }, *out = NULL;
+	size_t n = 0;
+	char *s = mc_gc_layers_encode(in, 2);
+
+	CHECK_STR(s, "[[\"sha256:aaa\",10],[\"sha256:bbb\",0]]");
+	CHECK_INT(mc_gc_layers_decode(&out, &n, s), 0);
+	CHECK(n == 2 && out && !strcmp(out[1].chain, "sha256:bbb") && out[0].bytes == 10);
+	free(out);
+	free(s);
+	static const char *const bad[] = { "", "[]", "{}", "[[1,2]]", "[[\"x\"]]", "[[\"x\",-1]]", "[[\"x\",\"1\"]]", "nope" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_INT(mc_gc_layers_decode(&out, &n, bad[i]), MC_EINVAL);
+		CHECK(out == NULL && n == 0);
+	}
+	CHECK_INT(mc_gc_layers_decode(&out, &n, NULL), MC_EINVAL);
+}
+
 int main(void)
 {
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -380,5 +405,6 @@ int main(void)
 	test_shares();
 	test_shares_cap();
 	test_parsers();
+	test_layers_codec();
 	return t_done();
 }

@@ -152,12 +152,46 @@ static void test_latest_leases_runs(void)
 	free(path);
 }
 
+/* image_layers: remembered per image id, listed in id order, replaced, forgotten. */
+static void test_image_layers(void)
+{
+	struct mc_index *ix = NULL;
+	struct mc_image_layers *v = NULL;
+	size_t n = 0;
+	char *path = mc_asprintf("%s/layers.db", tmp);
+
+	CHECK_INT(mc_index_open(&ix, path), 0);
+	CHECK_INT(mc_index_image_layers_all(ix, &v, &n), 0);
+	CHECK(n == 0);
+	mc_image_layers_free(v, n);
+	CHECK_INT(mc_index_image_layers_put(ix, "sha256:bb", "[[\"sha256:1\",5]]"), 0);
+	CHECK_INT(mc_index_image_layers_put(ix, "sha256:aa", "[[\"sha256:2\",7]]"), 0);
+	CHECK_INT(mc_index_image_layers_put(ix, "sha256:bb", "[[\"sha256:3\",9]]"), 0);
+	CHECK_INT(mc_index_image_layers_all(ix, &v, &n), 0);
+	CHECK(n == 2);
+	if (n == 2) {
+		CHECK_STR(v[0].image_id, "sha256:aa");
+		CHECK_STR(v[1].image_id, "sha256:bb");
+		CHECK_STR(v[1].layers, "[[\"sha256:3\",9]]");
+	}
+	mc_image_layers_free(v, n);
+	CHECK_INT(mc_index_image_layers_delete(ix, "sha256:aa"), 0);
+	CHECK_INT(mc_index_image_layers_delete(ix, "sha256:never"), 0);
+	CHECK_INT(mc_index_image_layers_all(ix, &v, &n), 0);
+	CHECK(n == 1 && !strcmp(v[0].image_id, "sha256:bb"));
+	mc_image_layers_free(v, n);
+	mc_image_layers_free(NULL, 0);
+	mc_index_free(ix);
+	free(path);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmp))
 		return 1;
 	test_migrate_v1();
 	test_latest_leases_runs();
+	test_image_layers();
 	char *cmd = mc_asprintf("rm -rf '%s'", tmp);
 	if (system(cmd))
 		fprintf(stderr, "could not remove %s\n", tmp);

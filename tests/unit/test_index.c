@@ -874,6 +874,7 @@ static void test_root_id(void)
 	CHECK_INT(mc_index_open(&ix, path3), 0);
 	e.key = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 	e.state = MC_STATE_READY;
+	e.image_id = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 	CHECK_INT(mc_index_put(ix, &e), 0);
 	CHECK_INT(mc_index_root_id(ix, c, "0123456789abcdef"), 0);
 	CHECK_INT((int)strlen(c), 32);
