@@ -379,7 +379,9 @@ static la_ssize_t tar_out(struct archive *a, void *data, const void *buf, size_t
 	return (la_ssize_t)n;
 }
 
-int mc_context_open(struct mc_context **out, const char *dir, const char *dockerfile)
+/* ignore_text NULL with from_disk: read dir/.dockerignore (never through a link). */
+static int open_context(struct mc_context **out, const char *dir, const char *dockerfile, int from_disk,
+			const char *ignore_text, size_t ignore_len, int *drops)
 {
 	struct mc_context *c = mc_calloc(1, sizeof(*c));
 	struct mc_ignore *ig = NULL;
@@ -388,6 +390,8 @@ int mc_context_open(struct mc_context **out, const char *dir, const char *docker
 	int ret = 0, fd;
 
 	*out = NULL;
+	if (drops)
+		*drops = 0;
 	c->rootfd = c->fd = c->dirfd = -1;
 	if ((ret = la_load()))
 		goto done;
@@ -395,8 +399,14 @@ int mc_context_open(struct mc_context **out, const char *dir, const char *docker
 		ret = sys_err("cannot open build context", dir);
 		goto done;
 	}
-	if ((ret = read_ignore(&ig, c->rootfd)))
+	if (from_disk)
+		ret = read_ignore(&ig, c->rootfd);
+	else if (ignore_text)
+		ret = mc_ignore_parse(&ig, ignore_text, ignore_len);
+	if (ret)
 		goto done;
+	if (drops && ig)
+		*drops = mc_ignore_match(ig, df) || mc_ignore_match(ig, ".dockerignore");
 	w.c = c;
 	w.ig = ig;
 	w.dockerfile = df;
@@ -431,6 +441,17 @@ done:
 	mc_ignore_free(ig);
 	free(df);
 	return ret;
+}
+
+int mc_context_open(struct mc_context **out, const char *dir, const char *dockerfile)
+{
+	return open_context(out, dir, dockerfile, 1, NULL, 0, NULL);
+}
+
+int mc_context_open_ignore(struct mc_context **out, const char *dir, const char *dockerfile, const char *ignore,
+			   size_t ignore_len, int *drops)
+{
+	return open_context(out, dir, dockerfile, 0, ignore, ignore_len, drops);
 }
 
 static void release_fds(struct mc_context *c)

@@ -25,6 +25,13 @@ struct mc_context;
 /* Walks dir (lstat, no symlink following) and prepares the stream.
  * dockerfile is the Dockerfile path relative to dir (never excluded). */
 int mc_context_open(struct mc_context **out, const char *dir, const char *dockerfile);
+/* As mc_context_open, with .dockerignore's content given (read from the
+ * commit; NULL = the template has none) instead of read from dir. *drops (may
+ * be NULL) is set to 1 when the rules exclude the Dockerfile or .dockerignore:
+ * both are still sent (the engine must read them), and docker's daemon drops
+ * them from the context only under the classic builder. */
+int mc_context_open_ignore(struct mc_context **out, const char *dir, const char *dockerfile, const char *ignore,
+			   size_t ignore_len, int *drops);
 /* Fills up to n bytes; returns the count, 0 at the end, < 0 on error
  * (an MC_E… code with the message set). */
 ssize_t mc_context_read(struct mc_context *c, void *buf, size_t n);

@@ -946,7 +946,7 @@ int mc_engine_build(struct mc_engine *e, const struct mc_build_req *req, char ou
 		add_query(e, &url, "t", req->tags[i]);
 	if (req->dockerfile && *req->dockerfile)
 		add_query(e, &url, "dockerfile", req->dockerfile);
-	add_query(e, &url, "version", e->buildkit ? "2" : "1");
+	add_query(e, &url, "version", e->buildkit && !req->classic ? "2" : "1");
 	add_query(e, &url, "pull", "0");
 	add_query(e, &url, "rm", "1");
 	add_query(e, &url, "forcerm", "1");

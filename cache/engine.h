@@ -73,6 +73,7 @@ struct mc_build_req {
 	const struct mc_strv *build_args; /* "K=V", may be NULL */
 	const struct mc_strv *labels;     /* "K=V", may be NULL */
 	const char *build_id;       /* may be NULL; lets a gated build be cancelled by id */
+	int classic;                /* 1: the classic builder (version=1) even when BuildKit is there */
 	int64_t stall_ms;           /* > 0: cancel when no output line arrives for this long */
 	int64_t ceiling_ms;         /* > 0: cancel when the build takes longer in all */
 	mc_build_progress_fn progress;

@@ -234,14 +234,18 @@ static int lock_and_fetch(struct run *r, struct mc_lock *lock)
  * disk, where a symlink could point anywhere on the host. A symlink in the
  * commit is refused as the template's fault (exit 5), naming the template and
  * the commit. MC_ENOTFOUND when the commit has no such file. */
-static int read_in_mirror(struct run *r, const char *path, size_t max, struct mc_buf *out)
+static int read_in_mirror(struct run *r, const char *path, size_t max, int follow, struct mc_buf *out)
 {
-	int ret = mc_git_read_file(out, r->mirror, r->sha, path, max);
+	int ret = mc_git_read_file(out, r->mirror, r->sha, path, max, follow);
 	if (ret == MC_EINVAL) {
 		char *msg = mc_strdup(mc_error_msg());
 		ret = mc_error_set(MC_EBUILD, "template '%s' at %.12s: %s", r->clean_url, r->sha, msg);
-		mc_error_hint("make '%s' a regular file of the template: molcache never reads through a symbolic "
-			      "link, and reads at most %zu bytes", path, max);
+		if (follow)
+			mc_error_hint("a template file may be a symbolic link only to a file inside the template; "
+				      "molcache reads at most %zu bytes of '%s'", max, path);
+		else
+			mc_error_hint("make '%s' a regular file of the template: molcache never reads it through a "
+				      "symbolic link, and reads at most %zu bytes", path, max);
 		free(msg);
 	}
 	return ret;
@@ -250,12 +254,11 @@ static int read_in_mirror(struct run *r, const char *path, size_t max, struct mc
 /* read_in_mirror after the miss's fetch: takes the repo lock (gc
  * --prune-mirrors waits while we read) and fetches only if a tree left from an
  * earlier run outlived a pruned mirror, so it shows no progress of its own. */
-static int read_template_file(struct run *r, const char *path, size_t max, struct mc_buf *out)
+static int lock_mirror_quiet(struct run *r, struct mc_lock *lock)
 {
-	struct mc_lock lock = MC_LOCK_INIT;
 	int fetched = 0, ret;
 
-	if ((ret = mc_lock_take(&lock, r->repo_lock, MC_LOCK_EXCLUSIVE, r->ctx->cfg.lock_timeout_s * 1000)))
+	if ((ret = mc_lock_take(lock, r->repo_lock, MC_LOCK_EXCLUSIVE, r->ctx->cfg.lock_timeout_s * 1000)))
 		return ret == MC_ELOCKED ? mc_error_set(MC_ELOCKED, "mirror of '%s': still locked after %d s",
 							r->clean_url, r->ctx->cfg.lock_timeout_s)
 					 : ret;
@@ -265,8 +268,43 @@ static int read_template_file(struct run *r, const char *path, size_t max, struc
 		ret = MC_EUNREACHABLE; /* the remote advertised a commit it did not send */
 	if (!ret && fetched)
 		mc_index_counter_add(r->ix, "fetches", 1);
+	if (ret)
+		mc_lock_release(lock);
+	return ret;
+}
+
+static int read_template_file(struct run *r, const char *path, size_t max, int follow, struct mc_buf *out)
+{
+	struct mc_lock lock = MC_LOCK_INIT;
+	int ret = lock_mirror_quiet(r, &lock);
+
 	if (!ret)
-		ret = read_in_mirror(r, path, max, out);
+		ret = read_in_mirror(r, path, max, follow, out);
+	mc_lock_release(&lock);
+	return ret;
+}
+
+/* What the build reads besides the tree: the Dockerfile's real path (in-tree
+ * symlinks followed, as docker's CLI sends it) and .dockerignore's text (from
+ * the commit, in-tree links followed; *has_ignore 0 when there is none). */
+static int build_inputs(struct run *r, char **df_path, struct mc_buf *ignore, int *has_ignore)
+{
+	struct mc_lock lock = MC_LOCK_INIT;
+	int ret = lock_mirror_quiet(r, &lock);
+
+	*has_ignore = 0;
+	if (!ret && (ret = mc_git_resolve_path(df_path, r->mirror, r->sha, r->ctx->cfg.dockerfile)) == MC_EINVAL) {
+		char *msg = mc_strdup(mc_error_msg());
+		ret = mc_error_set(MC_EBUILD, "template '%s' at %.12s: %s", r->clean_url, r->sha, msg);
+		mc_error_hint("a Dockerfile may be a symbolic link only to a file inside the template");
+		free(msg);
+	}
+	if (!ret) {
+		ret = read_in_mirror(r, ".dockerignore", MAX_DOCKERFILE, 1, ignore);
+		*has_ignore = ret == 0;
+		if (ret == MC_ENOTFOUND)
+			ret = 0;
+	}
 	mc_lock_release(&lock);
 	return ret;
 }
@@ -283,7 +321,7 @@ static int dockerfile_hash(struct run *r)
 		return ret;
 	if ((ret = lock_and_fetch(r, &lock)))
 		goto done;
-	ret = read_in_mirror(r, path, MAX_DOCKERFILE, &df);
+	ret = read_in_mirror(r, path, MAX_DOCKERFILE, 1, &df);
 	if (ret == MC_ENOTFOUND) {
 		ret = mc_error_set(MC_EBUILD, "template '%s' at %.12s: no '%s' in the tree", r->clean_url, r->sha,
 				   path);
@@ -443,7 +481,7 @@ static int engine_build_args(struct run *r, const char *tree, struct mc_strv *ou
 	}
 	if (have_rv)
 		goto done;
-	ret = read_template_file(r, ".runtime-version", MAX_RUNTIME_VERSION, &rv);
+	ret = read_template_file(r, ".runtime-version", MAX_RUNTIME_VERSION, 0, &rv);
 	if (ret == MC_ENOTFOUND) {
 		ret = 0; /* no file (or not a file: a directory, a submodule): no arg */
 		goto done;
@@ -488,7 +526,7 @@ static int prepull(struct run *r, const char *tree, const struct mc_strv *args)
 	int ret = 0;
 
 	(void)tree;
-	if ((ret = read_template_file(r, r->ctx->cfg.dockerfile, MAX_DOCKERFILE, &df))) {
+	if ((ret = read_template_file(r, r->ctx->cfg.dockerfile, MAX_DOCKERFILE, 1, &df))) {
 		if (ret == MC_ENOTFOUND) {
 			ret = mc_error_set(MC_EBUILD, "template '%s' at %.12s: no '%s' in the tree", r->clean_url,
 					   r->sha, r->ctx->cfg.dockerfile);
@@ -509,8 +547,10 @@ static int prepull(struct run *r, const char *tree, const struct mc_strv *args)
 		ret = mc_engine_image_pull(r->eng, images.v[i], r->platform);
 	check:
 		if (ret) {
-			mc_error_set(MC_EBUILD, "base image '%s': %s", images.v[i], mc_error_msg());
-			mc_error_hint("make the image available locally or from a reachable registry");
+			/* the engine's words already name the image ("pull of 'x': …") */
+			mc_error_set(MC_EBUILD, "base image: %s", mc_error_msg());
+			mc_error_hint("is the registry reachable? pull it yourself (the image must be in the engine), "
+				      "or point the FROM line elsewhere with --build-arg BASE=…");
 			ret = MC_EBUILD;
 			goto done;
 		}
@@ -771,13 +811,13 @@ static int build(struct run *r, struct mc_ensure_result *out)
 	struct mc_context *tar = NULL;
 	struct mc_trace_cb tcb = { .on_vertex = on_step, .on_log = on_step_log };
 	struct build_log bl = { r, NULL, NULL };
-	struct mc_buf tail = MC_BUF_INIT;
+	struct mc_buf tail = MC_BUF_INIT, ignore = MC_BUF_INIT;
 	struct mc_image img = MC_IMAGE_INIT;
 	char *tree = mc_asprintf("%s/%s", r->ctx->paths.trees, r->key);
-	char *log_path = attempt_log(r);
+	char *log_path = attempt_log(r), *df_path = NULL;
 	char id[80] = "";
 	int64_t started = mc_now_ms(), t0, next_ms;
-	int ret;
+	int has_ignore = 0, drops = 0, ret;
 
 	e.key = r->key;
 	e.runtime = (char *)r->runtime;
@@ -806,7 +846,10 @@ static int build(struct run *r, struct mc_ensure_result *out)
 	if ((ret = mc_ctx_root_id(r->ctx, &root_id)))
 		goto done;
 	mc_labels_of_entry(&labels, &e, root_id);
-	if ((ret = mc_context_open(&tar, tree, r->ctx->cfg.dockerfile))) {
+	if ((ret = build_inputs(r, &df_path, &ignore, &has_ignore)))
+		goto done;
+	if ((ret = mc_context_open_ignore(&tar, tree, df_path, has_ignore ? mc_buf_cstr(&ignore) : NULL, ignore.len,
+					  &drops))) {
 		ret = template_error(r, ret);
 		goto done;
 	}
@@ -816,7 +859,10 @@ static int build(struct run *r, struct mc_ensure_result *out)
 	const char *tags[] = { r->tag, NULL };
 	struct mc_build_req req = {
 		.context = tar,
-		.dockerfile = r->ctx->cfg.dockerfile,
+		.dockerfile = df_path,
+		/* over the API only the classic builder drops an excluded Dockerfile
+		 * or .dockerignore from what COPY sees, as docker does */
+		.classic = drops,
 		.tags = tags,
 		.platform = r->platform,
 		.networkmode = r->ctx->cfg.networkmode,
@@ -894,6 +940,8 @@ done:
 	mc_strv_release(&args);
 	mc_strv_release(&labels);
 	mc_buf_release(&tail);
+	mc_buf_release(&ignore);
+	free(df_path);
 	mc_image_release(&img);
 	free(tree);
 	free(log_path);

@@ -16,6 +16,7 @@
 
 #include <git2.h>
 
+#include "config.h"
 #include "key.h"
 
 /* libgit2 asks again after the server rejects credentials; stop the loop here. */
@@ -723,33 +724,140 @@ done:
 	return ret;
 }
 
-int mc_git_read_file(struct mc_buf *out, const char *mirror_path, const char *sha, const char *path,
-		     size_t max_bytes)
+/* The blob's bytes as a string (a symlink's target); malloc'd, or NULL with the error set. */
+static char *blob_text(git_repository *repo, const git_tree_entry *e, const char *sha, const char *path)
 {
-	int ret = mc_git_init(), err;
+	git_blob *blob = NULL;
+	char *s;
+
+	if (git_blob_lookup(&blob, repo, git_tree_entry_id(e)) < 0) {
+		mc_error_set(MC_ERR, "file '%s' in commit %s: %s", path, sha, git_msg());
+		return NULL;
+	}
+	s = mc_strndup(git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));
+	git_blob_free(blob);
+	return s;
+}
+
+/*
+ * path inside the tree, each symlink on the way (a directory's or the file's
+ * own) replaced by its target as the kernel would inside a chroot of the
+ * tree, at most MC_GIT_MAX_LINKS times. *out: the path of the regular file.
+ * MC_ENOTFOUND when nothing is there; MC_EINVAL for a link that leaves the
+ * tree (absolute, or ".." above the top) or a chain too long, naming both.
+ */
+static int resolve_in_tree(char **out, git_repository *repo, git_tree *root, const char *sha, const char *path,
+			   int follow)
+{
+	char *cur = mc_config_dockerfile_clean(path);
+	int hops = 0, ret = 0;
+
+	*out = NULL;
+	if (!cur)
+		return mc_error_set(MC_EINVAL, "'%s' is not a path inside the template", path);
+restart:
+	for (size_t end = 0;;) {
+		git_tree_entry *e = NULL;
+		size_t next = end + strcspn(cur + end, "/");
+		int last = cur[next] == 0;
+		char *prefix = mc_strndup(cur, next);
+		int err = git_tree_entry_bypath(&e, root, prefix);
+		free(prefix);
+		if (err < 0) {
+			ret = mc_error_set(err == GIT_ENOTFOUND ? MC_ENOTFOUND : MC_ERR, "file '%s' in commit %s: %s", cur,
+					   sha, git_msg());
+			goto done;
+		}
+		if (git_tree_entry_filemode(e) == GIT_FILEMODE_LINK) {
+			char *target = follow ? blob_text(repo, e, sha, cur) : NULL, *joined, *clean = NULL;
+			git_tree_entry_free(e);
+			if (!follow) {
+				ret = mc_error_set(MC_EINVAL, "'%s' in commit %.12s is a symbolic link", cur, sha);
+				goto done;
+			}
+			if (!target) {
+				ret = mc_error_code();
+				goto done;
+			}
+			/* the link's directory (cur[0, end), with its '/') + its target + what followed */
+			joined = mc_asprintf("%.*s%s%s%s", (int)end, cur, target, last ? "" : "/",
+					     last ? "" : cur + next + 1);
+			if (target[0] != '/')
+				clean = mc_config_dockerfile_clean(joined);
+			if (!clean || ++hops > MC_GIT_MAX_LINKS) {
+				ret = mc_error_set(MC_EINVAL, "'%s' in commit %.12s is a symbolic link to '%s', %s", path,
+						   sha, target,
+						   clean ? "through too many links" : "outside the template");
+				free(clean);
+				clean = NULL;
+			}
+			free(target);
+			free(joined);
+			if (ret)
+				goto done;
+			free(cur);
+			cur = clean;
+			goto restart;
+		}
+		git_object_t type = git_tree_entry_type(e);
+		int is_tree = type == GIT_OBJECT_TREE;
+		git_tree_entry_free(e);
+		if (last) {
+			if (type != GIT_OBJECT_BLOB)
+				ret = mc_error_set(MC_ENOTFOUND, "file '%s' in commit %s: a directory, not a file", cur,
+						   sha);
+			break;
+		}
+		if (!is_tree) {
+			ret = mc_error_set(MC_ENOTFOUND, "file '%s' in commit %s: not a directory on the way", cur, sha);
+			break;
+		}
+		end = next + 1;
+	}
+done:
+	if (ret)
+		free(cur);
+	else
+		*out = cur;
+	return ret;
+}
+
+int mc_git_resolve_path(char **out, const char *mirror_path, const char *sha, const char *path)
+{
+	int ret = mc_git_init();
+	git_repository *repo = NULL;
+	git_tree *tree = NULL;
+
+	*out = NULL;
+	if (ret)
+		return ret;
+	if ((ret = commit_tree(&tree, &repo, mirror_path, sha)) == 0)
+		ret = resolve_in_tree(out, repo, tree, sha, path, 1);
+	git_tree_free(tree);
+	git_repository_free(repo);
+	return ret;
+}
+
+int mc_git_read_file(struct mc_buf *out, const char *mirror_path, const char *sha, const char *path,
+		     size_t max_bytes, int follow)
+{
+	int ret = mc_git_init();
 	git_repository *repo = NULL;
 	git_tree *tree = NULL;
 	git_tree_entry *entry = NULL;
 	git_blob *blob = NULL;
 	git_object_size_t size;
+	char *real = NULL;
 
 	if (ret)
 		return ret;
 	mc_buf_reset(out);
 	if ((ret = commit_tree(&tree, &repo, mirror_path, sha)) < 0)
 		goto done;
-	err = git_tree_entry_bypath(&entry, tree, path);
-	if (err < 0) {
-		ret = mc_error_set(err == GIT_ENOTFOUND ? MC_ENOTFOUND : MC_ERR, "file '%s' in commit %s: %s",
-				   path, sha, git_msg());
+	if ((ret = resolve_in_tree(&real, repo, tree, sha, path, follow)))
 		goto done;
-	}
-	if (git_tree_entry_type(entry) != GIT_OBJECT_BLOB) {
+	if (git_tree_entry_bypath(&entry, tree, real) < 0 || git_tree_entry_type(entry) != GIT_OBJECT_BLOB) {
 		ret = mc_error_set(MC_ENOTFOUND, "file '%s' in commit %s: not a file", path, sha);
-		goto done;
-	}
-	if (git_tree_entry_filemode(entry) == GIT_FILEMODE_LINK) {
-		ret = mc_error_set(MC_EINVAL, "file '%s' in commit %s: is a symbolic link", path, sha);
 		goto done;
 	}
 	if (git_blob_lookup(&blob, repo, git_tree_entry_id(entry)) < 0) {
@@ -769,6 +877,7 @@ int mc_git_read_file(struct mc_buf *out, const char *mirror_path, const char *sh
 	}
 
 done:
+	free(real);
 	git_blob_free(blob);
 	git_tree_entry_free(entry);
 	git_tree_free(tree);

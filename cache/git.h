@@ -71,10 +71,21 @@ int mc_git_mirror_fetch(const char *mirror_path, const char *url, const char *re
 			const char *sha, const char *token, mc_git_progress_fn progress, void *ud,
 			int *fetched);
 
+/* Symlinks followed on the way to a file, at most (docker's resolution of a
+ * symlinked Dockerfile; the kernel allows 40). */
+#define MC_GIT_MAX_LINKS 16
+
 /* Reads the blob at path inside commit sha of the mirror into out (capped at
- * max_bytes). MC_ENOTFOUND when the commit has no such file. */
+ * max_bytes). follow: symlinks on the way are followed while they stay inside
+ * the tree (MC_GIT_MAX_LINKS at most); else any symlink is refused. MC_ENOTFOUND
+ * when the commit has no such file; MC_EINVAL for a refused or escaping link
+ * (the message names the path and its target) or a file over the cap. */
 int mc_git_read_file(struct mc_buf *out, const char *mirror_path, const char *sha, const char *path,
-		     size_t max_bytes);
+		     size_t max_bytes, int follow);
+/* The path of the file that path names inside commit sha, every in-tree
+ * symlink on the way followed (malloc'd into *out): what docker's CLI sends as
+ * the Dockerfile's path. Errors as mc_git_read_file's. */
+int mc_git_resolve_path(char **out, const char *mirror_path, const char *sha, const char *path);
 
 /* Writes the tree of commit sha into target_dir (which must not exist yet, or
  * be empty): files 0644 or 0755 as git records them (whatever the umask),

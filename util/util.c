@@ -18,12 +18,17 @@ static _Thread_local struct {
 	char hint[512];
 } err;
 
+/* Both format into a copy first: a caller may pass mc_error_msg() itself as
+ * an argument (wrapping the lower layer's words), and vsnprintf into the
+ * buffer it reads from garbles the text (a repeated prefix). */
 int mc_error_set(int code, const char *fmt, ...)
 {
+	char tmp[sizeof(err.msg)];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(err.msg, sizeof(err.msg), fmt, ap);
+	vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
+	memcpy(err.msg, tmp, sizeof(tmp));
 	err.code = code;
 	err.hint[0] = 0;
 	return code;
@@ -31,10 +36,12 @@ int mc_error_set(int code, const char *fmt, ...)
 
 void mc_error_hint(const char *fmt, ...)
 {
+	char tmp[sizeof(err.hint)];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(err.hint, sizeof(err.hint), fmt, ap);
+	vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
+	memcpy(err.hint, tmp, sizeof(tmp));
 }
 
 int mc_error_errno(const char *what)

@@ -500,22 +500,25 @@ static void test_read_file(const char *mirror)
 {
 	struct mc_buf b = MC_BUF_INIT;
 
-	CHECK_INT(mc_git_read_file(&b, mirror, c_main, "Dockerfile", 1 << 20), 0);
+	CHECK_INT(mc_git_read_file(&b, mirror, c_main, "Dockerfile", 1 << 20, 0), 0);
 	CHECK_STR(mc_buf_cstr(&b), "FROM scratch\nCOPY . /app\n");
 	CHECK_INT(b.len, 25);
-	CHECK_INT(mc_git_read_file(&b, mirror, c_main, long_path, 100), 0);
+	CHECK_INT(mc_git_read_file(&b, mirror, c_main, long_path, 100, 0), 0);
 	CHECK_STR(mc_buf_cstr(&b), "long\n");
-	CHECK_INT(mc_git_read_file(&b, mirror, c_main, "Dockerfile", 10), MC_EINVAL);
-	CHECK_INT(mc_git_read_file(&b, mirror, c_main, "Dockerfile", 25), 0);
-	CHECK_INT(mc_git_read_file(&b, mirror, c_main, "nope/Dockerfile", 100), MC_ENOTFOUND);
+	CHECK_INT(mc_git_read_file(&b, mirror, c_main, "Dockerfile", 10, 0), MC_EINVAL);
+	CHECK_INT(mc_git_read_file(&b, mirror, c_main, "Dockerfile", 25, 0), 0);
+	CHECK_INT(mc_git_read_file(&b, mirror, c_main, "nope/Dockerfile", 100, 0), MC_ENOTFOUND);
 	CHECK(strstr(mc_error_msg(), "nope/Dockerfile") != NULL);
-	CHECK_INT(mc_git_read_file(&b, mirror, c_main, "feature.txt", 100), MC_ENOTFOUND);
-	CHECK_INT(mc_git_read_file(&b, mirror, c_feature, "feature.txt", 100), 0);
+	CHECK_INT(mc_git_read_file(&b, mirror, c_main, "feature.txt", 100, 0), MC_ENOTFOUND);
+	CHECK_INT(mc_git_read_file(&b, mirror, c_feature, "feature.txt", 100, 0), 0);
 	CHECK_STR(mc_buf_cstr(&b), "f\n");
-	CHECK_INT(mc_git_read_file(&b, mirror, c_main, "deep", 100), MC_ENOTFOUND);
-	CHECK_INT(mc_git_read_file(&b, mirror, c_main, "link", 100), MC_EINVAL);
-	CHECK_INT(mc_git_read_file(&b, mirror, "0123456789012345678901234567890123456789", "Dockerfile", 100),
+	CHECK_INT(mc_git_read_file(&b, mirror, c_main, "deep", 100, 0), MC_ENOTFOUND);
+	CHECK_INT(mc_git_read_file(&b, mirror, c_main, "link", 100, 0), MC_EINVAL);
+	CHECK_INT(mc_git_read_file(&b, mirror, "0123456789012345678901234567890123456789", "Dockerfile", 100, 0),
 		  MC_ENOTFOUND);
+	/* followed: the in-tree link reads its target's bytes */
+	CHECK_INT(mc_git_read_file(&b, mirror, c_main, "link", 100, 1), 0);
+	CHECK_STR(mc_buf_cstr(&b), "FROM scratch\nCOPY . /app\n");
 	mc_buf_release(&b);
 }
 
@@ -583,6 +586,9 @@ static void test_checkout_submodule_and_modes(void)
 	CHECK(sh("set -e; cd '%s'; git init -q -b main subwork; cd subwork; mkdir -p lib/deep;"
 		 "echo a > lib/deep/a.txt; printf '#!/bin/sh\n' > lib/run.sh; chmod 755 lib/run.sh;"
 		 "printf 'FROM scratch\n' > Dockerfile;"
+		 "ln -s Dockerfile df-link; ln -s ../Dockerfile lib/df-up; ln -s lib via; ln -s df-link chain;"
+		 "ln -s /etc/passwd abs-link; ln -s ../outside up-link; ln -s loop-b loop-a; ln -s loop-a loop-b;"
+		 "ln -s nothing-here missing-link;"
 		 "git add -A;"
 		 "git update-index --add --cacheinfo 160000,0123456789abcdef0123456789abcdef01234567,vendor/mod;"
 		 "git commit -q -m sub; git clone -q --bare . '%s/sub.git'",
@@ -591,6 +597,33 @@ static void test_checkout_submodule_and_modes(void)
 	snprintf(sha, sizeof(sha), "%s", out);
 	free(out);
 	CHECK_INT(mc_git_mirror_fetch(mirror, url, "refs/heads/main", sha, NULL, NULL, NULL, &fetched), 0);
+	{
+		/* in-tree links are followed (a directory's too), links out of the tree refused */
+		static const char *const cases[][2] = {
+			{ "Dockerfile", "Dockerfile" },		{ "df-link", "Dockerfile" },
+			{ "lib/df-up", "Dockerfile" },		{ "via/deep/a.txt", "lib/deep/a.txt" },
+			{ "chain", "Dockerfile" },		{ "./lib/../df-link", "Dockerfile" },
+		};
+		static const char *const bad[][2] = {
+			{ "abs-link", "outside the template" }, { "up-link", "outside the template" },
+			{ "loop-a", "too many links" },		{ "vendor/mod", "a directory" },
+			{ "missing-link", "does not exist" },	{ "lib/deep", "a directory" },
+		};
+		for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+			char *real = NULL;
+			CHECK_INT(mc_git_resolve_path(&real, mirror, sha, cases[i][0]), 0);
+			CHECK_STR(real, cases[i][1]);
+			free(real);
+		}
+		for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+			char *real = NULL;
+			CHECK(mc_git_resolve_path(&real, mirror, sha, bad[i][0]) < 0);
+			CHECK(real == NULL);
+			if (!strstr(mc_error_msg(), bad[i][1]) && strcmp(bad[i][1], "does not exist"))
+				fprintf(stderr, "case %s: '%s' lacks '%s'\n", bad[i][0], mc_error_msg(), bad[i][1]);
+			CHECK(strstr(mc_error_msg(), bad[i][1]) || !strcmp(bad[i][1], "does not exist"));
+		}
+	}
 	old = umask(077);
 	CHECK_INT(mc_git_checkout(mirror, sha, dir), 0);
 	umask(old);

@@ -1,7 +1,9 @@
 # it_ensure_symlinks.sh — files molcache itself reads from a template
 # (.runtime-version, the Dockerfile, .dockerignore) come from the commit, never
-# through a symlink to the host: a symlinked one is refused with exit 5 naming
-# the template and the commit, and the host file's bytes reach nothing.
+# through a symlink to the host. .runtime-version must be a regular file; the
+# Dockerfile and .dockerignore may link inside the tree (followed, as docker
+# does); a link out of the tree is refused with exit 5 naming the template, the
+# commit and the path, and the host file's bytes reach nothing.
 . "$(dirname "$0")/lib.sh"
 it_setup
 
@@ -27,7 +29,7 @@ mkrepo codex "$src"
 expect5 codex .runtime-version
 ok ".runtime-version symlinked to a host file: $(grep "^molcache: template" "$IT_DIR/err")"
 
-# ---- an in-tree symlink is refused too (issue 9 may allow those later) -------------
+# ---- an in-tree .runtime-version symlink is refused too (only molcache reads it) ----
 commit codex version.txt "2.0.0"
 rm "$IT_DIR/work/codex/.runtime-version"; ln -s version.txt "$IT_DIR/work/codex/.runtime-version"
 git -C "$IT_DIR/work/codex" add -A && git -C "$IT_DIR/work/codex" commit -qm "in-tree link" && git -C "$IT_DIR/work/codex" push -q origin main
@@ -51,12 +53,39 @@ tag2=$(mc ensure codex --network none 2>"$IT_DIR/err") || { cat "$IT_DIR/err"; i
 [ "$(image_label "$tag" runtime-version)" = 3.1.4 ] || it_fail "the tampered tree's link was read: '$(image_label "$tag" runtime-version)'"
 ok "a .runtime-version link planted in trees/<key> is not read: the commit's 3.1.4 is used"
 
-# ---- the Dockerfile and .dockerignore as symlinks ------------------------------------
+# ---- the Dockerfile and .dockerignore as symlinks: followed inside the tree, as docker does ----
 src=$(simple_template autogen)
-mv "$src/Dockerfile" "$src/Dockerfile.real"; ln -s Dockerfile.real "$src/Dockerfile"
+mkdir -p "$src/build"
+{ cat "$src/Dockerfile"; echo 'RUN echo from-prod > /which.txt'; } >"$src/build/Dockerfile.prod"
+rm "$src/Dockerfile"; ln -s build/Dockerfile.prod "$src/Dockerfile"
+mkdir -p "$src/rules"; printf 'secret.txt\n' >"$src/rules/ignore"; ln -s rules/ignore "$src/.dockerignore"
+echo s >"$src/secret.txt"; echo k >"$src/keep.txt"
+printf '%s\n' "$(cat "$src/build/Dockerfile.prod")" 'RUN test -f /ctx/keep.txt && test ! -e /ctx/secret.txt' >"$src/build/Dockerfile.prod"
 mkrepo autogen "$src"
-expect5 autogen Dockerfile
-ok "a symlinked Dockerfile: exit 5"
+tag=$(mc ensure autogen --network none 2>"$IT_DIR/err") || { cat "$IT_DIR/err"; it_fail "in-tree symlinked Dockerfile and .dockerignore"; }
+image_exists "$tag" || it_fail "no image"
+ok "Dockerfile -> build/Dockerfile.prod and .dockerignore -> rules/ignore are followed (the ignore rules applied)"
+
+# … the key follows the content used: a change behind the link is a new key
+w=$IT_DIR/work/autogen
+echo 'RUN true' >>"$w/build/Dockerfile.prod"
+git -C "$w" commit -qam "prod changed" && git -C "$w" push -q origin main
+k1=$(mc explain autogen --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["inputs"]["dockerfile_hash"])' 2>/dev/null || true)
+[ "$k1" = "$(git -C "$w" show HEAD:build/Dockerfile.prod | sha256sum | cut -d' ' -f1)" ] ||
+	it_fail "the Dockerfile hash is not the hash of the file the link names ($k1)"
+ok "the key's Dockerfile hash is the linked file's content"
+
+# a link that leaves the tree: exit 5 naming the template, the commit and the path
+src=$(simple_template hermes)
+rm "$src/Dockerfile"; ln -s "$IT_DIR/host-file" "$src/Dockerfile"
+mkrepo hermes "$src"
+sha=$(git -C "$IT_DIR/work/hermes" rev-parse HEAD)
+set +e; mc ensure hermes --network none >/dev/null 2>"$IT_DIR/err"; rc=$?; set -e
+[ $rc = 5 ] || { cat "$IT_DIR/err"; it_fail "hermes: exit $rc, want 5"; }
+grep -q "^molcache: template '.*workspace-template-hermes' at ${sha:0:12}: 'Dockerfile' .*outside the template" "$IT_DIR/err" ||
+	{ cat "$IT_DIR/err"; it_fail "hermes: the error does not name template, commit and path"; }
+! grep -rqs "$secret" "$IT_DIR/err" "$MOLCACHE_HOME/logs" || it_fail "hermes: the host file's content was read"
+ok "a Dockerfile linked out of the tree: exit 5, $(grep "^molcache: template" "$IT_DIR/err")"
 
 src=$(simple_template crewai)
 printf '*\n' > "$IT_DIR/host-ignore"
@@ -65,12 +94,12 @@ mkrepo crewai "$src"
 sha=$(git -C "$IT_DIR/work/crewai" rev-parse HEAD)
 set +e; mc ensure crewai --network none >/dev/null 2>"$IT_DIR/err"; rc=$?; set -e
 [ $rc = 5 ] || { cat "$IT_DIR/err"; it_fail "crewai: exit $rc, want 5"; }
-grep -q "^molcache: template '.*workspace-template-crewai' at ${sha:0:12}: '.dockerignore' is a symbolic link" "$IT_DIR/err" ||
+grep -q "^molcache: template '.*workspace-template-crewai' at ${sha:0:12}: '.dockerignore' .*outside the template" "$IT_DIR/err" ||
 	{ cat "$IT_DIR/err"; it_fail "crewai: no error naming the template and '.dockerignore'"; }
-ok "a symlinked .dockerignore: exit 5, $(grep "^molcache: template" "$IT_DIR/err")"
+ok "a .dockerignore linked out of the tree: exit 5, $(grep "^molcache: template" "$IT_DIR/err")"
 
 # nothing was built from the refused templates
-for rt in autogen crewai; do
+for rt in hermes crewai; do
 	n=$(engine_get "/images/json?filters=$(urlenc "{\"label\":[\"molcache.runtime=$rt\"]}")" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 	[ "$n" = 0 ] || it_fail "$rt: $n images built from a refused template"
 done

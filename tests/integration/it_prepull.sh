@@ -36,4 +36,8 @@ mkrepo openclaw "$d"
 set +e; mc ensure openclaw --network none >/dev/null 2>"$IT_DIR/err2"; rc=$?; set -e
 [ $rc = 5 ] || { cat "$IT_DIR/err2"; it_fail "missing base: exit $rc, want 5"; }
 grep -q "mc/nothing:1" "$IT_DIR/err2" || it_fail "missing base not named"
+line=$(grep '^molcache: base image' "$IT_DIR/err2" | head -1)
+[ "$(grep -o "pull of" <<<"$line" | wc -l)" = 1 ] || it_fail "the pull is named more than once: $line"
+[ "$(grep -o "base image" <<<"$line" | wc -l)" = 1 ] || it_fail "the prefix repeats: $line"
+grep -q "^hint: is the registry reachable? .*--build-arg BASE=" "$IT_DIR/err2" || { cat "$IT_DIR/err2"; it_fail "no hint"; }
 ok "an unavailable base image fails with exit 5: $(grep -v ' ms$' "$IT_DIR/err2" | head -1)"

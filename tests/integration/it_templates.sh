@@ -38,3 +38,29 @@ done
 rc=0; mc ensure codex --dockerfile ../Dockerfile 2>/dev/null || rc=$?
 [ $rc = 2 ] || it_fail "--dockerfile ../Dockerfile: exit $rc, want 2"
 ok "--dockerfile ./Dockerfile, .//Dockerfile, Dockerfile/ and lib/../Dockerfile are Dockerfile; ../Dockerfile exits 2"
+
+# ---- an allow-list .dockerignore excludes the Dockerfile and itself: docker drops both ---------
+d=$IT_DIR/src-allow; mkdir -p "$d/src" "$d/docs"
+printf '*\n!src\n' >"$d/.dockerignore"
+echo app >"$d/src/app.txt"; echo doc >"$d/docs/readme.txt"
+cat >"$d/Dockerfile" <<DF
+FROM $MC_BASE_IMAGE
+COPY . /ctx
+RUN test -f /ctx/src/app.txt && test ! -e /ctx/docs && test ! -e /ctx/Dockerfile && test ! -e /ctx/.dockerignore
+DF
+mkrepo crewai "$d"
+rc=0; tag=$(mc ensure crewai --network none 2>"$IT_DIR/err") || rc=$?
+[ $rc = 0 ] || { cat "$IT_DIR/err"; it_fail "allow-list .dockerignore: exit $rc (the Dockerfile or .dockerignore reached COPY)"; }
+# … and a Dockerfile in an excluded directory, named by --dockerfile
+d=$IT_DIR/src-allow2; mkdir -p "$d/src" "$d/ci"
+printf '*\n!src\n' >"$d/.dockerignore"
+echo app >"$d/src/app.txt"
+cat >"$d/ci/Dockerfile" <<DF
+FROM $MC_BASE_IMAGE
+COPY . /ctx
+RUN test -f /ctx/src/app.txt && test ! -e /ctx/ci/Dockerfile && test ! -e /ctx/.dockerignore
+DF
+mkrepo deepagents "$d"
+rc=0; tag=$(mc ensure deepagents --network none --dockerfile ci/Dockerfile 2>"$IT_DIR/err") || rc=$?
+[ $rc = 0 ] || { cat "$IT_DIR/err"; it_fail "--dockerfile ci/Dockerfile under an allow-list: exit $rc"; }
+ok "excluded by .dockerignore, the Dockerfile (also in an excluded directory) and .dockerignore are read but not in the context COPY sees"
