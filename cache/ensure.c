@@ -739,6 +739,22 @@ done:
 	return ret;
 }
 
+/* The row this run's inputs describe; its strings are borrowed from r (never
+ * mc_entry_release it). */
+static void entry_of_run(struct mc_entry *e, const struct run *r)
+{
+	e->key = (char *)r->key;
+	e->runtime = (char *)r->runtime;
+	e->repo_prefix = r->clean_prefix;
+	e->ref = r->ctx->cfg.ref ? r->ctx->cfg.ref : "";
+	e->head_sha = (char *)r->sha;
+	e->dockerfile_path = r->ctx->cfg.dockerfile;
+	e->dockerfile_hash = (char *)r->dfhash;
+	e->platform = (char *)r->platform;
+	e->build_args = r->build_args;
+	e->image_tag = r->tag;
+}
+
 /* Under the exclusive key lock, on a miss: an image of this root labelled with
  * this key (the index lost its row) is taken back instead of rebuilt. 1
  * served, 0 none. The row comes from this run's inputs, which give the key. */
@@ -771,16 +787,7 @@ static int adopt(struct run *r, struct mc_ensure_result *out)
 		goto done;
 	id = json_string_value(json_object_get(pick, "Id"));
 	tree = mc_asprintf("%s/%s", r->ctx->paths.trees, r->key);
-	e.key = r->key;
-	e.runtime = (char *)r->runtime;
-	e.repo_prefix = r->clean_prefix;
-	e.ref = r->ctx->cfg.ref ? r->ctx->cfg.ref : "";
-	e.head_sha = r->sha;
-	e.dockerfile_path = r->ctx->cfg.dockerfile;
-	e.dockerfile_hash = r->dfhash;
-	e.platform = (char *)r->platform;
-	e.build_args = r->build_args;
-	e.image_tag = r->tag;
+	entry_of_run(&e, r);
 	e.image_id = (char *)id;
 	if (lstat(tree, &st) == 0 && S_ISDIR(st.st_mode)) {
 		e.tree_path = tree;
@@ -819,16 +826,7 @@ static int build(struct run *r, struct mc_ensure_result *out)
 	int64_t started = mc_now_ms(), t0, next_ms;
 	int has_ignore = 0, drops = 0, ret;
 
-	e.key = r->key;
-	e.runtime = (char *)r->runtime;
-	e.repo_prefix = r->clean_prefix;
-	e.ref = r->ctx->cfg.ref ? r->ctx->cfg.ref : "";
-	e.head_sha = r->sha;
-	e.dockerfile_path = r->ctx->cfg.dockerfile;
-	e.dockerfile_hash = r->dfhash;
-	e.platform = (char *)r->platform;
-	e.build_args = r->build_args;
-	e.image_tag = r->tag;
+	entry_of_run(&e, r);
 	e.tree_path = tree;
 	e.state = MC_STATE_BUILDING;
 	e.created_ms = e.last_used_ms = started;
