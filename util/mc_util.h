@@ -93,6 +93,9 @@ int64_t mc_mono_ms(void);
 /* "30s", "15m", "12h", "7d", "2w", "250ms"; a plain number is seconds; "0"
  * allowed. MC_EINVAL (with a message) on anything else or overflow. */
 int mc_parse_duration(int64_t *out_ms, const char *s);
+/* "500M", "20G", "1T", "4K" (powers of 1024, optional trailing "B"/"iB"),
+ * plain bytes. MC_EINVAL (with a message) on anything else or overflow. */
+int mc_parse_size(int64_t *out_bytes, const char *s);
 /* As Go prints a time.Duration, the form docker users read: 240000 → "4m0s",
  * 720000 → "12m0s", 3000 → "3s", 1500 → "1.5s". */
 void mc_format_duration_go(char out[32], int64_t ms);

@@ -344,7 +344,7 @@ int64_t mc_du(const char *path)
 	return fd < 0 ? 0 : du_in(fd);
 }
 
-/* ---- durations ---------------------------------------------------------- */
+/* ---- durations and sizes -------------------------------------------------- */
 
 /* Leading decimal digits into *out; the number of digits, or -1 on overflow. */
 static int dur_digits(int64_t *out, const char *s)
@@ -395,6 +395,38 @@ int mc_parse_duration(int64_t *out_ms, const char *s)
 bad:
 	*out_ms = 0;
 	return mc_error_set(MC_EINVAL, "duration '%.64s': expected a number with s, m, h, d or w (e.g. 7d)",
+			    s ? s : "");
+}
+
+int mc_parse_size(int64_t *out_bytes, const char *s)
+{
+	static const char units[] = "BKMGTPE";
+	int64_t v, unit = 1;
+	int n;
+
+	*out_bytes = 0;
+	if (!s || (n = dur_digits(&v, s)) <= 0)
+		goto bad;
+	const char *u = s + n;
+	if (*u) {
+		const char *p = strchr(units, *u >= 'a' && *u <= 'z' ? *u - 32 : *u);
+		if (!p)
+			goto bad;
+		for (const char *q = units; q < p; q++)
+			unit *= 1024;
+		u++;
+		/* "20G", "20GB", "20GiB"; "B" alone is bytes */
+		if (unit > 1 && (!strcmp(u, "B") || !strcmp(u, "iB") || !strcmp(u, "b")))
+			u += strlen(u);
+		if (*u)
+			goto bad;
+	}
+	if (dur_mul(out_bytes, v, unit))
+		goto bad;
+	return 0;
+bad:
+	*out_bytes = 0;
+	return mc_error_set(MC_EINVAL, "size '%.64s': expected bytes or a number with K, M, G or T (e.g. 20G)",
 			    s ? s : "");
 }
 

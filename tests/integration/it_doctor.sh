@@ -202,3 +202,14 @@ head -c 8192 /dev/urandom > "$IT_DIR/bad-root/index.db"
 set +e; MOLCACHE_HOME=$IT_DIR/bad-root mc doctor --no-build --no-remotes --json > "$J"; rc=$?; set -e
 [ $rc = 1 ] && [ "$(status_of index)" = fail ] || { cat "$J"; it_fail "corrupt index: rc $rc, $(status_of index)"; }
 ok "cache root: 0755 WARN with chmod hint, missing WARN (not created), a file FAILs; corrupt index FAILs"
+
+# ---- config: gc's defaults are parsed at load, so doctor names a typo ---------------
+mkdir -p "$XDG_CONFIG_HOME/molcache"
+echo "gc_max_size = 20Q" > "$XDG_CONFIG_HOME/molcache/config"
+set +e; mc doctor --no-build --no-remotes > "$IT_DIR/doc.out" 2>&1; rc=$?; set -e
+[ $rc = 2 ] && grep -q "gc_max_size '20Q'" "$IT_DIR/doc.out" || { cat "$IT_DIR/doc.out"; it_fail "bad gc_max_size: doctor rc $rc"; }
+grep -q "line 1" "$IT_DIR/doc.out" || it_fail "the message names no line"
+echo "gc_keep = 2" > "$IT_DIR/cfg" && mv "$IT_DIR/cfg" "$XDG_CONFIG_HOME/molcache/config"
+mc doctor --no-build --no-remotes >/dev/null 2>&1 || it_fail "a good gc_keep: doctor failed"
+rm "$XDG_CONFIG_HOME/molcache/config"
+ok "a bad gc_max_size in the config: doctor fails naming it and its line (exit 2)"
