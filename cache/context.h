@@ -22,6 +22,13 @@
 
 struct mc_context;
 
+/* Loads libarchive with dlopen (soname NULL: the one CMake found,
+ * mc_context_archive_soname()); mc_context_open() does on first use, doctor
+ * does to check the host. 0 once loaded; MC_ERR with dlerror()'s words, or
+ * naming a missing function (the handle is closed again), and a hint. */
+int mc_context_load_archive(const char *soname);
+const char *mc_context_archive_soname(void);
+
 /* Walks dir (lstat, no symlink following) and prepares the stream.
  * dockerfile is the Dockerfile path relative to dir (never excluded). */
 int mc_context_open(struct mc_context **out, const char *dir, const char *dockerfile);

@@ -42,15 +42,15 @@ mc ensure claude-code --network none >/dev/null 2>&1 || it_fail "ensure in the f
 # ---- PASS in the fixture -----------------------------------------------------
 images_before=$(engine_get /images/json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 mc doctor --json > "$J" || { cat "$J"; it_fail "doctor in the fixture"; }
-jcheck "$J" 'd["ok"] and d["summary"] == {"pass": 6, "warn": 0, "fail": 0, "skip": 0}'
-jcheck "$J" '[c["name"] for c in d["checks"]] == ["cache root", "index", "engine", "build", "remote", "disk"]'
+jcheck "$J" 'd["ok"] and d["summary"] == {"pass": 7, "warn": 0, "fail": 0, "skip": 0}'
+jcheck "$J" '[c["name"] for c in d["checks"]] == ["cache root", "index", "engine", "libarchive", "build", "remote", "disk"]'
 jcheck "$J" '"API 1." in [c for c in d["checks"] if c["name"] == "engine"][0]["message"]'
 jcheck "$J" '"BuildKit built" in [c for c in d["checks"] if c["name"] == "build"][0]["message"]'
 images_after=$(engine_get /images/json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 [ "$images_before" = "$images_after" ] || it_fail "doctor left its test image ($images_before → $images_after images)"
 engine_get /images/json | grep -q molcache-doctor && it_fail "doctor's tag is still there"
 mc doctor > "$IT_DIR/out.txt" || it_fail "doctor text"
-grep -q "^PASS  build" "$IT_DIR/out.txt" && grep -q "6 passed, 0 warnings, 0 failed" "$IT_DIR/out.txt" || { cat "$IT_DIR/out.txt"; it_fail "doctor text"; }
+grep -q "^PASS  build" "$IT_DIR/out.txt" && grep -q "7 passed, 0 warnings, 0 failed" "$IT_DIR/out.txt" || { cat "$IT_DIR/out.txt"; it_fail "doctor text"; }
 ok "doctor passes in the fixture with a real BuildKit build, and removes its image"
 
 # ---- the engine socket is missing ------------------------------------------
@@ -64,6 +64,23 @@ set +e; DOCKER_HOST=unix://$IT_DIR/gone/docker.sock mc doctor --json > "$J"; rc=
 jcheck "$J" 'not d["ok"] and d["summary"]["fail"] == 1 and d["summary"]["skip"] == 1'
 [ "$(status_of engine)" = fail ] && [ "$(status_of build)" = skip ] && [ "$(status_of index)" = pass ] || it_fail "socket missing: statuses"
 ok "doctor FAILs with the socket path when the engine socket is missing"
+
+# ---- libarchive: loaded only by a miss, so doctor loads it --------------------
+soname=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print([c for c in d["checks"] if c["name"] == "libarchive"][0]["message"].split()[0])' "$J")
+case $soname in libarchive.so.*) ;; *) it_fail "libarchive check names no soname: '$soname'" ;; esac
+lib=$(readlink -f "$(pkg-config --variable=libdir libarchive)/$soname")
+[ -f "$lib" ] || it_fail "no $lib"
+# the library gone from this host (a private mount namespace): FAIL, and the build is skipped
+set +e
+unshare --mount sh -c 'mount --bind /dev/null "$1" && exec "$2" doctor --no-remotes' sh "$lib" "$MOLCACHE" > "$IT_DIR/out.txt" 2>&1
+rc=$?
+set -e
+[ $rc = 1 ] || { cat "$IT_DIR/out.txt"; it_fail "libarchive missing: rc $rc, want 1"; }
+grep -q "^FAIL  libarchive .*cannot load libarchive" "$IT_DIR/out.txt" || { cat "$IT_DIR/out.txt"; it_fail "libarchive missing: message"; }
+grep -q "hint: install libarchive" "$IT_DIR/out.txt" || it_fail "libarchive missing: hint"
+grep -q "^SKIP  build .*libarchive" "$IT_DIR/out.txt" || { cat "$IT_DIR/out.txt"; it_fail "libarchive missing: build not skipped"; }
+grep -q "^PASS  engine" "$IT_DIR/out.txt" || it_fail "libarchive missing: engine should pass"
+ok "doctor loads libarchive ($soname): FAIL with a hint and the build skipped when the host lacks it"
 
 # ---- a fake engine: /_ping and /version fine, /build broken or classic -----
 cat > "$IT_DIR/fake_engine.py" <<'PY'
