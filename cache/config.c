@@ -1,6 +1,6 @@
 /* config.c — settings: built-in defaults, the "key = value" config file, then the environment. */
 #include "config.h"
-#include "key.h"
+#include "names.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,6 @@
 /* context.c — a build-context directory streamed, on demand, as a deterministic tar (libarchive). */
 #include "context.h"
+#include "ignore.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -14,8 +15,6 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-/* Module-private, in ignore.c. */
-int mc_ignore_may_reinclude_(const struct mc_ignore *ig, const char *dir);
 
 /*
  * libarchive is loaded on first use (dlopen): only a miss streams a context,

@@ -15,6 +15,8 @@
 #include "context.h"
 #include "dockerfile.h"
 #include "key.h"
+#include "names.h"
+#include "url.h"
 #include "recover.h"
 #include "trace.h"
 

@@ -10,7 +10,7 @@
 
 #include "../cache/context.h"
 #include "../cache/git.h"
-#include "../cache/key.h"
+#include "../cache/url.h"
 #include "../cache/recover.h"
 #include "cli.h"
 #include "format.h"

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../cache/key.h"
 
 /* History entries that never make a layer (classic builder "#(nop)" steps,
  * BuildKit metadata instructions). Only asked about entries of 0 bytes. */

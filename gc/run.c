@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../cache/key.h"
 
 struct run {
 	const struct mc_gc_env *env;

@@ -146,6 +146,10 @@ int mc_index_meta_put(struct mc_index *ix, const char *name, const char *value);
  * out: the id (at most 64 chars) + NUL.
  */
 int mc_index_root_id(struct mc_index *ix, char out[65], const char *legacy);
+/* The identity a root had before ids were random (the first 16 hex digits of
+ * sha256(root path)): an index upgraded from then keeps it, so the images it
+ * labelled stay its own. New roots get a random id (mc_index_root_id). */
+void mc_root_id_legacy(char out[17], const char *root);
 /* The meta name that holds it (doctor --repair restores it from the labels). */
 #define MC_META_ROOT_ID "root-id"
 

@@ -87,6 +87,9 @@ char *mc_strndup(const char *s, size_t n);
 /* malloc'd printf. */
 char *mc_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* sha256 of data as 64 lowercase hex + NUL (OpenSSL EVP). */
+void mc_sha256_hex(char out[65], const void *data, size_t n);
+
 /* Milliseconds since the epoch / a monotonic clock. */
 int64_t mc_now_ms(void);
 int64_t mc_mono_ms(void);
@@ -102,6 +105,10 @@ void mc_format_duration_go(char out[32], int64_t ms);
 
 /* mkdir -p with mode for every component created. */
 int mc_mkdir_p(const char *path, unsigned mode);
+/* Calls fn for each directory path names, outermost first ("a", "a/b", "a/b/c"
+ * for "a/b/c"; "/x", "/x/y" for "/x/y"), stopping at the first nonzero return,
+ * which it returns. "" and "/" name none: 0 without a call. */
+int mc_path_each_dir(const char *path, int (*fn)(const char *dir, void *ud), void *ud);
 /* Remove a directory tree without following symlinks; never crosses into
  * another filesystem object than the one named. ENOENT is success. */
 int mc_rm_rf(const char *path);
