@@ -88,7 +88,8 @@ struct mc_entry {
 
 struct mc_index;
 
-/* Opens (creating) the index: WAL, busy timeout 10 s, foreign keys, forward
+/* Opens (creating) the index: WAL, busy timeout 10 s (no foreign keys: rows
+ * point at keys loosely, and gc tidies what dangles), forward
  * migrations to the current schema inside one transaction. A newer schema than
  * this binary knows is an error (MC_EINVAL) with a hint. */
 int mc_index_open(struct mc_index **out, const char *path);
