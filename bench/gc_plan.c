@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cache/key.h"
 #include "gc/gc.h"
 
 int main(int argc, char **argv)

@@ -1,6 +1,6 @@
 /* config.c — settings: built-in defaults, the "key = value" config file, then the environment. */
 #include "config.h"
-#include "key.h"
+#include "names.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +36,8 @@ void mc_config_init(struct mc_config *c)
 	c->remote_timeout_s = 60;
 	c->build_stall_ms = c->build_timeout_ms = -1;
 	c->failure_backoff_ms = MC_FAILURE_BACKOFF_DEFAULT_MS;
+	c->gc_max_age_ms = c->gc_max_size_bytes = -1;
+	c->gc_keep = -1;
 }
 
 void mc_config_release(struct mc_config *c)
@@ -50,9 +52,6 @@ void mc_config_release(struct mc_config *c)
 	free(c->networkmode);
 	free(c->ca_file);
 	free(c->git_token);
-	free(c->gc_max_age);
-	free(c->gc_max_size);
-	free(c->gc_keep);
 	mc_strv_release(&c->runtimes);
 	mc_strv_release(&c->build_args);
 	memset(c, 0, sizeof(*c));
@@ -180,6 +179,32 @@ static int parse_backoff(int64_t *out, const char *s, const char *where)
 		return mc_error_set(MC_EINVAL, "%s: failure backoff '%.32s': want a duration like 30s, 1m or 1h (0: off)",
 				    where, s);
 	*out = ms;
+	return 0;
+}
+
+/* gc_max_age (a duration), gc_max_size (a size), gc_keep (a count); an empty
+ * value unsets the default. */
+static int parse_gc(struct mc_config *c, const char *key, const char *s, const char *where)
+{
+	char *end;
+	long n;
+
+	if (!strncmp(key, "gc_max_age", 10)) {
+		if (*s && mc_parse_duration(&c->gc_max_age_ms, s))
+			return mc_error_set(MC_EINVAL, "%s: gc_max_age '%.32s': want a duration like 12h, 7d or 2w", where, s);
+		if (!*s)
+			c->gc_max_age_ms = -1;
+	} else if (!strncmp(key, "gc_max_size", 11)) {
+		if (*s && mc_parse_size(&c->gc_max_size_bytes, s))
+			return mc_error_set(MC_EINVAL, "%s: gc_max_size '%.32s': want a size like 500M or 20G", where, s);
+		if (!*s)
+			c->gc_max_size_bytes = -1;
+	} else {
+		n = strtol(s, &end, 10);
+		if (*s && (*end || n < 0 || n > MC_GC_KEEP_MAX))
+			return mc_error_set(MC_EINVAL, "%s: gc_keep '%.32s': want a count (0..%d)", where, s, MC_GC_KEEP_MAX);
+		c->gc_keep = *s ? (int)n : -1;
+	}
 	return 0;
 }
 
@@ -313,12 +338,8 @@ static int apply_line(struct mc_config *c, const char *key, size_t klen, const c
 		ret = parse_gate(&c->build_timeout_ms, val, where, "build_timeout");
 	else if (KEY_IS("failure_backoff"))
 		ret = parse_backoff(&c->failure_backoff_ms, val, where);
-	else if (KEY_IS("gc_max_age"))
-		set_or_default(&c->gc_max_age, val, NULL);
-	else if (KEY_IS("gc_max_size"))
-		set_or_default(&c->gc_max_size, val, NULL);
-	else if (KEY_IS("gc_keep"))
-		set_or_default(&c->gc_keep, val, NULL);
+	else if (KEY_IS("gc_max_age") || KEY_IS("gc_max_size") || KEY_IS("gc_keep"))
+		ret = parse_gc(c, key, val, where);
 	else {
 		char *k = shown_key(key, klen);
 		ret = mc_error_set(MC_EINVAL, "%s: unknown key '%s'", where, k);

@@ -8,7 +8,8 @@
  *   build_timeout (durations; MOLECULE_BUILD_STALL_GRACE_S and
  *   MOLECULE_BUILD_CEILING_S apply only where the file sets none),
  *   failure_backoff (30s, 1m, 1h; 0 = off), gc_max_age, gc_max_size, gc_keep (defaults for
- *   gc's --max-age, --max-size and --keep; checked when gc runs)
+ *   gc's --max-age, --max-size and --keep; parsed here, at load, so a typo fails
+ *   every command and doctor at once rather than the nightly gc)
  * Environment: MOLCACHE_REPO_PREFIX (or MOLECULE_LOCAL_TEMPLATE_REPO_PREFIX),
  * MOLCACHE_REF, MOLCACHE_PLATFORM (or MOLECULE_IMAGE_PLATFORM), DOCKER_HOST,
  * MOLCACHE_CA_FILE (or GIT_SSL_CAINFO),
@@ -41,10 +42,15 @@ struct mc_config {
 	/* after a failed build, ensure of that key fails at once for this long,
 	 * doubling per repeated failure up to MC_FAILURE_BACKOFF_CAP_MS; 0 = off */
 	int64_t failure_backoff_ms;
-	char *gc_max_age, *gc_max_size, *gc_keep; /* gc policy defaults, as written */
+	/* gc policy defaults; -1 = unset (gc's own default applies) */
+	int64_t gc_max_age_ms;
+	int64_t gc_max_size_bytes;
+	int gc_keep;
 };
 
 #define MC_FAILURE_BACKOFF_DEFAULT_MS 60000LL
+/* gc_keep and gc --keep: at most this many entries per runtime */
+#define MC_GC_KEEP_MAX 1000000
 #define MC_FAILURE_BACKOFF_CAP_MS 3600000LL
 /* a longer base than a day is a mistake */
 #define MC_FAILURE_BACKOFF_MAX_MS 86400000LL

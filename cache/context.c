@@ -1,5 +1,6 @@
 /* context.c — a build-context directory streamed, on demand, as a deterministic tar (libarchive). */
 #include "context.h"
+#include "ignore.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -14,16 +15,15 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-/* Module-private, in ignore.c. */
-int mc_ignore_may_reinclude_(const struct mc_ignore *ig, const char *dir);
 
 /*
  * libarchive is loaded on first use (dlopen): only a miss streams a context,
  * and loading it with what it pulls in (libxml2, ICU, nettle, …) at every
- * process start cost each cache hit ~5 ms. la holds every function used.
+ * process start cost each cache hit ~5 ms. la holds every function used. The
+ * soname is read from the library at configure time (CMakeLists.txt).
  */
 #ifndef MC_LIBARCHIVE_SONAME
-#define MC_LIBARCHIVE_SONAME "libarchive.so.13"
+#error "MC_LIBARCHIVE_SONAME comes from CMake: the SONAME of the libarchive found by pkg-config"
 #endif
 #define LA_FUNCS(X) \
 	X(archive_write_new) X(archive_write_set_format_pax_restricted) X(archive_write_open) \
@@ -41,23 +41,35 @@ static struct {
 #undef X
 } la;
 
-static int la_load(void)
+const char *mc_context_archive_soname(void) { return MC_LIBARCHIVE_SONAME; }
+
+int mc_context_load_archive(const char *soname)
 {
 	static int loaded;
 	void *h;
+	int ret = 0;
 
 	if (loaded)
 		return 0;
-	if (!(h = dlopen(MC_LIBARCHIVE_SONAME, RTLD_NOW | RTLD_LOCAL))) {
-		int ret = mc_error_set(MC_ERR, "cannot load libarchive: %s", dlerror());
+	if (!soname)
+		soname = MC_LIBARCHIVE_SONAME;
+	if (!(h = dlopen(soname, RTLD_NOW | RTLD_LOCAL))) {
+		ret = mc_error_set(MC_ERR, "cannot load libarchive: %s", dlerror());
 		mc_error_hint("install libarchive (Debian package: libarchive13)");
 		return ret;
 	}
-#define X(f)                                                                                   \
-	if (!(*(void **)&la.f = dlsym(h, #f)))                                                     \
-		return mc_error_set(MC_ERR, "cannot load libarchive: '%s' has no %s", MC_LIBARCHIVE_SONAME, #f);
+#define X(f)                                                                                             \
+	if (!ret && !(*(void **)&la.f = dlsym(h, #f)))                                                   \
+		ret = mc_error_set(MC_ERR, "cannot load libarchive: '%s' has no %s", soname, #f);
 	LA_FUNCS(X)
 #undef X
+	if (ret) {
+		/* a library without every function is no libarchive we can use: let it go */
+		dlclose(h);
+		memset(&la, 0, sizeof(la));
+		mc_error_hint("install libarchive 3 (Debian package: libarchive13)");
+		return ret;
+	}
 	loaded = 1;
 	return 0;
 }
@@ -393,7 +405,7 @@ static int open_context(struct mc_context **out, const char *dir, const char *do
 	if (drops)
 		*drops = 0;
 	c->rootfd = c->fd = c->dirfd = -1;
-	if ((ret = la_load()))
+	if ((ret = mc_context_load_archive(NULL)))
 		goto done;
 	if ((c->rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		ret = sys_err("cannot open build context", dir);

@@ -10,7 +10,7 @@
  * written as hard links. Modes are git's, not the disk's (which follow the
  * umask of whoever checked the tree out): 0644 files, 0755 for a file with
  * any x bit and for directories, 0777 symlinks. .dockerignore at the root is applied
- * with Docker's rules (see mc_ignore_*); the Dockerfile and .dockerignore are
+ * with Docker's rules (ignore.h); the Dockerfile and .dockerignore are
  * always sent.
  */
 #ifndef MC_CONTEXT_H
@@ -21,6 +21,13 @@
 #include "../util/mc_util.h"
 
 struct mc_context;
+
+/* Loads libarchive with dlopen (soname NULL: the one CMake found,
+ * mc_context_archive_soname()); mc_context_open() does on first use, doctor
+ * does to check the host. 0 once loaded; MC_ERR with dlerror()'s words, or
+ * naming a missing function (the handle is closed again), and a hint. */
+int mc_context_load_archive(const char *soname);
+const char *mc_context_archive_soname(void);
 
 /* Walks dir (lstat, no symlink following) and prepares the stream.
  * dockerfile is the Dockerfile path relative to dir (never excluded). */
@@ -38,15 +45,5 @@ ssize_t mc_context_read(struct mc_context *c, void *buf, size_t n);
 /* Bytes produced so far. */
 size_t mc_context_bytes(const struct mc_context *c);
 void mc_context_free(struct mc_context *c);
-
-/* .dockerignore (Docker's patternmatcher rules): '#' comments, blank lines,
- * leading '/' and "./" dropped, paths cleaned, '*', '?', '[…]', '**' (any
- * number of path segments), '!' exceptions (last match wins), and a pattern
- * that matches a directory excludes everything under it. */
-struct mc_ignore;
-int mc_ignore_parse(struct mc_ignore **out, const char *text, size_t len);
-/* 1 when the relative path (no leading "./") is excluded. */
-int mc_ignore_match(const struct mc_ignore *ig, const char *path);
-void mc_ignore_free(struct mc_ignore *ig);
 
 #endif

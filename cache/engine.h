@@ -10,7 +10,6 @@
 #ifndef MC_ENGINE_H
 #define MC_ENGINE_H
 
-#include <jansson.h>
 #include <stdint.h>
 #include "../util/mc_util.h"
 #include "context.h"
@@ -37,18 +36,41 @@ int mc_engine_buildkit(const struct mc_engine *e);
 /* Forces the builder for tests and doctor: 1 BuildKit, 0 classic. */
 void mc_engine_set_buildkit(struct mc_engine *e, int on);
 
-/* Image facts. */
+/* Image facts. Only engine.c knows the Engine API's paths and JSON shapes:
+ * the rest of molcache reads images through this struct. */
 struct mc_image {
 	char id[80];   /* "sha256:…" */
 	int64_t size;
-	struct mc_strv tags; /* RepoTags: "repo:tag" */
+	int64_t created;       /* seconds since the epoch */
+	struct mc_strv tags;   /* RepoTags: "repo:tag" */
+	struct mc_strv labels; /* "name=value", sorted */
+	struct mc_strv layers; /* RootFS.Layers diff ids, base first (inspect only) */
 };
-#define MC_IMAGE_INIT { "", 0, MC_STRV_INIT }
+#define MC_IMAGE_INIT { "", 0, 0, MC_STRV_INIT, MC_STRV_INIT, MC_STRV_INIT }
 /* GET /images/{name}/json: MC_ENOTFOUND on 404 (branch on status, never text).
  * out may be NULL; if not, it must be initialised (MC_IMAGE_INIT) and is
  * replaced; release it with mc_image_release(). */
 int mc_engine_image_inspect(struct mc_engine *e, const char *name, struct mc_image *out);
 void mc_image_release(struct mc_image *img);
+/* The value of label name, or NULL when the image has none by that name. */
+const char *mc_image_label(const struct mc_image *img, const char *name);
+
+/* GET /images/json[?all=1][&filters={"label":[…]}]: the images carrying every
+ * label of labels ("name" or "name=value"; NULL or empty: every image), with
+ * all != 0 untagged parents too. *out: n images (no layers: a list does not
+ * say them); free with mc_images_free(). The filter is written by jansson and
+ * escaped by curl, so label values may hold anything. */
+int mc_engine_image_list(struct mc_image **out, size_t *n, struct mc_engine *e, const struct mc_strv *labels, int all);
+void mc_images_free(struct mc_image *v, size_t n);
+
+/* One build step of an image, newest first as the engine lists them. */
+struct mc_image_step {
+	int64_t size;      /* bytes of the layer it made; 0 for none */
+	char *created_by;  /* the instruction, or NULL */
+};
+/* GET /images/{name}/history. MC_ENOTFOUND when the image is gone. */
+int mc_engine_image_history(struct mc_image_step **out, size_t *n, struct mc_engine *e, const char *name);
+void mc_image_steps_free(struct mc_image_step *v, size_t n);
 /* POST /images/{src}/tag?repo=&tag=. MC_ENOTFOUND when src is missing. */
 int mc_engine_image_tag(struct mc_engine *e, const char *src, const char *repo, const char *tag);
 /* DELETE /images/{name}[?force=1]. MC_ENOTFOUND on 404, MC_ELOCKED on 409
@@ -93,16 +115,7 @@ struct mc_build_req {
 int mc_engine_build(struct mc_engine *e, const struct mc_build_req *req, char out_id[80],
 		    struct mc_buf *log);
 
-/* GET path and parse the 200 answer as JSON (*out: the caller json_decref()s
- * it). MC_ENOTFOUND on 404, MC_EENGINE on any other status or bad JSON. */
-int mc_engine_get_json(json_t **out, struct mc_engine *e, const char *path);
-
 /* GET path and return the body (for tests/doctor); status in *status. */
 int mc_engine_get(struct mc_engine *e, const char *path, long *status, struct mc_buf *body);
-
-/* GET /images/json?filters={"label":[…]}: the images carrying every label of
- * labels ("name" or "name=value"). *out: a JSON array of image summaries (Id,
- * RepoTags, Created, Size, Labels); the caller json_decref()s it. */
-int mc_engine_images_labelled(json_t **out, struct mc_engine *e, const struct mc_strv *labels);
 
 #endif

@@ -15,6 +15,8 @@
 #include "context.h"
 #include "dockerfile.h"
 #include "key.h"
+#include "names.h"
+#include "url.h"
 #include "recover.h"
 #include "trace.h"
 
@@ -762,11 +764,11 @@ static int adopt(struct run *r, struct mc_ensure_result *out)
 {
 	struct mc_strv want = MC_STRV_INIT;
 	struct mc_entry e = { 0 };
-	json_t *list = NULL, *im, *pick = NULL;
+	struct mc_image *list = NULL, *pick = NULL;
 	const char *root_id, *id;
 	char *tree = NULL, *repo = NULL, *lk, *lr;
 	struct stat st;
-	size_t i;
+	size_t i, n = 0;
 	int ret;
 
 	if ((ret = mc_ctx_root_id(r->ctx, &root_id)))
@@ -775,17 +777,15 @@ static int adopt(struct run *r, struct mc_ensure_result *out)
 	mc_strv_push(&want, lr = mc_asprintf("molcache.root=%s", root_id));
 	free(lk);
 	free(lr);
-	if ((ret = mc_engine_images_labelled(&list, r->eng, &want)))
+	if ((ret = mc_engine_image_list(&list, &n, r->eng, &want, 0)))
 		goto done;
 	/* the newest, should there be several */
-	json_array_foreach(list, i, im)
-		if (json_string_value(json_object_get(im, "Id")) &&
-		    (!pick || json_integer_value(json_object_get(im, "Created")) >
-				      json_integer_value(json_object_get(pick, "Created"))))
-			pick = im;
+	for (i = 0; i < n; i++)
+		if (!pick || list[i].created > pick->created)
+			pick = &list[i];
 	if (!pick)
 		goto done;
-	id = json_string_value(json_object_get(pick, "Id"));
+	id = pick->id;
 	tree = mc_asprintf("%s/%s", r->ctx->paths.trees, r->key);
 	entry_of_run(&e, r);
 	e.image_id = (char *)id;
@@ -794,8 +794,8 @@ static int adopt(struct run *r, struct mc_ensure_result *out)
 		e.tree_bytes = mc_du(tree);
 	}
 	e.state = MC_STATE_READY;
-	e.image_bytes = (int64_t)json_integer_value(json_object_get(pick, "Size"));
-	e.created_ms = (int64_t)json_integer_value(json_object_get(pick, "Created")) * 1000;
+	e.image_bytes = pick->size;
+	e.created_ms = pick->created * 1000;
 	e.last_used_ms = mc_now_ms();
 	repo = mc_image_repo(r->runtime);
 	if ((ret = mc_engine_image_tag(r->eng, id, repo, r->tag + strlen(repo) + 1)) || (ret = mc_index_put(r->ix, &e)) ||
@@ -803,7 +803,7 @@ static int adopt(struct run *r, struct mc_ensure_result *out)
 		goto done;
 	ret = 1;
 done:
-	json_decref(list);
+	mc_images_free(list, n);
 	mc_strv_release(&want);
 	free(tree);
 	free(repo);

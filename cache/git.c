@@ -17,7 +17,7 @@
 #include <git2.h>
 
 #include "config.h"
-#include "key.h"
+#include "url.h"
 
 /* libgit2 asks again after the server rejects credentials; stop the loop here. */
 #define MC_GIT_MAX_AUTH_ATTEMPTS 3
@@ -170,34 +170,6 @@ static int is_sha(const char *s)
 	return s[40] == '\0';
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* URL userinfo is percent-encoded ("p%40ss" for "p@ss"); libgit2 wants the plain bytes. */
-static char *pct_decode(const char *s, size_t n)
-{
-	char *out = mc_malloc(n + 1);
-	size_t i, j = 0;
-
-	for (i = 0; i < n; i++) {
-		if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-			out[j++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-			i += 2;
-		} else {
-			out[j++] = s[i];
-		}
-	}
-	out[j] = '\0';
-	return out;
-}
-
 static void creds_add_secret(struct mc_git_creds *c, const char *s)
 {
 	size_t i;
@@ -218,39 +190,23 @@ static void creds_add_secret(struct mc_git_creds *c, const char *s)
  */
 static void creds_init(struct mc_git_creds *c, const char *url, const char *token)
 {
-	const char *auth, *end, *at = NULL, *colon, *p;
-	char *raw = NULL;
+	struct mc_url_cred uc;
 
 	memset(c, 0, sizeof(*c));
-	auth = url ? strstr(url, "://") : NULL;
-	if (auth) {
-		auth += 3;
-		end = auth + strcspn(auth, "/?#");
-		for (p = auth; p < end; p++)
-			if (*p == '@')
-				at = p;
-	}
-	if (at) {
-		colon = memchr(auth, ':', (size_t)(at - auth));
-		if (colon) {
-			c->user = pct_decode(auth, (size_t)(colon - auth));
-			c->pass = pct_decode(colon + 1, (size_t)(at - colon - 1));
-			creds_add_secret(c, c->pass);
-			raw = mc_strndup(colon + 1, (size_t)(at - colon - 1));
-		} else {
-			c->user = pct_decode(auth, (size_t)(at - auth));
-			c->pass = mc_strdup("x-oauth-basic");
-			creds_add_secret(c, c->user);
-			raw = mc_strndup(auth, (size_t)(at - auth));
-		}
+	/* scp-like userinfo is ssh's user name, which libgit2 reads from the URL itself */
+	if (mc_url_credentials(&uc, url) && !uc.scp) {
+		c->user = uc.user;
+		c->pass = uc.pass ? uc.pass : mc_strdup("x-oauth-basic");
+		creds_add_secret(c, uc.pass ? uc.pass : uc.user);
+		uc.user = uc.pass = NULL;
 	} else if (token && *token) {
 		c->user = mc_strdup("molcache");
 		c->pass = mc_strdup(token);
 	}
 	/* The secret as written in the URL too, percent-encoding and all: messages may quote either form. */
-	creds_add_secret(c, raw);
+	creds_add_secret(c, uc.raw);
 	creds_add_secret(c, token);
-	free(raw);
+	mc_url_cred_release(&uc);
 }
 
 static void creds_release(struct mc_git_creds *c)

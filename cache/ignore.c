@@ -1,5 +1,5 @@
 /* ignore.c — .dockerignore parsing and matching with Docker's patternmatcher rules. */
-#include "context.h"
+#include "ignore.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -512,13 +512,10 @@ int mc_ignore_match(const struct mc_ignore *ig, const char *path)
 }
 
 /*
- * Module-private (context.c): 1 when some exception could re-include a path
- * strictly under the excluded directory dir, so the walk must go in. A pattern
- * with '*' or '?' only, fewer segments than dir/x, can match dir/x only where it
- * already matches dir or a parent — and then dir would not be excluded. "**",
+ * Why "no" is safe: a pattern with '*' or '?' only, fewer segments than dir/x,
+ * can match dir/x only where it already matches dir or a parent — and then dir would not be excluded. "**",
  * classes (a negated one matches '/') and escapes are answered yes.
  */
-int mc_ignore_may_reinclude_(const struct mc_ignore *ig, const char *dir);
 int mc_ignore_may_reinclude_(const struct mc_ignore *ig, const char *dir)
 {
 	size_t nd = 1, dlen = strlen(dir);

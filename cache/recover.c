@@ -46,15 +46,14 @@ static int is_key(const char *s)
 	return n == 64;
 }
 
-int mc_entry_from_image(struct mc_entry *out, json_t *image, const char *trees_dir, int64_t now_ms)
+int mc_entry_from_image(struct mc_entry *out, const struct mc_image *image, const char *trees_dir, int64_t now_ms)
 {
 	static const char *const need[] = { "molcache.key",	   "molcache.key-format",      "molcache.runtime",
 					    "molcache.repo-prefix", "molcache.ref",	       "molcache.commit",
 					    "molcache.dockerfile",  "molcache.dockerfile-hash", "molcache.platform",
 					    "molcache.build-args" };
-	json_t *labels = json_object_get(image, "Labels");
 	const char *v[sizeof(need) / sizeof(need[0])];
-	const char *id = json_string_value(json_object_get(image, "Id"));
+	const char *id = image->id[0] ? image->id : NULL;
 	struct mc_strv args = MC_STRV_INIT;
 	char fmt[16], key[65], *tree = NULL;
 	struct stat st;
@@ -66,7 +65,7 @@ int mc_entry_from_image(struct mc_entry *out, json_t *image, const char *trees_d
 		goto done;
 	}
 	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
-		if (!(v[i] = json_string_value(json_object_get(labels, need[i])))) {
+		if (!(v[i] = mc_image_label(image, need[i]))) {
 			ret = mc_error_set(MC_EINVAL, "no label %s (built before labels carried every input)", need[i]);
 			goto done;
 		}
@@ -107,8 +106,8 @@ int mc_entry_from_image(struct mc_entry *out, json_t *image, const char *trees_d
 		tree = NULL;
 	}
 	out->state = MC_STATE_READY;
-	out->image_bytes = (int64_t)json_integer_value(json_object_get(image, "Size"));
-	out->created_ms = (int64_t)json_integer_value(json_object_get(image, "Created")) * 1000;
+	out->image_bytes = image->size;
+	out->created_ms = image->created * 1000;
 	/* when it was last used is not in the engine: now keeps gc's age policy
 	 * from evicting everything at once right after a repair */
 	out->last_used_ms = now_ms;
@@ -140,9 +139,9 @@ int mc_recover_root_id(struct mc_ctx *ctx, char out[65])
 {
 	struct mc_strv keys = MC_STRV_INIT, want = MC_STRV_INIT, ids = MC_STRV_INIT;
 	struct mc_engine *eng;
-	json_t *list = NULL, *im;
+	struct mc_image *list = NULL;
 	int64_t *count = NULL;
-	size_t i, best = 0;
+	size_t i, n = 0, best = 0;
 	int ret, tie = 0;
 
 	out[0] = 0;
@@ -154,13 +153,12 @@ int mc_recover_root_id(struct mc_ctx *ctx, char out[65])
 	}
 	mc_strv_push(&want, "molcache.root");
 	mc_strv_push(&want, "molcache.key");
-	if ((ret = mc_ctx_engine(ctx, &eng)) || (ret = mc_engine_images_labelled(&list, eng, &want)))
+	if ((ret = mc_ctx_engine(ctx, &eng)) || (ret = mc_engine_image_list(&list, &n, eng, &want, 0)))
 		goto done;
-	count = mc_calloc(json_array_size(list) + 1, sizeof(*count));
-	json_array_foreach(list, i, im) {
-		json_t *l = json_object_get(im, "Labels");
-		const char *k = json_string_value(json_object_get(l, "molcache.key"));
-		const char *r = json_string_value(json_object_get(l, "molcache.root"));
+	count = mc_calloc(n + 1, sizeof(*count));
+	for (i = 0; i < n; i++) {
+		const char *k = mc_image_label(&list[i], "molcache.key");
+		const char *r = mc_image_label(&list[i], "molcache.root");
 		long at;
 		if (!k || !r || !*r || strlen(r) > 64 || !mc_strv_has_sorted(&keys, k))
 			continue;
@@ -194,7 +192,7 @@ int mc_recover_root_id(struct mc_ctx *ctx, char out[65])
 	}
 	snprintf(out, 65, "%s", ids.v[best]);
 done:
-	json_decref(list);
+	mc_images_free(list, n);
 	free(count);
 	mc_strv_release(&keys);
 	mc_strv_release(&want);
@@ -320,24 +318,19 @@ done:
 
 static int by_created(const void *a, const void *b)
 {
-	json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "Created"));
-	json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "Created"));
+	int64_t x = (*(const struct mc_image *const *)a)->created;
+	int64_t y = (*(const struct mc_image *const *)b)->created;
 	return x < y ? -1 : x > y;
 }
 
-static int has_tag(json_t *image, const char *tag)
+static int has_tag(const struct mc_image *image, const char *tag)
 {
-	size_t i;
-	json_t *t;
-	json_array_foreach(json_object_get(image, "RepoTags"), i, t)
-		if (json_is_string(t) && !strcmp(json_string_value(t), tag))
-			return 1;
-	return 0;
+	return mc_strv_find(&image->tags, tag) >= 0;
 }
 
 /* Each runtime whose :latest names no ready row gets the image carrying
  * molcache/<runtime>:latest, else its newest. rows[i] came from images[i]. */
-static int repair_latest(struct mc_index *ix, struct mc_engine *eng, struct mc_entry *rows, json_t **images, size_t n,
+static int repair_latest(struct mc_index *ix, struct mc_engine *eng, struct mc_entry *rows, const struct mc_image **images, size_t n,
 			 struct mc_repair_report *out)
 {
 	struct mc_strv done_rt = MC_STRV_INIT;
@@ -387,7 +380,8 @@ int mc_repair(struct mc_ctx *ctx, const struct mc_repair_opts *opts, struct mc_r
 	struct mc_engine *eng;
 	struct mc_strv want = MC_STRV_INIT;
 	struct mc_entry *rows = NULL;
-	json_t *list = NULL, **images = NULL;
+	struct mc_image *list = NULL;
+	const struct mc_image **images = NULL;
 	char old_id[65] = "", *root_label = NULL;
 	size_t n = 0, nrows = 0;
 	struct stat st;
@@ -407,12 +401,11 @@ int mc_repair(struct mc_ctx *ctx, const struct mc_repair_opts *opts, struct mc_r
 	root_label = mc_asprintf("molcache.root=%s", out->root_id);
 	mc_strv_push(&want, root_label);
 	mc_strv_push(&want, "molcache.key");
-	if ((ret = mc_engine_images_labelled(&list, eng, &want)))
+	if ((ret = mc_engine_image_list(&list, &n, eng, &want, 0)))
 		goto done;
-	n = json_array_size(list);
 	images = mc_calloc(n + 1, sizeof(*images));
 	for (size_t i = 0; i < n; i++)
-		images[i] = json_array_get(list, i);
+		images[i] = &list[i];
 	/* oldest first: for a key with two images, the newest one's row wins */
 	qsort(images, n, sizeof(*images), by_created);
 	rows = mc_calloc(n + 1, sizeof(*rows));
@@ -421,7 +414,7 @@ int mc_repair(struct mc_ctx *ctx, const struct mc_repair_opts *opts, struct mc_r
 		goto done;
 	for (size_t i = 0; i < n; i++) {
 		struct mc_entry e, cur = { 0 };
-		const char *id = json_string_value(json_object_get(images[i], "Id"));
+		const char *id = images[i]->id;
 		if (mc_entry_from_image(&e, images[i], ctx->paths.trees, mc_now_ms())) {
 			char *why = mc_asprintf("%.19s: %s", id ? id : "?", mc_error_msg());
 			mc_strv_push(&out->skipped, why);
@@ -469,7 +462,7 @@ int mc_repair(struct mc_ctx *ctx, const struct mc_repair_opts *opts, struct mc_r
 rollback:
 	mc_index_rollback(ix);
 done:
-	json_decref(list);
+	mc_images_free(list, n);
 	free(images);
 	mc_entries_free(rows, nrows);
 	mc_strv_release(&want);

@@ -12,21 +12,21 @@
 #ifndef MC_RECOVER_H
 #define MC_RECOVER_H
 
-#include <jansson.h>
+#include "engine.h"
 #include "ensure.h"
 
 /* Appends "name=value" labels for every key input of e and the root id. */
 void mc_labels_of_entry(struct mc_strv *out, const struct mc_entry *e, const char *root_id);
 
 /*
- * A ready row from one image summary of GET /images/json (Id, Created, Size,
- * Labels): its inputs from the labels, image id and size from the engine,
+ * A ready row from one image of mc_engine_image_list() (id, created, size,
+ * labels): its inputs from the labels, image id and size from the engine,
  * trees/<key> under trees_dir when that directory exists, last use now_ms.
  * The key is derived again from the labelled inputs and must equal the
  * molcache.key label: MC_EINVAL (message says why) for an image whose labels
  * are incomplete (built before they carried every input) or disagree.
  */
-int mc_entry_from_image(struct mc_entry *out, json_t *image, const char *trees_dir, int64_t now_ms);
+int mc_entry_from_image(struct mc_entry *out, const struct mc_image *image, const char *trees_dir, int64_t now_ms);
 
 /*
  * The root id of this cache root, from the engine: among images labelled

@@ -10,7 +10,7 @@
 
 #include "../cache/context.h"
 #include "../cache/git.h"
-#include "../cache/key.h"
+#include "../cache/url.h"
 #include "../cache/recover.h"
 #include "cli.h"
 #include "format.h"
@@ -20,10 +20,11 @@ static const char usage_text[] =
 	"\n"
 	"Checks what ensure needs, by doing it: the cache root (exists, mode 0700,\n"
 	"writable), the index's integrity, that the Docker engine answers (and its\n"
-	"API version), a real BuildKit build of a tiny FROM scratch image (removed\n"
-	"afterwards), that each configured runtime's template repository resolves,\n"
-	"and the free disk space at the root. Each check prints PASS, WARN, FAIL (or\n"
-	"SKIP when an earlier failure makes it moot) with a hint for fixing it.\n"
+	"API version), that libarchive loads (only a miss needs it), a real BuildKit\n"
+	"build of a tiny FROM scratch image (removed afterwards), that each configured\n"
+	"runtime's template repository resolves, and the free disk space at the root.\n"
+	"Each check prints PASS, WARN, FAIL (or SKIP when an earlier failure makes\n"
+	"it moot) with a hint for fixing it.\n"
 	"\n"
 	"  --repair               rebuild the index from the engine's image labels and trees/\n"
 	"                         first: a damaged index is moved aside (index.db.corrupt-TIME),\n"
@@ -237,6 +238,21 @@ static int write_file(const char *dir, const char *name, const char *text)
 		ret = mc_error_errno(path);
 	free(path);
 	return ret;
+}
+
+/* libarchive is loaded only by a miss (a hit must not pay for it), so a host
+ * without it would pass every hit and fail on its first build: load it here. */
+static int check_archive(struct report *r, struct mc_ctx *ctx)
+{
+	if (mc_context_load_archive(NULL)) {
+		add_error(r, ctx, "libarchive", FAIL, NULL, "install libarchive (Debian package: libarchive13)");
+		mc_error_clear();
+		return -1;
+	}
+	add(r, "libarchive", PASS, mc_asprintf("%s loads (a miss streams build contexts with it)",
+					       mc_context_archive_soname()),
+	    NULL);
+	return 0;
 }
 
 /* A real build through the same API call ensure makes: the capability, not a
@@ -474,12 +490,14 @@ int cmd_doctor(struct mc_ctx *ctx, int argc, char **argv)
 	if (repair)
 		do_repair(&r, ctx, root_id);
 	check_index(&r, ctx);
-	if (!check_engine(&r, ctx, &eng)) {
-		if (build)
-			check_build(&r, ctx, eng);
-	} else if (build) {
+	int engine_err = check_engine(&r, ctx, &eng);
+	int archive_err = check_archive(&r, ctx);
+	if (build && engine_err)
 		add(&r, "build", SKIP, mc_strdup("no engine to build with"), NULL);
-	}
+	else if (build && archive_err)
+		add(&r, "build", SKIP, mc_strdup("no libarchive to send a build context with"), NULL);
+	else if (build)
+		check_build(&r, ctx, eng);
 	if (remotes)
 		check_remotes(&r, ctx);
 	check_disk(&r, ctx);

@@ -119,8 +119,8 @@ static int keep_opt(int *out, const char *what, const char *s)
 {
 	char *end;
 	long n = strtol(s, &end, 10);
-	if (!*s || *end || n < 0 || n > 1000000)
-		return mc_cli_usage_error("gc", "%s '%s': want a count (0..1000000)", what, s);
+	if (!*s || *end || n < 0 || n > MC_GC_KEEP_MAX)
+		return mc_cli_usage_error("gc", "%s '%s': want a count (0..%d)", what, s, MC_GC_KEEP_MAX);
 	*out = (int)n;
 	return 0;
 }
@@ -218,11 +218,12 @@ int cmd_gc(struct mc_ctx *ctx, int argc, char **argv)
 		goto done;
 	}
 	/* policy defaults from the config file; a flag wins */
-	if ((!have_age && ctx->cfg.gc_max_age && (ret = dur_opt(&pol.max_age_ms, "config gc_max_age", ctx->cfg.gc_max_age))) ||
-	    (!have_size && ctx->cfg.gc_max_size && mc_gc_parse_size(&pol.max_size_bytes, ctx->cfg.gc_max_size) &&
-	     (ret = mc_cli_usage_error("gc", "config gc_max_size: %s", mc_error_msg()))) ||
-	    (!have_keep && ctx->cfg.gc_keep && (ret = keep_opt(&pol.keep_n, "config gc_keep", ctx->cfg.gc_keep))))
-		goto done;
+	if (!have_age && ctx->cfg.gc_max_age_ms >= 0)
+		pol.max_age_ms = ctx->cfg.gc_max_age_ms;
+	if (!have_size && ctx->cfg.gc_max_size_bytes >= 0)
+		pol.max_size_bytes = ctx->cfg.gc_max_size_bytes;
+	if (!have_keep && ctx->cfg.gc_keep >= 0)
+		pol.keep_n = ctx->cfg.gc_keep;
 	if ((err = mc_ctx_index(ctx, &env.index)) || (err = mc_ctx_engine(ctx, &env.engine)) ||
 	    (err = mc_ctx_root_id(ctx, &env.root_id))) {
 		ret = mc_cli_fail(ctx, err);

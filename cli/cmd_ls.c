@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../cache/key.h"
+#include "../cache/names.h"
 #include "cli.h"
 #include "format.h"
 

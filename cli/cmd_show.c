@@ -91,57 +91,33 @@ struct engine_view {
 	int asked;      /* 1 when the engine answered */
 	int present;
 	char *error;    /* the engine could not be asked */
-	json_t *labels; /* object or NULL */
-	int64_t size;
+	struct mc_image img;
 };
 
 static void engine_view(struct mc_ctx *ctx, const struct mc_entry *e, struct engine_view *out)
 {
 	struct mc_engine *eng;
-	struct mc_buf body = MC_BUF_INIT;
-	char *path = NULL;
-	json_t *root = NULL;
-	long status = 0;
 	int err;
 
 	memset(out, 0, sizeof(*out));
 	if (!e->image_id && !e->image_tag)
 		return;
-	if ((err = mc_ctx_engine(ctx, &eng))) {
+	if ((err = mc_ctx_engine(ctx, &eng)) ||
+	    ((err = mc_engine_image_inspect(eng, e->image_id ? e->image_id : e->image_tag, &out->img)) &&
+	     err != MC_ENOTFOUND)) {
 		out->error = mc_strdup(mc_error_msg());
+		mc_error_clear();
 		return;
 	}
-	path = mc_asprintf("/images/%s/json", e->image_id ? e->image_id : e->image_tag);
-	if ((err = mc_engine_get(eng, path, &status, &body))) {
-		out->error = mc_strdup(mc_error_msg());
-		goto done;
-	}
+	mc_error_clear();
 	out->asked = 1;
-	if (status == 404)
-		goto done;
-	if (status != 200) {
-		out->error = mc_asprintf("GET %s: HTTP %ld", path, status);
-		out->asked = 0;
-		goto done;
-	}
-	out->present = 1;
-	root = json_loadb(mc_buf_cstr(&body), body.len, 0, NULL);
-	out->size = json_integer_value(json_object_get(root, "Size"));
-	{
-		json_t *labels = json_object_get(json_object_get(root, "Config"), "Labels");
-		if (json_is_object(labels))
-			out->labels = json_incref(labels);
-	}
-done:
-	json_decref(root);
-	mc_buf_release(&body);
-	free(path);
+	out->present = !err;
 }
 
 static void engine_view_release(struct engine_view *v)
 {
 	free(v->error);
-	json_decref(v->labels);
+	mc_image_release(&v->img);
 }
 
 /* Everything show prints, gathered first. */
@@ -180,8 +156,8 @@ static json_t *to_json(const struct view *v, const char *how)
 	o = json_object();
 	json_object_set_new(o, "asked", json_boolean(v->img.asked));
 	json_object_set_new(o, "present", v->img.asked ? json_boolean(v->img.present) : json_null());
-	json_object_set_new(o, "size", v->img.present ? json_integer(v->img.size) : json_null());
-	json_object_set_new(o, "labels", v->img.labels ? json_incref(v->img.labels) : json_null());
+	json_object_set_new(o, "size", v->img.present ? json_integer(v->img.img.size) : json_null());
+	json_object_set_new(o, "labels", v->img.present ? mc_json_labels(&v->img.img.labels) : json_null());
 	json_object_set_new(o, "error", mc_json_str(v->img.error));
 	json_object_set_new(doc, "engine", o);
 
@@ -292,14 +268,12 @@ static void print_text(const struct view *v, FILE *f)
 		fprintf(f, " (no image recorded)\n");
 	} else if (!v->img.present) {
 		fprintf(f, " (the image is gone from the engine; the next ensure rebuilds it)\n");
-	} else if (!v->img.labels || !json_object_size(v->img.labels)) {
+	} else if (!v->img.img.labels.n) {
 		fprintf(f, " (none)\n");
 	} else {
-		const char *k;
-		json_t *val;
 		fputc('\n', f);
-		json_object_foreach(v->img.labels, k, val)
-			fprintf(f, "  %s=%s\n", k, json_is_string(val) ? json_string_value(val) : "?");
+		for (size_t i = 0; i < v->img.img.labels.n; i++)
+			fprintf(f, "  %s\n", v->img.img.labels.v[i]);
 	}
 
 	fprintf(f, "\nbuilds:");

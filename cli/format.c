@@ -211,6 +211,19 @@ json_t *mc_json_str(const char *s)
 
 json_t *mc_json_time(int64_t ms) { return ms ? json_integer(ms) : json_null(); }
 
+/* "K=V" (n bytes) into o; skipped without a name. */
+static void set_kv(json_t *o, const char *p, size_t n)
+{
+	const char *eq = memchr(p, '=', n);
+	if (eq && eq > p) {
+		char *k = mc_strndup(p, (size_t)(eq - p));
+		char *v = mc_strndup(eq + 1, n - (size_t)(eq - p) - 1);
+		json_object_set_new(o, k, mc_json_str(v));
+		free(k);
+		free(v);
+	}
+}
+
 json_t *mc_json_build_args(const char *canonical)
 {
 	json_t *o = json_object();
@@ -218,16 +231,17 @@ json_t *mc_json_build_args(const char *canonical)
 	while (p && *p) {
 		const char *nl = strchr(p, '\n');
 		size_t n = nl ? (size_t)(nl - p) : strlen(p);
-		const char *eq = memchr(p, '=', n);
-		if (eq && eq > p) {
-			char *k = mc_strndup(p, (size_t)(eq - p));
-			char *v = mc_strndup(eq + 1, n - (size_t)(eq - p) - 1);
-			json_object_set_new(o, k, mc_json_str(v));
-			free(k);
-			free(v);
-		}
+		set_kv(o, p, n);
 		p = nl ? nl + 1 : p + n;
 	}
+	return o;
+}
+
+json_t *mc_json_labels(const struct mc_strv *labels)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; i < labels->n; i++)
+		set_kv(o, labels->v[i], strlen(labels->v[i]));
 	return o;
 }
 

@@ -74,6 +74,8 @@ json_t *mc_json_str(const char *s);
 json_t *mc_json_time(int64_t ms);
 /* "K=V\nK2=V2" (the index's canonical build args) as {"K": "V", …}. */
 json_t *mc_json_build_args(const char *canonical);
+/* Image labels ("name=value", as struct mc_image holds them) as {"name": "value", …}. */
+json_t *mc_json_labels(const struct mc_strv *labels);
 /* One index row as the object ls, show and explain share (docs/json.md,
  * "entry"); latest: whether its runtime's :latest points at it. */
 json_t *mc_json_entry(const struct mc_entry *e, int latest);

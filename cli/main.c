@@ -7,6 +7,8 @@
 
 #include "../cache/git.h"
 #include "../cache/key.h"
+#include "../cache/names.h"
+#include "../cache/url.h"
 #include "cli.h"
 
 const struct mc_cmd mc_commands[] = {

@@ -1,14 +1,14 @@
 /* facts.c — what the engine knows that the planner needs: each image's layers and their sizes. */
 #include "gc.h"
 
+#include "../cache/engine.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../cache/key.h"
 
-/* GET path as JSON; MC_ENOTFOUND on 404. */
 /* History entries that never make a layer (classic builder "#(nop)" steps,
  * BuildKit metadata instructions). Only asked about entries of 0 bytes. */
 static int metadata_step(const char *created_by)
@@ -32,25 +32,21 @@ static int metadata_step(const char *created_by)
  * also be 0 bytes. Exact when the entries count the layers, or the sized
  * entries do; else metadata steps are set aside. 0 when matched.
  */
-static int match_sizes(int64_t *sizes, size_t n_layers, json_t *hist)
+static int match_sizes(int64_t *sizes, size_t n_layers, const struct mc_image_step *hist, size_t h)
 {
-	size_t h = json_array_size(hist), sized = 0, real = 0, k = 0;
-	if (!json_is_array(hist))
-		return -1;
+	size_t sized = 0, real = 0, k = 0;
+
 	for (size_t i = 0; i < h; i++) {
-		json_int_t sz = json_integer_value(json_object_get(json_array_get(hist, i), "Size"));
-		sized += sz > 0;
-		real += sz > 0 || !metadata_step(json_string_value(
-					  json_object_get(json_array_get(hist, i), "CreatedBy")));
+		sized += hist[i].size > 0;
+		real += hist[i].size > 0 || !metadata_step(hist[i].created_by);
 	}
 	int mode = h == n_layers ? 0 : sized == n_layers ? 1 : real == n_layers ? 2 : -1;
 	if (mode < 0)
 		return -1;
 	for (size_t i = h; i-- > 0;) {
-		json_t *it = json_array_get(hist, i);
-		json_int_t sz = json_integer_value(json_object_get(it, "Size"));
+		int64_t sz = hist[i].size;
 		int is_layer = mode == 0 || (mode == 1 && sz > 0) ||
-			       (mode == 2 && (sz > 0 || !metadata_step(json_string_value(json_object_get(it, "CreatedBy")))));
+			       (mode == 2 && (sz > 0 || !metadata_step(hist[i].created_by)));
 		if (!is_layer)
 			continue;
 		if (k >= n_layers)
@@ -62,30 +58,26 @@ static int match_sizes(int64_t *sizes, size_t n_layers, json_t *hist)
 
 int mc_gc_image_layers(struct mc_gc_layer **out, size_t *n, struct mc_engine *e, const char *image_id)
 {
-	json_t *img = NULL, *hist = NULL;
-	char *path = NULL;
+	struct mc_image img = MC_IMAGE_INIT;
+	struct mc_image_step *hist = NULL;
 	int64_t *sizes = NULL;
 	struct mc_gc_layer *v = NULL;
-	size_t len = 0;
+	size_t len = 0, nh = 0, nl;
 	int ret;
 
 	*out = NULL;
 	*n = 0;
-	path = mc_asprintf("/images/%s/json", image_id);
-	if ((ret = mc_engine_get_json(&img, e, path)))
+	if ((ret = mc_engine_image_inspect(e, image_id, &img)))
 		goto done;
-	json_t *layers = json_object_get(json_object_get(img, "RootFS"), "Layers");
-	size_t nl = json_array_size(layers);
-	free(path);
-	path = mc_asprintf("/images/%s/history", image_id);
-	if ((ret = mc_engine_get_json(&hist, e, path)))
+	nl = img.layers.n;
+	if ((ret = mc_engine_image_history(&hist, &nh, e, image_id)))
 		goto done;
 	sizes = mc_calloc(nl ? nl : 1, sizeof(*sizes));
-	if (!nl || match_sizes(sizes, nl, hist)) {
+	if (!nl || match_sizes(sizes, nl, hist, nh)) {
 		/* unmatched: the whole image as one layer of its own */
 		v = mc_calloc(1, sizeof(*v));
 		snprintf(v[0].chain, sizeof(v[0].chain), "%s", image_id);
-		v[0].bytes = json_integer_value(json_object_get(img, "Size"));
+		v[0].bytes = img.size;
 		len = 1;
 		goto found;
 	}
@@ -93,11 +85,7 @@ int mc_gc_image_layers(struct mc_gc_layer **out, size_t *n, struct mc_engine *e,
 	/* chain ids as the engine's layer store names them:
 	 * chain(0) = diff(0), chain(i) = sha256(chain(i-1) + " " + diff(i)) */
 	for (size_t i = 0; i < nl; i++) {
-		const char *diff = json_string_value(json_array_get(layers, i));
-		if (!diff) {
-			ret = mc_error_set(MC_EENGINE, "image '%s': RootFS.Layers[%zu] is not a string", image_id, i);
-			goto done;
-		}
+		const char *diff = img.layers.v[i];
 		if (i == 0) {
 			snprintf(v[i].chain, sizeof(v[i].chain), "%s", diff);
 		} else {
@@ -117,9 +105,8 @@ found:
 done:
 	free(v);
 	free(sizes);
-	free(path);
-	json_decref(img);
-	json_decref(hist);
+	mc_image_steps_free(hist, nh);
+	mc_image_release(&img);
 	return ret;
 }
 

@@ -22,8 +22,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "../cache/engine.h"
 #include "../store/store.h"
+
+struct mc_engine; /* cache/engine.h */
 
 /* ---- parsers (pure; fuzzed) --------------------------------------------- */
 

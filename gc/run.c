@@ -1,16 +1,16 @@
 /* run.c — one gc run: the gc lock, stale-state fixes, facts, the plan carried out, the sweeps, the record. */
 #include "gc.h"
 
+#include "../cache/engine.h"
+
 #include <dirent.h>
 #include <errno.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../cache/key.h"
 
 struct run {
 	const struct mc_gc_env *env;
@@ -244,27 +244,23 @@ static void id_of(char out[80], struct mc_engine *eng, const char *name)
 static int remove_image(int *out_removed, char **out_note, struct run *g, const char *id, const char *key)
 {
 	struct mc_engine *eng = g->env->engine;
-	struct mc_image after = MC_IMAGE_INIT;
-	json_t *img = NULL;
-	char *path = mc_asprintf("/images/%s/json", id);
+	struct mc_image img = MC_IMAGE_INIT, after = MC_IMAGE_INIT;
 	int ret, in_use = 0, untagged = 0;
 
 	*out_removed = 0;
 	*out_note = NULL;
-	if ((ret = mc_engine_get_json(&img, eng, path)))
+	if ((ret = mc_engine_image_inspect(eng, id, &img)))
 		goto done;
-	json_t *labels = json_object_get(json_object_get(img, "Config"), "Labels");
-	const char *lkey = json_string_value(json_object_get(labels, "molcache.key"));
-	const char *lroot = json_string_value(json_object_get(labels, "molcache.root"));
+	const char *lkey = mc_image_label(&img, "molcache.key");
+	const char *lroot = mc_image_label(&img, "molcache.root");
 	if (!key || !lkey || strcmp(lkey, key) || !lroot || strcmp(lroot, g->env->root_id)) {
 		ret = MC_ENOTFOUND;
 		goto done;
 	}
-	json_t *tags = json_object_get(img, "RepoTags");
-	for (size_t i = 0; i < json_array_size(tags); i++) {
-		const char *t = json_string_value(json_array_get(tags, i));
+	for (size_t i = 0; i < img.tags.n; i++) {
+		const char *t = img.tags.v[i];
 		char now[80];
-		if (!t || strncmp(t, "molcache/", 9))
+		if (strncmp(t, "molcache/", 9))
 			continue;
 		id_of(now, eng, t);
 		if (strcmp(now, id))
@@ -303,8 +299,7 @@ static int remove_image(int *out_removed, char **out_note, struct run *g, const 
 		*out_note = mc_strdup("kept: it has no molcache tag (gc never deletes by id)");
 done:
 	mc_image_release(&after);
-	json_decref(img);
-	free(path);
+	mc_image_release(&img);
 	return ret;
 }
 
@@ -493,16 +488,14 @@ static void fix_rows(struct run *g)
  * as many). */
 static int list_engine(struct run *g)
 {
-	json_t *all = NULL;
-	int ret = mc_engine_get_json(&all, g->env->engine, "/images/json?all=1");
+	struct mc_image *all = NULL;
+	size_t n = 0;
+	int ret = mc_engine_image_list(&all, &n, g->env->engine, NULL, 1);
 
-	for (size_t i = 0; !ret && i < json_array_size(all); i++) {
-		const char *id = json_string_value(json_object_get(json_array_get(all, i), "Id"));
-		if (id)
-			mc_strv_push(&g->engine_ids, id);
-	}
+	for (size_t i = 0; !ret && i < n; i++)
+		mc_strv_push(&g->engine_ids, all[i].id);
 	mc_strv_sort(&g->engine_ids);
-	json_decref(all);
+	mc_images_free(all, n);
 	return ret;
 }
 
@@ -599,7 +592,8 @@ struct facts {
 	struct mc_strv latest;
 	struct mc_lease *leases;
 	size_t n_leases;
-	json_t *images; /* GET /images/json?filters=… with molcache.key label */
+	struct mc_image *images; /* this root's images labelled molcache.key */
+	size_t n_images;
 	/* image_layers as the index remembers them (sorted by id), and what this
 	 * run learnt (parallel vectors) */
 	struct mc_image_layers *known;
@@ -616,7 +610,7 @@ static void facts_release(struct facts *fa, size_t n)
 	mc_strv_release(&fa->pinned);
 	mc_strv_release(&fa->latest);
 	mc_leases_free(fa->leases, fa->n_leases);
-	json_decref(fa->images);
+	mc_images_free(fa->images, fa->n_images);
 	mc_image_layers_free(fa->known, fa->n_known);
 	mc_strv_release(&fa->new_ids);
 	mc_strv_release(&fa->new_layers);
@@ -693,8 +687,9 @@ static int gather(struct facts *fa, struct run *g)
 {
 	static const struct mc_gc_layer none[1];
 	struct mc_index *ix = g->env->index;
-	struct mc_strv runtimes = MC_STRV_INIT;
-	json_t *all = NULL;
+	struct mc_strv runtimes = MC_STRV_INIT, want = MC_STRV_INIT;
+	struct mc_image *all = NULL;
+	size_t n_all = 0;
 	int need_layers = g->pol->max_size_bytes >= 0;
 	int ret;
 
@@ -758,13 +753,13 @@ static int gather(struct facts *fa, struct run *g)
 	}
 	if (need_layers) {
 		/* Layers of every other image are pinned: removing a row image never frees them. */
-		if ((ret = mc_engine_get_json(&all, g->env->engine, "/images/json")))
+		if ((ret = mc_engine_image_list(&all, &n_all, g->env->engine, NULL, 0)))
 			goto done;
-		for (size_t i = 0; i < json_array_size(all); i++) {
-			const char *id = json_string_value(json_object_get(json_array_get(all, i), "Id"));
+		for (size_t i = 0; i < n_all; i++) {
+			const char *id = all[i].id;
 			struct mc_gc_layer *ls = NULL;
 			size_t n = 0;
-			if (!id || image_shared(g, "", id)) /* a row's image ("" is no row's key) */
+			if (image_shared(g, "", id)) /* a row's image ("" is no row's key) */
 				continue;
 			ret = layers_of(&ls, &n, fa, g, id);
 			for (size_t k = 0; !ret && k < n; k++)
@@ -778,13 +773,15 @@ static int gather(struct facts *fa, struct run *g)
 		layers_remember(fa, g);
 	}
 	/* only this root's images: another root may share the engine */
-	char *path = mc_asprintf("/images/json?filters=%%7B%%22label%%22%%3A%%5B%%22molcache.key%%22%%2C"
-			   "%%22molcache.root%%3D%s%%22%%5D%%7D", g->env->root_id);
-	ret = mc_engine_get_json(&fa->images, g->env->engine, path);
-	free(path);
+	char *root = mc_asprintf("molcache.root=%s", g->env->root_id);
+	mc_strv_push(&want, "molcache.key");
+	mc_strv_push(&want, root);
+	free(root);
+	ret = mc_engine_image_list(&fa->images, &fa->n_images, g->env->engine, &want, 0);
 done:
-	json_decref(all);
+	mc_images_free(all, n_all);
 	mc_strv_release(&runtimes);
+	mc_strv_release(&want);
 	return ret;
 }
 
@@ -897,25 +894,24 @@ static void sweep_trees(struct run *g)
 }
 
 /* Images labelled molcache.key that no row owns: reported; removed with --orphans. */
-static void sweep_images(struct run *g, json_t *images)
+static void sweep_images(struct run *g, const struct mc_image *images, size_t n)
 {
-	for (size_t i = 0; i < json_array_size(images); i++) {
-		json_t *im = json_array_get(images, i);
-		const char *id = json_string_value(json_object_get(im, "Id"));
-		const char *key = json_string_value(json_object_get(json_object_get(im, "Labels"), "molcache.key"));
-		json_int_t size = json_integer_value(json_object_get(im, "Size"));
+	for (size_t i = 0; i < n; i++) {
+		const struct mc_image *im = &images[i];
+		const char *id = im->id;
+		const char *key = mc_image_label(im, "molcache.key");
+		int64_t size = im->size;
 		struct mc_lock lock = MC_LOCK_INIT;
 		struct mc_entry e = { 0 };
 		int ret;
 
-		if (!id || !key)
+		if (!key)
 			continue;
 		/* only a user's tags left (gc took its own before): the user's image now */
-		json_t *tags = json_object_get(im, "RepoTags");
 		int ours = 0, theirs = 0;
-		for (size_t t = 0; t < json_array_size(tags); t++) {
-			const char *tag = json_string_value(json_array_get(tags, t));
-			if (tag && strcmp(tag, "<none>:<none>"))
+		for (size_t t = 0; t < im->tags.n; t++) {
+			const char *tag = im->tags.v[t];
+			if (strcmp(tag, "<none>:<none>"))
 				*(strncmp(tag, "molcache/", 9) ? &theirs : &ours) += 1;
 		}
 		if (theirs && !ours)
@@ -1090,7 +1086,7 @@ int mc_gc_run(struct mc_gc_report *out, const struct mc_gc_env *env, const struc
 		goto done;
 	sweep_tmp(&g);
 	sweep_trees(&g);
-	sweep_images(&g, fa.images);
+	sweep_images(&g, fa.images, fa.n_images);
 	sweep_mirrors(&g);
 	out->duration_ms = mc_mono_ms() - t0;
 	if (!pol->dry_run) {

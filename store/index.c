@@ -344,7 +344,7 @@ int mc_index_open(struct mc_index **out, const char *path)
 	int persist = 1;
 	sqlite3_file_control(ix->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
 	sqlite3_wal_hook(ix->db, wal_hook, NULL);
-	if ((ret = exec(ix, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", "set pragmas")) < 0)
+	if ((ret = exec(ix, "PRAGMA synchronous = NORMAL", "set pragmas")) < 0)
 		goto done;
 	/* The common case (a cache hit) ends here after one read. */
 	if ((ret = user_version(ix, &v)) < 0)

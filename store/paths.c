@@ -94,7 +94,7 @@ done:
 /* mkdir with 0700; chmod after because the umask may have taken bits away
  * (0700 is what we want exactly, not 0700 & ~umask). An existing directory is
  * left as its owner set it. */
-static int make_dir(const char *dir)
+static int make_dir(const char *dir, void *ud)
 {
 	struct stat st;
 	int ret = 0;
@@ -116,26 +116,17 @@ static int make_dir(const char *dir)
 
 int mc_paths_create(const struct mc_paths *p)
 {
-	char *dir = mc_strdup(p->root);
-	int ret = 0;
+	int ret;
 
 	/* Missing parents (e.g. ~/.cache) get 0700 too, as XDG asks; make_dir
 	 * rather than mc_mkdir_p so a strict umask cannot leave one unwritable. */
-	for (char *s = dir + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = 0;
-		ret = make_dir(dir);
-		*s = '/';
-		if (ret < 0)
-			goto done;
-	}
+	if ((ret = mc_path_each_dir(p->root, make_dir, NULL)) < 0)
+		goto done;
 	const char *dirs[] = { p->root, p->repos, p->trees, p->locks, p->tmp, p->logs };
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
-		if ((ret = make_dir(dirs[i])) < 0)
+		if ((ret = make_dir(dirs[i], NULL)) < 0)
 			goto done;
 done:
-	free(dir);
 	return ret;
 }
 
@@ -151,4 +142,12 @@ void mc_paths_release(struct mc_paths *p)
 	free(p->tmp);
 	free(p->logs);
 	memset(p, 0, sizeof(*p));
+}
+
+void mc_root_id_legacy(char out[17], const char *root)
+{
+	char hex[65];
+	mc_sha256_hex(hex, root, strlen(root));
+	memcpy(out, hex, 16);
+	out[16] = 0;
 }

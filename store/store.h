@@ -88,7 +88,8 @@ struct mc_entry {
 
 struct mc_index;
 
-/* Opens (creating) the index: WAL, busy timeout 10 s, foreign keys, forward
+/* Opens (creating) the index: WAL, busy timeout 10 s (no foreign keys: rows
+ * point at keys loosely, and gc tidies what dangles), forward
  * migrations to the current schema inside one transaction. A newer schema than
  * this binary knows is an error (MC_EINVAL) with a hint. */
 int mc_index_open(struct mc_index **out, const char *path);
@@ -146,6 +147,10 @@ int mc_index_meta_put(struct mc_index *ix, const char *name, const char *value);
  * out: the id (at most 64 chars) + NUL.
  */
 int mc_index_root_id(struct mc_index *ix, char out[65], const char *legacy);
+/* The identity a root had before ids were random (the first 16 hex digits of
+ * sha256(root path)): an index upgraded from then keeps it, so the images it
+ * labelled stay its own. New roots get a random id (mc_index_root_id). */
+void mc_root_id_legacy(char out[17], const char *root);
 /* The meta name that holds it (doctor --repair restores it from the labels). */
 #define MC_META_ROOT_ID "root-id"
 

@@ -87,18 +87,28 @@ char *mc_strndup(const char *s, size_t n);
 /* malloc'd printf. */
 char *mc_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* sha256 of data as 64 lowercase hex + NUL (OpenSSL EVP). */
+void mc_sha256_hex(char out[65], const void *data, size_t n);
+
 /* Milliseconds since the epoch / a monotonic clock. */
 int64_t mc_now_ms(void);
 int64_t mc_mono_ms(void);
 /* "30s", "15m", "12h", "7d", "2w", "250ms"; a plain number is seconds; "0"
  * allowed. MC_EINVAL (with a message) on anything else or overflow. */
 int mc_parse_duration(int64_t *out_ms, const char *s);
+/* "500M", "20G", "1T", "4K" (powers of 1024, optional trailing "B"/"iB"),
+ * plain bytes. MC_EINVAL (with a message) on anything else or overflow. */
+int mc_parse_size(int64_t *out_bytes, const char *s);
 /* As Go prints a time.Duration, the form docker users read: 240000 → "4m0s",
  * 720000 → "12m0s", 3000 → "3s", 1500 → "1.5s". */
 void mc_format_duration_go(char out[32], int64_t ms);
 
 /* mkdir -p with mode for every component created. */
 int mc_mkdir_p(const char *path, unsigned mode);
+/* Calls fn for each directory path names, outermost first ("a", "a/b", "a/b/c"
+ * for "a/b/c"; "/x", "/x/y" for "/x/y"), stopping at the first nonzero return,
+ * which it returns. "" and "/" name none: 0 without a call. */
+int mc_path_each_dir(const char *path, int (*fn)(const char *dir, void *ud), void *ud);
 /* Remove a directory tree without following symlinks; never crosses into
  * another filesystem object than the one named. ENOENT is success. */
 int mc_rm_rf(const char *path);

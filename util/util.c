@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "mc_util.h"
 
+#include <openssl/evp.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -242,26 +244,34 @@ int64_t mc_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int mc_mkdir_p(const char *path, unsigned mode)
+int mc_path_each_dir(const char *path, int (*fn)(const char *dir, void *ud), void *ud)
 {
 	char *p = mc_strdup(path);
+	size_t n = strlen(p);
 	int ret = 0;
-	for (char *s = p + 1;; s++) {
-		if (*s == '/' || *s == 0) {
-			char c = *s;
-			*s = 0;
-			if (mkdir(p, mode) && errno != EEXIST) {
-				ret = mc_error_errno(p);
-				goto done;
-			}
-			*s = c;
-			if (!c)
-				break;
-		}
+
+	/* from 1: the leading '/' of an absolute path is no directory to make */
+	for (size_t i = 1; i <= n && !ret; i++) {
+		if ((p[i] != '/' && p[i] != 0) || (i == 1 && p[0] == '/'))
+			continue;
+		p[i] = 0;
+		ret = fn(p, ud);
+		p[i] = i < n ? '/' : 0;
 	}
-done:
 	free(p);
 	return ret;
+}
+
+static int mkdir_one(const char *dir, void *ud)
+{
+	if (mkdir(dir, *(const unsigned *)ud) && errno != EEXIST)
+		return mc_error_errno(dir);
+	return 0;
+}
+
+int mc_mkdir_p(const char *path, unsigned mode)
+{
+	return mc_path_each_dir(path, mkdir_one, &mode);
 }
 
 /* Removes everything inside the directory open as dfd; never follows a symlink
@@ -351,7 +361,7 @@ int64_t mc_du(const char *path)
 	return fd < 0 ? 0 : du_in(fd);
 }
 
-/* ---- durations ---------------------------------------------------------- */
+/* ---- durations and sizes -------------------------------------------------- */
 
 /* Leading decimal digits into *out; the number of digits, or -1 on overflow. */
 static int dur_digits(int64_t *out, const char *s)
@@ -405,6 +415,38 @@ bad:
 			    s ? s : "");
 }
 
+int mc_parse_size(int64_t *out_bytes, const char *s)
+{
+	static const char units[] = "BKMGTPE";
+	int64_t v, unit = 1;
+	int n;
+
+	*out_bytes = 0;
+	if (!s || (n = dur_digits(&v, s)) <= 0)
+		goto bad;
+	const char *u = s + n;
+	if (*u) {
+		const char *p = strchr(units, *u >= 'a' && *u <= 'z' ? *u - 32 : *u);
+		if (!p)
+			goto bad;
+		for (const char *q = units; q < p; q++)
+			unit *= 1024;
+		u++;
+		/* "20G", "20GB", "20GiB"; "B" alone is bytes */
+		if (unit > 1 && (!strcmp(u, "B") || !strcmp(u, "iB") || !strcmp(u, "b")))
+			u += strlen(u);
+		if (*u)
+			goto bad;
+	}
+	if (dur_mul(out_bytes, v, unit))
+		goto bad;
+	return 0;
+bad:
+	*out_bytes = 0;
+	return mc_error_set(MC_EINVAL, "size '%.64s': expected bytes or a number with K, M, G or T (e.g. 20G)",
+			    s ? s : "");
+}
+
 void mc_format_duration_go(char out[32], int64_t ms)
 {
 	int64_t s = ms / 1000, h = s / 3600, m = s % 3600 / 60;
@@ -418,3 +460,20 @@ void mc_format_duration_go(char out[32], int64_t ms)
 	else
 		snprintf(out, 32, "%llds", (long long)s);
 }
+
+void mc_sha256_hex(char out[65], const void *data, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (!EVP_Digest(data ? data : "", n, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
+		MC_BUG("EVP_Digest(sha256) failed");
+	for (unsigned int i = 0; i < 32; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 0xf];
+	}
+	out[64] = 0;
+}
+
+/* Length of the K in "K=V" (the whole string when there is no '='). */

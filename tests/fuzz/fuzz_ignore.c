@@ -4,10 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cache/context.h"
-
-/* Module-private in cache/ignore.c. */
-int mc_ignore_may_reinclude_(const struct mc_ignore *ig, const char *dir);
+#include "cache/ignore.h"
 
 static struct mc_ignore *parse_with(const char *text, size_t len, const char *extra)
 {

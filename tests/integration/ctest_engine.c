@@ -94,20 +94,14 @@ static int build(struct mc_engine *e, const char *dir, const char *tag, const st
 /* Config.Labels[key] of image id, "" when absent. */
 static char *image_label(struct mc_engine *e, const char *id, const char *key)
 {
-	struct mc_buf body = MC_BUF_INIT;
-	char *path = mc_asprintf("/images/%s/json", id);
-	json_t *root, *v;
-	char *r = NULL;
-	long status = 0;
+	struct mc_image img = MC_IMAGE_INIT;
+	const char *v;
+	char *r;
 
-	CHECK_INT(mc_engine_get(e, path, &status, &body), 0);
-	CHECK_INT(status, 200);
-	root = json_loadb(mc_buf_cstr(&body), body.len, 0, NULL);
-	v = json_object_get(json_object_get(json_object_get(root, "Config"), "Labels"), key);
-	r = mc_strdup(json_is_string(v) ? json_string_value(v) : "");
-	json_decref(root);
-	mc_buf_release(&body);
-	free(path);
+	CHECK_INT(mc_engine_image_inspect(e, id, &img), 0);
+	v = mc_image_label(&img, key);
+	r = mc_strdup(v ? v : "");
+	mc_image_release(&img);
 	return r;
 }
 
@@ -625,6 +619,52 @@ static void test_build_ok(struct mc_engine *e, int buildkit)
 	check_label(e, id, "greet", "hello world");
 	check_label(e, id, "mc.test", "1");
 	check_label(e, id, "mc.key", "a&b=c");
+
+	/* the image as struct mc_image: labels, layers, creation time, history */
+	CHECK(img.created > 1600000000);
+	CHECK(img.layers.n >= 2); /* the base's and RUN's */
+	CHECK(!strncmp(img.layers.v[0], "sha256:", 7));
+	CHECK_STR(mc_image_label(&img, "mc.test"), "1");
+	CHECK(mc_image_label(&img, "mc.none") == NULL);
+	{
+		struct mc_image_step *steps = NULL;
+		size_t ns = 0;
+		int64_t sized = 0;
+		CHECK_INT(mc_engine_image_history(&steps, &ns, e, tag), 0);
+		CHECK(ns >= img.layers.n);
+		for (size_t i = 0; i < ns; i++)
+			sized += steps[i].size;
+		CHECK(sized > 0);
+		mc_image_steps_free(steps, ns);
+		CHECK_INT(mc_engine_image_history(&steps, &ns, e, "mc-test/does-not-exist:1"), MC_ENOTFOUND);
+	}
+	/* a label filter whose value needs escaping in a query ('&', '=') finds
+	 * exactly this image; a prefix of the value finds nothing */
+	{
+		struct mc_strv want = MC_STRV_INIT;
+		struct mc_image *list = NULL;
+		size_t n = 0;
+		mc_strv_push(&want, "mc.key=a&b=c");
+		mc_strv_push(&want, "mc.test");
+		CHECK_INT(mc_engine_image_list(&list, &n, e, &want, 0), 0);
+		CHECK_INT(n, 1);
+		if (n == 1) {
+			CHECK_STR(list[0].id, id);
+			CHECK_STR(mc_image_label(&list[0], "mc.key"), "a&b=c");
+			CHECK(mc_strv_find(&list[0].tags, tag) >= 0);
+			CHECK_INT(list[0].created, img.created);
+		}
+		mc_images_free(list, n);
+		mc_strv_release(&want);
+		mc_strv_push(&want, "mc.key=a");
+		CHECK_INT(mc_engine_image_list(&list, &n, e, &want, 1), 0);
+		CHECK_INT(n, 0);
+		mc_images_free(list, n);
+		mc_strv_release(&want);
+		CHECK_INT(mc_engine_image_list(&list, &n, e, NULL, 1), 0);
+		CHECK(n >= 2);
+		mc_images_free(list, n);
+	}
 
 	CHECK_INT(mc_engine_image_remove(e, tag, 0), 0);
 	CHECK_INT(mc_engine_image_inspect(e, id, NULL), MC_ENOTFOUND);

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "../../cache/git.h"
-#include "../../cache/key.h"
 #include "../unit/t.h"
 
 static char root[PATH_MAX];

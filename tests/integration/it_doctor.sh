@@ -42,15 +42,15 @@ mc ensure claude-code --network none >/dev/null 2>&1 || it_fail "ensure in the f
 # ---- PASS in the fixture -----------------------------------------------------
 images_before=$(engine_get /images/json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 mc doctor --json > "$J" || { cat "$J"; it_fail "doctor in the fixture"; }
-jcheck "$J" 'd["ok"] and d["summary"] == {"pass": 6, "warn": 0, "fail": 0, "skip": 0}'
-jcheck "$J" '[c["name"] for c in d["checks"]] == ["cache root", "index", "engine", "build", "remote", "disk"]'
+jcheck "$J" 'd["ok"] and d["summary"] == {"pass": 7, "warn": 0, "fail": 0, "skip": 0}'
+jcheck "$J" '[c["name"] for c in d["checks"]] == ["cache root", "index", "engine", "libarchive", "build", "remote", "disk"]'
 jcheck "$J" '"API 1." in [c for c in d["checks"] if c["name"] == "engine"][0]["message"]'
 jcheck "$J" '"BuildKit built" in [c for c in d["checks"] if c["name"] == "build"][0]["message"]'
 images_after=$(engine_get /images/json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 [ "$images_before" = "$images_after" ] || it_fail "doctor left its test image ($images_before → $images_after images)"
 engine_get /images/json | grep -q molcache-doctor && it_fail "doctor's tag is still there"
 mc doctor > "$IT_DIR/out.txt" || it_fail "doctor text"
-grep -q "^PASS  build" "$IT_DIR/out.txt" && grep -q "6 passed, 0 warnings, 0 failed" "$IT_DIR/out.txt" || { cat "$IT_DIR/out.txt"; it_fail "doctor text"; }
+grep -q "^PASS  build" "$IT_DIR/out.txt" && grep -q "7 passed, 0 warnings, 0 failed" "$IT_DIR/out.txt" || { cat "$IT_DIR/out.txt"; it_fail "doctor text"; }
 ok "doctor passes in the fixture with a real BuildKit build, and removes its image"
 
 # ---- the engine socket is missing ------------------------------------------
@@ -64,6 +64,23 @@ set +e; DOCKER_HOST=unix://$IT_DIR/gone/docker.sock mc doctor --json > "$J"; rc=
 jcheck "$J" 'not d["ok"] and d["summary"]["fail"] == 1 and d["summary"]["skip"] == 1'
 [ "$(status_of engine)" = fail ] && [ "$(status_of build)" = skip ] && [ "$(status_of index)" = pass ] || it_fail "socket missing: statuses"
 ok "doctor FAILs with the socket path when the engine socket is missing"
+
+# ---- libarchive: loaded only by a miss, so doctor loads it --------------------
+soname=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print([c for c in d["checks"] if c["name"] == "libarchive"][0]["message"].split()[0])' "$J")
+case $soname in libarchive.so.*) ;; *) it_fail "libarchive check names no soname: '$soname'" ;; esac
+lib=$(readlink -f "$(pkg-config --variable=libdir libarchive)/$soname")
+[ -f "$lib" ] || it_fail "no $lib"
+# the library gone from this host (a private mount namespace): FAIL, and the build is skipped
+set +e
+unshare --mount sh -c 'mount --bind /dev/null "$1" && exec "$2" doctor --no-remotes' sh "$lib" "$MOLCACHE" > "$IT_DIR/out.txt" 2>&1
+rc=$?
+set -e
+[ $rc = 1 ] || { cat "$IT_DIR/out.txt"; it_fail "libarchive missing: rc $rc, want 1"; }
+grep -q "^FAIL  libarchive .*cannot load libarchive" "$IT_DIR/out.txt" || { cat "$IT_DIR/out.txt"; it_fail "libarchive missing: message"; }
+grep -q "hint: install libarchive" "$IT_DIR/out.txt" || it_fail "libarchive missing: hint"
+grep -q "^SKIP  build .*libarchive" "$IT_DIR/out.txt" || { cat "$IT_DIR/out.txt"; it_fail "libarchive missing: build not skipped"; }
+grep -q "^PASS  engine" "$IT_DIR/out.txt" || it_fail "libarchive missing: engine should pass"
+ok "doctor loads libarchive ($soname): FAIL with a hint and the build skipped when the host lacks it"
 
 # ---- a fake engine: /_ping and /version fine, /build broken or classic -----
 cat > "$IT_DIR/fake_engine.py" <<'PY'
@@ -202,3 +219,14 @@ head -c 8192 /dev/urandom > "$IT_DIR/bad-root/index.db"
 set +e; MOLCACHE_HOME=$IT_DIR/bad-root mc doctor --no-build --no-remotes --json > "$J"; rc=$?; set -e
 [ $rc = 1 ] && [ "$(status_of index)" = fail ] || { cat "$J"; it_fail "corrupt index: rc $rc, $(status_of index)"; }
 ok "cache root: 0755 WARN with chmod hint, missing WARN (not created), a file FAILs; corrupt index FAILs"
+
+# ---- config: gc's defaults are parsed at load, so doctor names a typo ---------------
+mkdir -p "$XDG_CONFIG_HOME/molcache"
+echo "gc_max_size = 20Q" > "$XDG_CONFIG_HOME/molcache/config"
+set +e; mc doctor --no-build --no-remotes > "$IT_DIR/doc.out" 2>&1; rc=$?; set -e
+[ $rc = 2 ] && grep -q "gc_max_size '20Q'" "$IT_DIR/doc.out" || { cat "$IT_DIR/doc.out"; it_fail "bad gc_max_size: doctor rc $rc"; }
+grep -q "line 1" "$IT_DIR/doc.out" || it_fail "the message names no line"
+echo "gc_keep = 2" > "$IT_DIR/cfg" && mv "$IT_DIR/cfg" "$XDG_CONFIG_HOME/molcache/config"
+mc doctor --no-build --no-remotes >/dev/null 2>&1 || it_fail "a good gc_keep: doctor failed"
+rm "$XDG_CONFIG_HOME/molcache/config"
+ok "a bad gc_max_size in the config: doctor fails naming it and its line (exit 2)"

@@ -110,6 +110,27 @@ static void test_empty_value_resets(void)
 	mc_config_release(&c);
 }
 
+static void test_gc_defaults(void)
+{
+	static const char text[] = "gc_max_age = 7d\ngc_max_size = 20G\ngc_keep = 3\n";
+	static const char unset[] = "gc_max_age =\ngc_keep =\n";
+	struct mc_config c;
+
+	mc_config_init(&c);
+	CHECK_INT(c.gc_max_age_ms, -1);
+	CHECK_INT(c.gc_max_size_bytes, -1);
+	CHECK_INT(c.gc_keep, -1);
+	CHECK_INT(mc_config_load_buffer(&c, "mem", text, sizeof(text) - 1), 0);
+	CHECK_INT(c.gc_max_age_ms, 7LL * 86400000);
+	CHECK_INT(c.gc_max_size_bytes, 20LL << 30);
+	CHECK_INT(c.gc_keep, 3);
+	CHECK_INT(mc_config_load_buffer(&c, "mem", unset, sizeof(unset) - 1), 0);
+	CHECK_INT(c.gc_max_age_ms, -1);
+	CHECK_INT(c.gc_max_size_bytes, 20LL << 30);
+	CHECK_INT(c.gc_keep, -1);
+	mc_config_release(&c);
+}
+
 static void test_quoted_values(void)
 {
 	static const char text[] = "repo_prefix = \"https://h/p/t-\"\nref = 'main'\n"
@@ -185,6 +206,11 @@ static void test_malformed(void)
 		{ "dockerfile = ../Dockerfile\n", "line 1: dockerfile '../Dockerfile': want a relative path" },
 		{ "dockerfile = /etc/passwd\n", "line 1: dockerfile '/etc/passwd'" },
 		{ "dockerfile = a/../../b\n", "line 1: dockerfile 'a/../../b'" },
+		/* gc's defaults are parsed at load: a typo shows now, not in tonight's cron gc */
+		{ "gc_max_age = soon\n", "line 1: gc_max_age 'soon': want a duration like 12h, 7d or 2w" },
+		{ "gc_max_size = 20Q\n", "line 1: gc_max_size '20Q': want a size like 500M or 20G" },
+		{ "gc_keep = -1\n", "line 1: gc_keep '-1': want a count (0..1000000)" },
+		{ "gc_keep = 3x\n", "line 1: gc_keep '3x'" },
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -430,6 +456,7 @@ int main(void)
 	test_defaults();
 	test_file();
 	test_empty_value_resets();
+	test_gc_defaults();
 	test_quoted_values();
 	test_checks();
 	test_missing_and_unreadable();

@@ -1,9 +1,6 @@
 /* test_ignore.c — .dockerignore matching against cases from Docker's docs and moby/patternmatcher's tests. */
-#include "cache/context.h"
+#include "cache/ignore.h"
 #include "tests/unit/t.h"
-
-/* Module-private in cache/ignore.c. */
-int mc_ignore_may_reinclude_(const struct mc_ignore *ig, const char *dir);
 
 struct match_case {
 	const char *ignore; /* .dockerignore text */

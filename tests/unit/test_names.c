@@ -1,7 +1,8 @@
-/* test_names.c — runtime name checks and URL credential masking, table-driven. */
+/* test_names.c — runtime name checks, and URL credentials (one parser for stripping, libgit2 and masking), table-driven. */
 #include <string.h>
 
-#include "cache/key.h"
+#include "cache/names.h"
+#include "cache/url.h"
 #include "t.h"
 
 static void test_runtime_syntax(void)
@@ -136,6 +137,77 @@ static void test_url_masking(void)
 	CHECK(mc_url_redact(NULL) == NULL);
 }
 
+/* What libgit2 is handed and what is masked come from the same span that is
+ * stripped: user/pass decoded, the secret as written. */
+static void test_url_credentials(void)
+{
+	static const struct {
+		const char *url, *user, *pass, *raw;
+		int scp;
+	} t[] = {
+		{ "https://tok@host/x", "tok", NULL, "tok", 0 },
+		{ "https://user:pa55@git.example.com/org/repo-", "user", "pa55", "pa55", 0 },
+		/* percent-encoding: decoded for libgit2, masked as written and decoded */
+		{ "https://oauth2:ghp_abc%3Adef%40x@host:8443/r", "oauth2", "ghp_abc:def@x", "ghp_abc%3Adef%40x", 0 },
+		{ "https://us%40er:p%2Fw@host/r", "us@er", "p/w", "p%2Fw", 0 },
+		{ "https://u:p%zz@host/r", "u", "p%zz", "p%zz", 0 }, /* not an escape: kept */
+		/* '@' in the password: the last '@' of the authority ends it */
+		{ "https://me@corp:p@ss@host/r", "me@corp", "p@ss", "p@ss", 0 },
+		{ "https://u:@host/r", "u", "", "", 0 },
+		/* IPv6 hosts */
+		{ "https://u:pw6@[::1]:3000/r", "u", "pw6", "pw6", 0 },
+		{ "http://[fe80::1%25eth0]:80/r", NULL, NULL, NULL, 0 },
+		/* no userinfo */
+		{ "https://host/org/repo@v1", NULL, NULL, NULL, 0 },
+		{ "https://host?u=a@b", NULL, NULL, NULL, 0 },
+		{ "file:///srv/git@x/tpl-", NULL, NULL, NULL, 0 },
+		/* no scheme: scp-like userinfo is ssh's user name, no secret */
+		{ "git@github.com:org/tpl-", "git", NULL, NULL, 1 },
+		{ "user:tok@host:org/r", "user", "tok", "tok", 1 },
+		{ "git@[::1]:org/r", "git", NULL, NULL, 1 },
+		{ "host:org/r", NULL, NULL, NULL, 0 },
+		{ "name@nohost", NULL, NULL, NULL, 0 },
+		{ "/srv/git/a@b:c", NULL, NULL, NULL, 0 },
+		/* git.c once read creds from any "://": a path is not a scheme */
+		{ "a/b://u@h/q", NULL, NULL, NULL, 0 },
+		{ "1x://u:pw@h/q", "u", "pw", "pw", 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct mc_url_cred c;
+		size_t start = 0, end = 0;
+		int has = mc_url_credentials(&c, t[i].url);
+		if (has != (t[i].user != NULL) || (c.user == NULL) != (t[i].user == NULL) ||
+		    (c.user && strcmp(c.user, t[i].user)))
+			fprintf(stderr, "case %zu: %s\n", i, t[i].url);
+		CHECK_INT(has, t[i].user != NULL);
+		CHECK_INT(mc_url_userinfo(t[i].url, &start, &end), has);
+		if (t[i].user)
+			CHECK_STR(c.user, t[i].user);
+		else
+			CHECK(c.user == NULL);
+		if (t[i].pass)
+			CHECK_STR(c.pass, t[i].pass);
+		else
+			CHECK(c.pass == NULL);
+		if (t[i].raw)
+			CHECK_STR(c.raw, t[i].raw);
+		else
+			CHECK(c.raw == NULL);
+		CHECK_INT(c.scp, t[i].scp);
+		/* stripped is exactly the URL without that span; redacted masks the same span */
+		char *s = mc_url_strip_credentials(t[i].url), *r = mc_url_redact(t[i].url);
+		size_t ulen = strlen(t[i].url);
+		CHECK_INT(strlen(s), ulen - (end - start));
+		CHECK(!strncmp(s, t[i].url, start) && !strcmp(s + start, t[i].url + end));
+		CHECK(!c.raw || !*c.raw || strstr(r, c.raw) == NULL);
+		free(s);
+		free(r);
+		mc_url_cred_release(&c);
+	}
+	mc_url_cred_release(NULL);
+}
+
 static void test_redact_secret(void)
 {
 	static const struct {
@@ -164,6 +236,7 @@ int main(void)
 	test_runtime_syntax();
 	test_runtime_allowlist();
 	test_url_masking();
+	test_url_credentials();
 	test_redact_secret();
 	return t_done();
 }

@@ -3,24 +3,36 @@
 #include "../../cache/recover.h"
 #include "t.h"
 
-/* An image summary as GET /images/json gives it, labelled like build() does. */
-static json_t *image_of(const struct mc_entry *e, const char *root)
+/* An image as mc_engine_image_list() gives it, labelled like build() does. */
+static struct mc_image image_of(const struct mc_entry *e, const char *root)
 {
-	struct mc_strv labels = MC_STRV_INIT;
-	json_t *im = json_object(), *l = json_object();
+	struct mc_image im = MC_IMAGE_INIT;
 
-	mc_labels_of_entry(&labels, e, root);
-	for (size_t i = 0; i < labels.n; i++) {
-		char *eq = strchr(labels.v[i], '=');
-		*eq = 0;
-		json_object_set_new(l, labels.v[i], json_string(eq + 1));
-	}
-	json_object_set_new(im, "Id", json_string("sha256:1111"));
-	json_object_set_new(im, "Created", json_integer(1700000000));
-	json_object_set_new(im, "Size", json_integer(4242));
-	json_object_set_new(im, "Labels", l);
-	mc_strv_release(&labels);
+	mc_labels_of_entry(&im.labels, e, root);
+	mc_strv_sort(&im.labels);
+	snprintf(im.id, sizeof(im.id), "sha256:1111");
+	im.created = 1700000000;
+	im.size = 4242;
 	return im;
+}
+
+/* Replaces (value) or drops (NULL) label name. */
+static void set_label(struct mc_image *im, const char *name, const char *value)
+{
+	struct mc_strv kept = MC_STRV_INIT;
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < im->labels.n; i++)
+		if (strncmp(im->labels.v[i], name, n) || im->labels.v[i][n] != '=')
+			mc_strv_push(&kept, im->labels.v[i]);
+	if (value) {
+		char *kv = mc_asprintf("%s=%s", name, value);
+		mc_strv_push(&kept, kv);
+		free(kv);
+	}
+	mc_strv_sort(&kept);
+	mc_strv_release(&im->labels);
+	im->labels = kept;
 }
 
 int main(void)
@@ -28,7 +40,7 @@ int main(void)
 	struct mc_strv args = MC_STRV_INIT;
 	struct mc_entry in = { 0 }, out = { 0 };
 	char key[65];
-	json_t *im;
+	struct mc_image im;
 
 	mc_strv_push(&args, "B=two words");
 	mc_strv_push(&args, "A=1");
@@ -47,8 +59,8 @@ int main(void)
 
 	/* the round trip: every input back, the key checked */
 	im = image_of(&in, "feedbeef");
-	CHECK_STR(json_string_value(json_object_get(json_object_get(im, "Labels"), "molcache.root")), "feedbeef");
-	CHECK_INT(mc_entry_from_image(&out, im, "/nonexistent/trees", 99), 0);
+	CHECK_STR(mc_image_label(&im, "molcache.root"), "feedbeef");
+	CHECK_INT(mc_entry_from_image(&out, &im, "/nonexistent/trees", 99), 0);
 	CHECK_STR(out.key, key);
 	CHECK_STR(out.runtime, "codex");
 	CHECK_STR(out.repo_prefix, "https://git.example/t-");
@@ -68,25 +80,25 @@ int main(void)
 	mc_entry_release(&out);
 
 	/* a label that does not give the key back */
-	json_object_set_new(json_object_get(im, "Labels"), "molcache.platform", json_string("linux/amd64"));
-	CHECK_INT(mc_entry_from_image(&out, im, "/nonexistent", 1), MC_EINVAL);
+	set_label(&im, "molcache.platform", "linux/amd64");
+	CHECK_INT(mc_entry_from_image(&out, &im, "/nonexistent", 1), MC_EINVAL);
 	CHECK(strstr(mc_error_msg(), "do not give its key") != NULL);
 	CHECK(out.key == NULL);
-	json_decref(im);
+	mc_image_release(&im);
 
 	/* an image from before the labels carried every input */
 	im = image_of(&in, "feedbeef");
-	json_object_del(json_object_get(im, "Labels"), "molcache.dockerfile-hash");
-	CHECK_INT(mc_entry_from_image(&out, im, "/nonexistent", 1), MC_EINVAL);
+	set_label(&im, "molcache.dockerfile-hash", NULL);
+	CHECK_INT(mc_entry_from_image(&out, &im, "/nonexistent", 1), MC_EINVAL);
 	CHECK(strstr(mc_error_msg(), "no label molcache.dockerfile-hash") != NULL);
-	json_decref(im);
+	mc_image_release(&im);
 
 	/* another key format */
 	im = image_of(&in, "feedbeef");
-	json_object_set_new(json_object_get(im, "Labels"), "molcache.key-format", json_string("0"));
-	CHECK_INT(mc_entry_from_image(&out, im, "/nonexistent", 1), MC_EINVAL);
+	set_label(&im, "molcache.key-format", "0");
+	CHECK_INT(mc_entry_from_image(&out, &im, "/nonexistent", 1), MC_EINVAL);
 	CHECK(strstr(mc_error_msg(), "key format 0") != NULL);
-	json_decref(im);
+	mc_image_release(&im);
 
 	free(in.build_args);
 	mc_strv_release(&args);

@@ -32,8 +32,52 @@ static void test_strv(void)
 	mc_strv_release(&v); /* twice: harmless */
 }
 
+static int collect(const char *dir, void *ud)
+{
+	mc_strv_push(ud, dir);
+	return 0;
+}
+
+static int stop_at_b(const char *dir, void *ud)
+{
+	mc_strv_push(ud, dir);
+	return strcmp(dir, "a/b") ? 0 : -7;
+}
+
+/* mc_mkdir_p("") once read past its buffer (ASan reports it); the walk that
+ * mc_mkdir_p and the cache root's creation share names each directory once. */
+static void test_path_each_dir(void)
+{
+	static const struct {
+		const char *path, *dirs;
+	} t[] = {
+		{ "", "" },
+		{ "/", "" },
+		{ "a", "a" },
+		{ "a/b/c", "a,a/b,a/b/c" },
+		{ "/x/y", "/x,/x/y" },
+		{ "a/b/", "a,a/b,a/b/" },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct mc_strv v = MC_STRV_INIT;
+		struct mc_buf b = MC_BUF_INIT;
+		CHECK_INT(mc_path_each_dir(t[i].path, collect, &v), 0);
+		for (size_t k = 0; k < v.n; k++)
+			mc_buf_addf(&b, "%s%s", k ? "," : "", v.v[k]);
+		CHECK_STR(mc_buf_cstr(&b), t[i].dirs);
+		mc_buf_release(&b);
+		mc_strv_release(&v);
+	}
+	struct mc_strv v = MC_STRV_INIT;
+	CHECK_INT(mc_path_each_dir("a/b/c", stop_at_b, &v), -7);
+	CHECK_INT(v.n, 2);
+	mc_strv_release(&v);
+	CHECK_INT(mc_mkdir_p("", 0700), 0);
+}
+
 int main(void)
 {
 	test_strv();
+	test_path_each_dir();
 	return t_done();
 }

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# arch_check.sh — keeps docs/architecture.md's shape true:
+#  1. only cache/engine.c speaks the Engine API: no "/images, "/build or
+#     "/containers string in any other .c file of the program;
+#  2. the include graph between directories points one way,
+#     cli → gc → cache → store → util, with no back edge;
+#  3. store/ and util/ know nothing of Docker, git or HTTP: none of libgit2's,
+#     libcurl's, libarchive's or jansson's headers there.
+# tests/ and bench/ are left out: ctest_engine.c drives engine.c's raw GET on purpose.
+set -euo pipefail
+SRC=${MC_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
+cd "$SRC"
+DIRS=(util store cache gc cli)
+fail=0
+
+# 1. Engine API paths
+while IFS= read -r hit; do
+	echo "arch_check: Engine API path outside cache/engine.c: $hit" >&2
+	fail=1
+done < <(grep -nE '"/(images|build|containers)' --include='*.c' -r "${DIRS[@]}" | grep -v '^cache/engine\.c:' || true)
+
+# 2. layering: a directory may include its own headers and those of lower ranks
+rank() {
+	case "$1" in
+	util) echo 0 ;; store) echo 1 ;; cache) echo 2 ;; gc) echo 3 ;; cli) echo 4 ;; *) echo -1 ;;
+	esac
+}
+for d in "${DIRS[@]}"; do
+	for f in "$d"/*.[ch]; do
+		[ -e "$f" ] || continue
+		while IFS=: read -r line inc; do
+			# resolve "x.h" / "../dir/x.h" against the including file's directory
+			target=$(realpath -m --relative-to="$SRC" "$d/$inc")
+			td=${target%%/*}
+			[ "$td" = "$target" ] && td=.
+			if [ "$td" = "$d" ]; then
+				continue
+			fi
+			rs=$(rank "$d") rt=$(rank "$td")
+			if [ "$rt" -lt 0 ] || [ "$rt" -ge "$rs" ]; then
+				echo "arch_check: $f:$line includes \"$inc\": $d may not depend on $td" \
+					"(cli → gc → cache → store → util)" >&2
+				fail=1
+			fi
+		done < <(grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]+"' "$f" |
+			sed -E 's/^([0-9]+):[[:space:]]*#[[:space:]]*include[[:space:]]+"([^"]+)".*/\1:\2/')
+	done
+done
+
+# 3. the lower layers stay free of Docker, git and HTTP
+while IFS= read -r hit; do
+	echo "arch_check: store/ and util/ know nothing of Docker, git or HTTP: $hit" >&2
+	fail=1
+done < <(grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*<(git2|curl/|archive|jansson)' -r store util || true)
+
+if [ "$fail" = 0 ]; then
+	echo "arch_check: ok"
+fi
+exit "$fail"
