@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 /*
  * Forward migrations: migrations[i] brings user_version i to i + 1. Never edit
@@ -262,6 +263,8 @@ static int too_new(struct mc_index *ix, int v)
 	return MC_EINVAL;
 }
 
+#define BUSY_MS 10000
+
 static int migrate(struct mc_index *ix)
 {
 	char *set_version = NULL;
@@ -269,9 +272,23 @@ static int migrate(struct mc_index *ix)
 
 	/* Persistent in the file, so only done when creating or upgrading. A file
 	 * system without shared memory keeps the old mode; that is slower under
-	 * contention but still correct, so it is not an error. */
-	if ((ret = exec(ix, "PRAGMA journal_mode = WAL", "set journal mode")) < 0)
-		goto done;
+	 * contention but still correct, so it is not an error. Switching needs
+	 * the file to itself, and SQLite answers BUSY at once (no busy handler)
+	 * while another process creating the index holds it: 32 ensures on a
+	 * fresh root printed "database is locked". So: retry, bounded. */
+	for (int64_t t0 = mc_mono_ms();;) {
+		int rc = sqlite3_exec(ix->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+		if (rc == SQLITE_OK)
+			break;
+		if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) {
+			ret = ix_err(ix, rc, "set journal mode");
+			goto done;
+		}
+		if (mc_mono_ms() - t0 > BUSY_MS)
+			break; /* still another's: it is setting WAL itself, or we stay correct without */
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
 	if ((ret = exec(ix, "BEGIN IMMEDIATE", "begin migration")) < 0)
 		goto done;
 	/* Another process may have migrated while we waited for the lock. */
@@ -299,7 +316,6 @@ done:
 	return ret;
 }
 
-#define BUSY_MS 10000
 #define WAL_PAGES 64
 
 /*
