@@ -48,6 +48,7 @@ enum mc_event_kind {
 	MC_EV_WARN,        /* text */
 	MC_EV_STEP,        /* step: a BuildKit step changed state */
 	MC_EV_STEP_LOG,    /* step, text: one output line of a BuildKit step */
+	MC_EV_PUSH,        /* text: push progress or outcome (fleet sharing) */
 };
 
 struct mc_trace_vertex;
