@@ -206,15 +206,17 @@ ok "MOLECULE_IMAGE_REGISTRY: pulls <registry>/workspace-template-<rt>:latest, ta
 
 # ---- gc --registry ---------------------------------------------------------------------------
 n_before=$(curl -sf -u "$USER_NAME:$PASS" "http://$R2/v2/team/mc/hermes/tags/list" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["tags"] or []))')
-MOLCACHE_REGISTRY_USER=$USER_NAME MOLCACHE_REGISTRY_PASSWORD=$PASS MOLCACHE_REGISTRY=$R2/team/mc run 0 g1 hostA gc --registry --max-age 0s --dry-run
+run 0 glocal hostA gc --max-age 1s --include-latest
+[ "$(sqlite3 "$IT_DIR/rootA/index.db" "SELECT count(*) FROM entries WHERE runtime='hermes'")" = 0 ] || it_fail "local gc kept hermes"
+[ "$(curl -sf -u "$USER_NAME:$PASS" "http://$R2/v2/team/mc/hermes/tags/list" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["tags"] or []))')" = "$n_before" ] || it_fail "local gc touched the registry"
+ok "local gc evicts A's entries and leaves the registry's tags alone"
+MOLCACHE_REGISTRY_USER=$USER_NAME MOLCACHE_REGISTRY_PASSWORD=$PASS MOLCACHE_REGISTRY=$R2/team/mc run 0 g1 hostA gc --registry --max-age 1s --dry-run
 grep -q "would delete $R2/team/mc/hermes:" "$IT_DIR/g1.out" || { cat "$IT_DIR/g1.out"; it_fail "gc --registry --dry-run listed nothing"; }
 curl -sf -u "$USER_NAME:$PASS" "http://$R2/v2/team/mc/hermes/tags/list" | grep -q '"[0-9a-f]\{64\}"' || it_fail "dry run deleted"
 MOLCACHE_REGISTRY_USER=$USER_NAME MOLCACHE_REGISTRY_PASSWORD=$PASS MOLCACHE_REGISTRY=$R2/team/mc run 0 g2 hostA gc --registry --max-age 30d
 grep -q "deleted 0" "$IT_DIR/g2.out" || { cat "$IT_DIR/g2.out"; it_fail "30d deleted young tags"; }
-MOLCACHE_REGISTRY_USER=$USER_NAME MOLCACHE_REGISTRY_PASSWORD=$PASS MOLCACHE_REGISTRY=$R2/team/mc run 0 g3 hostA gc --registry --max-age 0s
+MOLCACHE_REGISTRY_USER=$USER_NAME MOLCACHE_REGISTRY_PASSWORD=$PASS MOLCACHE_REGISTRY=$R2/team/mc run 0 g3 hostA gc --registry --max-age 1s
 curl -s -u "$USER_NAME:$PASS" "http://$R2/v2/team/mc/hermes/tags/list" | grep -q '"[0-9a-f]\{64\}"' && it_fail "gc --registry left molcache's tags"
-[ -n "$(curl -s -u "$USER_NAME:$PASS" "http://$R2/v2/team/mc/crewai/tags/list")" ] || true
-hostA gc --max-age 0s >/dev/null 2>&1 || true
 ok "gc --registry --max-age deletes remote tags molcache made (dry run first; 30d keeps young ones)"
 
 # ---- no credential anywhere --------------------------------------------------------------------
