@@ -61,7 +61,7 @@ char *mc_fleet_ref(const struct mc_registry *reg, const char *runtime, const cha
 
 char *mc_fleet_origin(struct mc_index *ix, const char *key)
 {
-	char *name = mc_asprintf("origin:%s", key), *v = NULL;
+	char *name = mc_asprintf("%s%s", MC_META_ORIGIN_PREFIX, key), *v = NULL;
 	if (mc_index_meta_get(ix, &v, name)) {
 		mc_error_clear();
 		v = mc_strdup("built");
@@ -72,7 +72,7 @@ char *mc_fleet_origin(struct mc_index *ix, const char *key)
 
 int mc_fleet_origin_set(struct mc_index *ix, const char *key, const char *origin)
 {
-	char *name = mc_asprintf("origin:%s", key);
+	char *name = mc_asprintf("%s%s", MC_META_ORIGIN_PREFIX, key);
 	int ret = mc_index_meta_put(ix, name, origin);
 	free(name);
 	return ret;

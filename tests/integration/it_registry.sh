@@ -161,10 +161,11 @@ DOCKER_CONFIG=$IT_DIR/dockercfg MOLCACHE_REGISTRY=$R2/team/mc run 0 b6 hostB ens
 ok "R2 with basic auth: no credentials is one warning and a local build; env credentials push, docker config.json credentials pull"
 
 # ---- partial sharing: B reuses A's layers of the previous commit -------------------------
+EXPENSIVE_S=${MC_FLEET_EXPENSIVE_S:-8} # bench: 30 (docs/benchmarks.md)
 d=$IT_DIR/src-hermes; mkdir -p "$d"
 cat >"$d/Dockerfile" <<DF
 FROM $BASE_REG/mc/busybox:1.0
-RUN sleep 8 && dd if=/dev/urandom of=/big bs=1M count=8 2>/dev/null && echo expensive
+RUN sleep ${EXPENSIVE_S} && dd if=/dev/urandom of=/big bs=1M count=16 2>/dev/null && echo expensive
 COPY . /ctx
 RUN echo done > /done.txt
 DF
@@ -209,7 +210,10 @@ n_before=$(curl -sf -u "$USER_NAME:$PASS" "http://$R2/v2/team/mc/hermes/tags/lis
 run 0 glocal hostA gc --max-age 1s --include-latest
 [ "$(sqlite3 "$IT_DIR/rootA/index.db" "SELECT count(*) FROM entries WHERE runtime='hermes'")" = 0 ] || it_fail "local gc kept hermes"
 [ "$(curl -sf -u "$USER_NAME:$PASS" "http://$R2/v2/team/mc/hermes/tags/list" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["tags"] or []))')" = "$n_before" ] || it_fail "local gc touched the registry"
-ok "local gc evicts A's entries and leaves the registry's tags alone"
+run 0 glocalb hostB gc --max-age 1s --include-latest
+b_exists "$tagA" && it_fail "B's gc kept the pulled image (another root's label)"
+[ "$(sqlite3 "$IT_DIR/rootB/index.db" "SELECT count(*) FROM entries WHERE runtime='claude-code'")" = 0 ] || it_fail "B's gc kept the row"
+ok "local gc evicts A's entries and B's pulled ones, and leaves the registry's tags alone"
 MOLCACHE_REGISTRY_USER=$USER_NAME MOLCACHE_REGISTRY_PASSWORD=$PASS MOLCACHE_REGISTRY=$R2/team/mc run 0 g1 hostA gc --registry --max-age 1s --dry-run
 grep -q "would delete $R2/team/mc/hermes:" "$IT_DIR/g1.out" || { cat "$IT_DIR/g1.out"; it_fail "gc --registry --dry-run listed nothing"; }
 curl -sf -u "$USER_NAME:$PASS" "http://$R2/v2/team/mc/hermes/tags/list" | grep -q '"[0-9a-f]\{64\}"' || it_fail "dry run deleted"
