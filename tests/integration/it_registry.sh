@@ -50,6 +50,7 @@ stop_reg() { [ -f "$IT_DIR/$1/pid" ] && kill "$(cat "$IT_DIR/$1/pid")" 2>/dev/nu
 cleanup() {
 	local rc=$?
 	for r in r1 r2; do stop_reg "$r"; done
+	for m in 5xx hang; do [ -f "$IT_DIR/$m.pid" ] && kill "$(cat "$IT_DIR/$m.pid")" 2>/dev/null || true; done
 	MC_ENGINE_DIR=$IT_DIR/engB bash "$MC_SRC/tests/integration/engine.sh" stop >/dev/null 2>&1 || true
 	exit $rc
 }
@@ -145,6 +146,42 @@ run 3 b4 hostB ensure codex --network none --registry "$R1/mc" --registry-requir
 grep -q '^hint: .*registry' "$IT_DIR/b4.err" || { cat "$IT_DIR/b4.err"; it_fail "no hint"; }
 [ "$(cnt B builds)" = 2 ] || it_fail "--registry-required built anyway"
 ok "registry down: one warning and a local build (exit 0); --registry-required: exit 3 with a hint, nothing built"
+
+# a registry that answers 5xx, and one that accepts and never answers: one warning each, bounded
+cat >"$IT_DIR/badreg.py" <<'PY'
+import http.server, socket, sys, time
+mode, port_file = sys.argv[1], sys.argv[2]
+if mode == "hang":
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
+    open(port_file, "w").write(str(s.getsockname()[1]))
+    conns = []
+    while True:
+        c, _ = s.accept(); conns.append(c)   # never answers
+class H(http.server.BaseHTTPRequestHandler):
+    def do_HEAD(self): self.send_response(503); self.send_header("Content-Length", "0"); self.end_headers()
+    do_GET = do_HEAD
+    def log_message(self, *a): pass
+srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(port_file, "w").write(str(srv.server_address[1]))
+srv.serve_forever()
+PY
+for m in 5xx hang; do
+	rm -f "$IT_DIR/$m.port"
+	python3 "$IT_DIR/badreg.py" "$m" "$IT_DIR/$m.port" & echo $! >"$IT_DIR/$m.pid"
+	for ((i = 0; i < 100; i++)); do [ -s "$IT_DIR/$m.port" ] && break; sleep 0.1; done
+done
+commit codex README "5xx"
+run 0 b5 hostB ensure codex --network none --registry "127.0.0.1:$(cat "$IT_DIR/5xx.port")/mc"
+[ "$(warnings b5)" = 1 ] && grep -q "answered HTTP 503" "$IT_DIR/b5.err" || { cat "$IT_DIR/b5.err"; it_fail "5xx: want one warning"; }
+commit codex README "hang"
+t0=$(date +%s)
+run 0 b5h hostB ensure codex --network none --registry "127.0.0.1:$(cat "$IT_DIR/hang.port")/mc"
+t1=$(date +%s)
+[ "$(warnings b5h)" = 1 ] || { cat "$IT_DIR/b5h.err"; it_fail "hang: want one warning"; }
+[ $((t1 - t0)) -lt 60 ] || it_fail "a silent registry held ensure $((t1 - t0)) s"
+kill "$(cat "$IT_DIR/5xx.pid")" "$(cat "$IT_DIR/hang.pid")" 2>/dev/null || true
+[ "$(cnt B builds)" = 4 ] || it_fail "B: builds $(cnt B builds), want 4"
+ok "a registry answering 503, and one that never answers (given up after $((t1 - t0)) s), each cost one warning and a local build"
 
 # ---- basic auth (R2) ---------------------------------------------------------------------
 mkrepo crewai "$(simple_template crewai)"
