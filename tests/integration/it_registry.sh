@@ -50,7 +50,7 @@ stop_reg() { [ -f "$IT_DIR/$1/pid" ] && kill "$(cat "$IT_DIR/$1/pid")" 2>/dev/nu
 cleanup() {
 	local rc=$?
 	for r in r1 r2; do stop_reg "$r"; done
-	for m in 5xx hang; do [ -f "$IT_DIR/$m.pid" ] && kill "$(cat "$IT_DIR/$m.pid")" 2>/dev/null || true; done
+	for m in 5xx hang tok; do [ -f "$IT_DIR/$m.pid" ] && kill "$(cat "$IT_DIR/$m.pid")" 2>/dev/null || true; done
 	MC_ENGINE_DIR=$IT_DIR/engB bash "$MC_SRC/tests/integration/engine.sh" stop >/dev/null 2>&1 || true
 	exit $rc
 }
@@ -114,6 +114,65 @@ hostB status --format prometheus | grep -q '^molcache_registry_hits_total 1$' ||
 hostA status --format prometheus | grep -q '^molcache_pushes_total 1$' || it_fail "prometheus: pushes"
 hostB status | grep -q "registry: *1 hits, 0 misses" || it_fail "status text: registry line"
 ok "ls, show, status (text, JSON, prometheus) say built/pulled and count pushes, registry hits and misses"
+
+# ---- bearer-token auth: a token service in front of R1 --------------------------------
+cat >"$IT_DIR/tokenproxy.py" <<'PY'
+# A registry front with token auth: /v2/* wants "Bearer <token>", else 401 with a
+# Bearer challenge whose realm is /token here; /token wants basic credentials.
+import base64, http.server, sys, urllib.request
+upstream, user, pw, port_file, log = sys.argv[1:6]
+TOKEN = "tok-" + base64.b16encode(pw.encode()).decode()[:6]
+def note(s): open(log, "a").write(s + "\n")
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def send(self, code, headers=(), body=b""):
+        self.send_response(code)
+        for k, v in headers: self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body))); self.end_headers()
+        if self.command != "HEAD": self.wfile.write(body)
+    def handle_any(self):
+        a = self.headers.get("Authorization", "")
+        if self.path.startswith("/token"):
+            ok = a == "Basic " + base64.b64encode(("%s:%s" % (user, pw)).encode()).decode()
+            note("token %s %s" % ("basic-ok" if ok else "refused", self.path.split("?", 1)[-1]))
+            return self.send(200, [("Content-Type", "application/json")], ('{"token":"%s"}' % TOKEN).encode()) if ok else self.send(401)
+        if a != "Bearer " + TOKEN:
+            note("challenge %s %s" % (self.command, self.path))
+            realm = "http://127.0.0.1:%d/token" % self.server.server_address[1]
+            return self.send(401, [("WWW-Authenticate", 'Bearer realm="%s",service="test-registry",scope="repository:mc/x:pull"' % realm)])
+        note("bearer %s %s" % (self.command, self.path))
+        req = urllib.request.Request(upstream + self.path, method=self.command,
+                                     headers={"Accept": ", ".join(self.headers.get_all("Accept") or [])})
+        try:
+            r = urllib.request.urlopen(req); code = r.status
+        except urllib.error.HTTPError as e:
+            r = e; code = e.code
+        body = r.read() if self.command != "HEAD" else b""
+        hs = [(k, v) for k, v in r.headers.items() if k.lower() in ("content-type", "docker-content-digest", "docker-distribution-api-version")]
+        self.send_response(code)
+        for k, v in hs: self.send_header(k, v)
+        self.send_header("Content-Length", r.headers.get("Content-Length", str(len(body))) if self.command == "HEAD" else str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD": self.wfile.write(body)
+    do_GET = do_HEAD = handle_any
+    def log_message(self, *a): pass
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+open(port_file, "w").write(str(srv.server_address[1]))
+srv.serve_forever()
+PY
+python3 "$IT_DIR/tokenproxy.py" "http://$R1" "$USER_NAME" "$PASS" "$IT_DIR/tok.port" "$IT_DIR/tok.log" & echo $! >"$IT_DIR/tok.pid"
+for ((i = 0; i < 100; i++)); do [ -s "$IT_DIR/tok.port" ] && break; sleep 0.1; done
+RT=127.0.0.1:$(cat "$IT_DIR/tok.port")
+hostC() { DOCKER_HOST=$B_HOST MOLCACHE_HOME=$IT_DIR/rootC "$MOLCACHE" "$@"; }
+MOLCACHE_REGISTRY_USER=$USER_NAME MOLCACHE_REGISTRY_PASSWORD=$PASS run 0 c1 hostC ensure claude-code --network none --registry "$RT/mc"
+[ "$(cat "$IT_DIR/c1.out")" = "$tagA" ] || it_fail "bearer: printed $(cat "$IT_DIR/c1.out")"
+[ "$(b_id "$tagA")" = "$(image_id "$tagA")" ] || it_fail "bearer: the image id changed"
+[ "$(cnt C registry_hits)" = 1 ] && [ "$(cnt C builds)" = 0 ] || { cat "$IT_DIR/c1.err"; it_fail "bearer: hits $(cnt C registry_hits), builds $(cnt C builds)"; }
+grep -q "^challenge HEAD /v2/mc/claude-code/manifests/$key" "$IT_DIR/tok.log" || it_fail "no challenge seen"
+grep -q "^token basic-ok .*service=test-registry" "$IT_DIR/tok.log" || { cat "$IT_DIR/tok.log"; it_fail "no token fetched with basic credentials"; }
+grep -q "^bearer HEAD /v2/mc/claude-code/manifests/$key" "$IT_DIR/tok.log" || it_fail "no HEAD with the bearer token"
+kill "$(cat "$IT_DIR/tok.pid")" 2>/dev/null || true
+ok "bearer-token auth: 401 Bearer challenge → token from the realm with basic credentials → HEAD with the token; the engine pulls through it too"
 
 # ---- a forged image under a key's tag is refused -------------------------------------
 mkrepo codex "$(simple_template codex)"
