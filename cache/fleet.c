@@ -106,8 +106,9 @@ static char *image_platform(json_t *img)
 	return mc_asprintf("%s/%s%s%s", os ? os : "?", arch ? arch : "?", var && *var ? "/" : "", var && *var ? var : "");
 }
 
-/* NULL when the labels say the image is e's (all but the root id: another
- * host built it) and its platform is e's; else why not (malloc'd); *carried
+/* NULL when the labels say the image is e's (the key, its format and every
+ * key input: runtime, repo prefix, commit, Dockerfile hash, platform, build
+ * args) and its platform is e's; else why not (malloc'd); *carried
  * (malloc'd) the key it claims. */
 static char *untrusted(json_t *img, const struct mc_entry *e, char **carried)
 {
@@ -122,7 +123,11 @@ static char *untrusted(json_t *img, const struct mc_entry *e, char **carried)
 		const char *eq = strchr(want.v[i], '=');
 		char *name = mc_strndup(want.v[i], (size_t)(eq - want.v[i]));
 		const char *have = json_string_value(json_object_get(labels, name));
-		if (strcmp(name, "molcache.root") && (!have || strcmp(have, eq + 1)))
+		/* not key inputs: the root (another host built it), the ref as asked
+		 * and the Dockerfile's path (its hash is in the key) */
+		int skip = !strcmp(name, "molcache.root") || !strcmp(name, "molcache.ref") ||
+			   !strcmp(name, "molcache.dockerfile");
+		if (!skip && (!have || strcmp(have, eq + 1)))
 			why = mc_asprintf("label %s %s", name, have ? "differs" : "missing");
 		free(name);
 	}
