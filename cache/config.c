@@ -16,6 +16,7 @@
 #define FILE_MAX (1 << 20)
 
 static const char *sys_getenv(const char *name) { return getenv(name); }
+static int registry_ok(const char *s);
 
 void mc_config_set(char **field, const char *value)
 {
@@ -52,6 +53,12 @@ void mc_config_release(struct mc_config *c)
 	free(c->networkmode);
 	free(c->ca_file);
 	free(c->git_token);
+	free(c->registry);
+	free(c->registry_user);
+	if (c->registry_password)
+		memset(c->registry_password, 0, strlen(c->registry_password));
+	free(c->registry_password);
+	free(c->compat_registry);
 	mc_strv_release(&c->runtimes);
 	mc_strv_release(&c->build_args);
 	memset(c, 0, sizeof(*c));
@@ -340,6 +347,24 @@ static int apply_line(struct mc_config *c, const char *key, size_t klen, const c
 		ret = parse_backoff(&c->failure_backoff_ms, val, where);
 	else if (KEY_IS("gc_max_age") || KEY_IS("gc_max_size") || KEY_IS("gc_keep"))
 		ret = parse_gc(c, key, val, where);
+	else if (KEY_IS("registry") && *val && !registry_ok(val))
+		ret = mc_error_set(MC_EINVAL, "%s: registry '%.64s': want HOST[:PORT][/PATH]", where, val);
+	else if (KEY_IS("registry"))
+		set_or_default(&c->registry, val, NULL);
+	else if (KEY_IS("registry_mode") && (c->registry_mode = mc_config_registry_mode(val)) < 0) {
+		c->registry_mode = MC_REGISTRY_PULL_PUSH;
+		ret = mc_error_set(MC_EINVAL, "%s: registry_mode '%.64s': want pull, pull-push or off", where, val);
+	}
+	else if (KEY_IS("registry_mode"))
+		;
+	else if (KEY_IS("registry_required") && strcmp(val, "0") && strcmp(val, "1"))
+		ret = mc_error_set(MC_EINVAL, "%s: registry_required '%.64s': want 0 or 1", where, val);
+	else if (KEY_IS("registry_required"))
+		c->registry_required = val[0] == '1';
+	else if (KEY_IS("registry_user"))
+		set_or_default(&c->registry_user, val, NULL);
+	else if (KEY_IS("registry_password"))
+		set_or_default(&c->registry_password, val, NULL);
 	else {
 		char *k = shown_key(key, klen);
 		ret = mc_error_set(MC_EINVAL, "%s: unknown key '%s'", where, k);
@@ -461,6 +486,62 @@ done:
 	return ret;
 }
 
+/* HOST[:PORT][/PATH], with an optional http:// or https:// in front: no
+ * spaces, no credentials (they go in registry_user/registry_password). */
+static int registry_ok(const char *s)
+{
+	const char *p = !strncmp(s, "http://", 7) ? s + 7 : !strncmp(s, "https://", 8) ? s + 8 : s;
+	size_t n = strcspn(p, "/");
+
+	if (!n || n > 255 || strpbrk(s, " \t@?#") || strlen(s) > 512)
+		return 0;
+	for (const char *q = p; *q; q++)
+		if ((unsigned char)*q < 0x21 || (unsigned char)*q > 0x7e)
+			return 0;
+	return 1;
+}
+
+int mc_config_registry_mode(const char *s)
+{
+	if (!strcmp(s, "pull-push"))
+		return MC_REGISTRY_PULL_PUSH;
+	if (!strcmp(s, "pull"))
+		return MC_REGISTRY_PULL;
+	if (!strcmp(s, "off"))
+		return MC_REGISTRY_OFF;
+	return -1;
+}
+
+static const char *env_first(mc_getenv_fn env, const char *a, const char *b);
+
+/* The registry's settings from the environment (docs/fleet.md). */
+static int apply_registry_env(struct mc_config *c, mc_getenv_fn env)
+{
+	const char *v;
+	int mode;
+
+	if ((v = env_first(env, "MOLCACHE_REGISTRY", NULL))) {
+		if (!registry_ok(v))
+			return mc_error_set(MC_EINVAL, "environment MOLCACHE_REGISTRY: '%.64s': want HOST[:PORT][/PATH]", v);
+		mc_config_set(&c->registry, v);
+	}
+	if ((v = env_first(env, "MOLCACHE_REGISTRY_MODE", NULL))) {
+		if ((mode = mc_config_registry_mode(v)) < 0)
+			return mc_error_set(MC_EINVAL, "environment MOLCACHE_REGISTRY_MODE: '%.64s': want pull, pull-push or off", v);
+		c->registry_mode = mode;
+	}
+	if ((v = env_first(env, "MOLCACHE_REGISTRY_USER", NULL)))
+		mc_config_set(&c->registry_user, v);
+	if ((v = env_first(env, "MOLCACHE_REGISTRY_PASSWORD", NULL)))
+		mc_config_set(&c->registry_password, v);
+	if ((v = env_first(env, "MOLECULE_IMAGE_REGISTRY", NULL))) {
+		if (!registry_ok(v))
+			return mc_error_set(MC_EINVAL, "environment MOLECULE_IMAGE_REGISTRY: '%.64s': want HOST[:PORT][/PATH]", v);
+		mc_config_set(&c->compat_registry, v);
+	}
+	return 0;
+}
+
 /* The first of names set to a non-empty value, or NULL. */
 static const char *env_first(mc_getenv_fn env, const char *a, const char *b)
 {
@@ -522,6 +603,8 @@ int mc_config_apply_env(struct mc_config *c, mc_getenv_fn env)
 	}
 	if ((v = env_first(env, "MOLCACHE_FAILURE_BACKOFF", NULL)) &&
 	    (ret = parse_backoff(&c->failure_backoff_ms, v, "environment MOLCACHE_FAILURE_BACKOFF")))
+		goto done;
+	if ((ret = apply_registry_env(c, env)))
 		goto done;
 done:
 	return ret;

@@ -9,13 +9,16 @@
  *   MOLECULE_BUILD_CEILING_S apply only where the file sets none),
  *   failure_backoff (30s, 1m, 1h; 0 = off), gc_max_age, gc_max_size, gc_keep (defaults for
  *   gc's --max-age, --max-size and --keep; parsed here, at load, so a typo fails
- *   every command and doctor at once rather than the nightly gc)
+ *   every command and doctor at once rather than the nightly gc),
+ *   registry, registry_mode (pull, pull-push, off), registry_required (0/1),
+ *   registry_user, registry_password
  * Environment: MOLCACHE_REPO_PREFIX (or MOLECULE_LOCAL_TEMPLATE_REPO_PREFIX),
  * MOLCACHE_REF, MOLCACHE_PLATFORM (or MOLECULE_IMAGE_PLATFORM), DOCKER_HOST,
  * MOLCACHE_CA_FILE (or GIT_SSL_CAINFO),
  * MOLCACHE_GIT_TOKEN (or MOLECULE_GITEA_TOKEN), MOLCACHE_RUNTIMES,
  * MOLCACHE_LOCK_TIMEOUT, MOLCACHE_REMOTE_TIMEOUT, MOLCACHE_NETWORK,
- * MOLCACHE_FAILURE_BACKOFF.
+ * MOLCACHE_FAILURE_BACKOFF, MOLCACHE_REGISTRY, MOLCACHE_REGISTRY_MODE,
+ * MOLCACHE_REGISTRY_USER, MOLCACHE_REGISTRY_PASSWORD, MOLECULE_IMAGE_REGISTRY.
  */
 #ifndef MC_CONFIG_H
 #define MC_CONFIG_H
@@ -46,7 +49,19 @@ struct mc_config {
 	int64_t gc_max_age_ms;
 	int64_t gc_max_size_bytes;
 	int gc_keep;
+	/* fleet sharing (docs/fleet.md): HOST[:PORT][/PATH], NULL = none */
+	char *registry;
+	int registry_mode;          /* MC_REGISTRY_* */
+	int registry_required;      /* a registry failure is an error (exit 3), not a warning */
+	char *registry_user;        /* secret-adjacent: never printed */
+	char *registry_password;    /* secret: never printed, logged or stored */
+	char *compat_registry;      /* MOLECULE_IMAGE_REGISTRY: prebuilt templates, pull only */
 };
+
+/* --registry-mode: what ensure does with the registry. */
+enum { MC_REGISTRY_PULL_PUSH = 0, MC_REGISTRY_PULL = 1, MC_REGISTRY_OFF = 2 };
+/* "pull", "pull-push", "off" → MC_REGISTRY_*, or -1. */
+int mc_config_registry_mode(const char *s);
 
 #define MC_FAILURE_BACKOFF_DEFAULT_MS 60000LL
 /* gc_keep and gc --keep: at most this many entries per runtime */

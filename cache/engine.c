@@ -804,13 +804,14 @@ static void split_ref(const char *ref, char **name, char **tag)
 	}
 }
 
-int mc_engine_image_pull(struct mc_engine *e, const char *ref, const char *platform)
+/* xauth: the X-Registry-Auth value (NULL: the empty "{}"), never logged. */
+static int pull(struct mc_engine *e, const char *ref, const char *platform, const char *xauth)
 {
 	struct xfer x = { 0 };
 	struct mc_buf url = MC_BUF_INIT;
 	struct pull_state ps = { ref, NULL };
 	struct curl_slist *h = NULL;
-	char *name = NULL, *tag = NULL;
+	char *name = NULL, *tag = NULL, *auth = NULL;
 	long status;
 	int ret;
 
@@ -826,7 +827,8 @@ int mc_engine_image_pull(struct mc_engine *e, const char *ref, const char *platf
 	if (platform && *platform)
 		add_query(e, &url, "platform", platform);
 	/* An empty auth is still required by some engines for registry calls. */
-	h = curl_slist_append(h, "X-Registry-Auth: e30=");
+	auth = mc_asprintf("X-Registry-Auth: %s", xauth && *xauth ? xauth : "e30=");
+	h = curl_slist_append(h, auth);
 	h = curl_slist_append(h, "Content-Type:");
 	x.on_line = pull_line;
 	x.ud = &ps;
@@ -845,12 +847,20 @@ int mc_engine_image_pull(struct mc_engine *e, const char *ref, const char *platf
 	}
 done:
 	curl_slist_free_all(h);
+	if (auth)
+		memset(auth, 0, strlen(auth));
+	free(auth);
 	free(ps.error);
 	free(name);
 	free(tag);
 	mc_buf_release(&url);
 	xfer_release(&x);
 	return ret;
+}
+
+int mc_engine_image_pull(struct mc_engine *e, const char *ref, const char *platform)
+{
+	return pull(e, ref, platform, NULL);
 }
 
 /* Build output: the last LOG_LINES text lines, a ring of owned strings. */
@@ -1017,6 +1027,16 @@ int mc_engine_build(struct mc_engine *e, const struct mc_build_req *req, char ou
 		add_query(e, &url, "buildargs", args);
 	if (labels)
 		add_query(e, &url, "labels", labels);
+	if (req->cache_from && req->cache_from->n) {
+		json_t *a = json_array();
+		char *text;
+		for (i = 0; i < req->cache_from->n; i++)
+			json_array_append_new(a, json_string(req->cache_from->v[i]));
+		text = json_dumps(a, JSON_COMPACT);
+		add_query(e, &url, "cachefrom", text);
+		free(text);
+		json_decref(a);
+	}
 
 	/* x-tar always (else Go parses the body as a form); no 100-continue stall. */
 	h = curl_slist_append(h, "Content-Type: application/x-tar");
@@ -1165,4 +1185,114 @@ void mc_image_steps_free(struct mc_image_step *v, size_t n)
 	for (size_t i = 0; v && i < n; i++)
 		free(v[i].created_by);
 	free(v);
+}
+
+/* ---- registry transfers (fleet sharing) ------------------------------------- */
+
+int mc_engine_image_pull_auth(struct mc_engine *e, const char *ref, const char *platform, const char *xauth)
+{
+	return pull(e, ref, platform, xauth);
+}
+
+struct push_state {
+	char *error;
+	char digest[80];
+	mc_push_progress_fn progress;
+	void *ud;
+	int64_t last_ms;
+};
+
+static int push_line(struct xfer *x, json_t *obj, const char *raw, size_t n)
+{
+	struct push_state *ps = x->ud;
+	const char *m = obj ? line_error(obj) : NULL, *st, *id;
+	json_t *detail, *aux;
+
+	if (m) {
+		if (!ps->error)
+			ps->error = mc_strdup(m);
+		return 0;
+	}
+	aux = json_object_get(obj, "aux");
+	if (json_is_string(json_object_get(aux, "Digest")))
+		snprintf(ps->digest, sizeof(ps->digest), "%s", json_string_value(json_object_get(aux, "Digest")));
+	st = json_string_value(json_object_get(obj, "status"));
+	id = json_string_value(json_object_get(obj, "id"));
+	detail = json_object_get(obj, "progressDetail");
+	if (!st || !ps->progress)
+		return 0;
+	if (json_integer_value(json_object_get(detail, "total")) > 0) {
+		/* byte counts arrive many times a second: one line a second is enough */
+		int64_t now = mc_mono_ms();
+		if (now - ps->last_ms < 1000)
+			return 0;
+		ps->last_ms = now;
+		char *t = mc_asprintf("%s%s%s %lld/%lld bytes", id ? id : "", id ? ": " : "", st,
+				      (long long)json_integer_value(json_object_get(detail, "current")),
+				      (long long)json_integer_value(json_object_get(detail, "total")));
+		ps->progress(ps->ud, t);
+		free(t);
+	} else {
+		char *t = mc_asprintf("%s%s%s", id ? id : "", id ? ": " : "", st);
+		ps->progress(ps->ud, t);
+		free(t);
+	}
+	return 0;
+}
+
+int mc_engine_image_push(struct mc_engine *e, const char *name, const char *tag, const char *xauth,
+			 mc_push_progress_fn progress, void *ud, char digest[80])
+{
+	struct xfer x = { 0 };
+	struct mc_buf url = MC_BUF_INIT;
+	struct push_state ps = { .progress = progress, .ud = ud };
+	struct curl_slist *h = NULL;
+	char *n = esc(e, name), *auth = NULL;
+	long status;
+	int ret;
+
+	if (digest)
+		digest[0] = 0;
+	mc_buf_addf(&url, "%s/images/%s/push", e->base, n);
+	add_query(e, &url, "tag", tag);
+	/* 20.10 answers 400 without the header, even for a registry without auth */
+	auth = mc_asprintf("X-Registry-Auth: %s", xauth && *xauth ? xauth : "e30=");
+	h = curl_slist_append(h, auth);
+	h = curl_slist_append(h, "Content-Type:");
+	x.on_line = push_line;
+	x.ud = &ps;
+	if ((ret = perform(e, &x, "POST", url.ptr, h, T_STREAM, &status)))
+		goto done;
+	if (status != 200) {
+		char *m = answer_message(&x, status);
+		ret = mc_error_set(status == 404 ? MC_ENOTFOUND : MC_ERR, "push of '%s:%s': %s", name, tag, m);
+		free(m);
+		goto done;
+	}
+	if (ps.error) {
+		ret = mc_error_set(MC_ERR, "push of '%s:%s': %s", name, tag, ps.error);
+		goto done;
+	}
+	if (digest)
+		memcpy(digest, ps.digest, sizeof(ps.digest));
+done:
+	curl_slist_free_all(h);
+	if (auth)
+		memset(auth, 0, strlen(auth));
+	free(auth);
+	free(ps.error);
+	free(n);
+	mc_buf_release(&url);
+	xfer_release(&x);
+	return ret;
+}
+
+int mc_engine_image_json(json_t **out, struct mc_engine *e, const char *name)
+{
+	char *n = esc(e, name), *path = mc_asprintf("/images/%s/json", n);
+	int ret = get_json(out, e, path);
+
+	free(path);
+	free(n);
+	return ret;
 }

@@ -100,6 +100,7 @@ struct mc_build_req {
 	int64_t ceiling_ms;         /* > 0: cancel when the build takes longer in all */
 	mc_build_progress_fn progress;
 	void *ud;
+	const struct mc_strv *cache_from; /* images offered as cachefrom (inline cache); may be NULL */
 };
 
 /*
@@ -117,5 +118,24 @@ int mc_engine_build(struct mc_engine *e, const struct mc_build_req *req, char ou
 
 /* GET path and return the body (for tests/doctor); status in *status. */
 int mc_engine_get(struct mc_engine *e, const char *path, long *status, struct mc_buf *body);
+
+/* ---- registry transfers (fleet sharing, docs/fleet.md) ---- */
+
+/* mc_engine_image_pull with X-Registry-Auth xauth (mc_registry_xauth(); NULL
+ * sends "{}"). The credential is never part of a message. */
+int mc_engine_image_pull_auth(struct mc_engine *e, const char *ref, const char *platform, const char *xauth);
+
+/* One line of push progress ("<layer>: Pushing 1234/5678 bytes", "Pushed"). */
+typedef void (*mc_push_progress_fn)(void *ud, const char *text);
+/* POST /images/{name}/push?tag= with X-Registry-Auth (always sent; "{}"
+ * without credentials). digest (may be NULL) gets the pushed manifest's
+ * digest. Errors as for pull: the engine's words. */
+int mc_engine_image_push(struct mc_engine *e, const char *name, const char *tag, const char *xauth,
+			 mc_push_progress_fn progress, void *ud, char digest[80]);
+
+/* GET /images/{name}/json as JSON (Config.Labels, Os, Architecture, Variant).
+ * MC_ENOTFOUND on 404; the caller json_decref()s *out. */
+typedef struct json_t json_t;
+int mc_engine_image_json(json_t **out, struct mc_engine *e, const char *name);
 
 #endif

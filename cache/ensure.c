@@ -14,6 +14,7 @@
 
 #include "context.h"
 #include "dockerfile.h"
+#include "fleet.h"
 #include "key.h"
 #include "names.h"
 #include "url.h"
@@ -167,6 +168,8 @@ struct run {
 	char *build_args;  /* canonical */
 	unsigned fetched_objects;
 	int fetch_begun;   /* a "fetch" phase_begin is out and wants its end */
+	struct mc_registry *reg; /* fleet sharing: opened on a miss when configured */
+	int reg_down;      /* the registry failed once (warned): not asked again */
 };
 
 static void emit(struct run *r, struct mc_event ev)
@@ -810,11 +813,97 @@ done:
 	return ret;
 }
 
+/* ---- fleet sharing (docs/fleet.md) ----------------------------------------- */
+
+/* This run's inputs as a row without an image (pointers into r). */
+static void fleet_entry(struct run *r, struct mc_entry *e)
+{
+	*e = (struct mc_entry){ 0 };
+	e->key = r->key;
+	e->runtime = (char *)r->runtime;
+	e->repo_prefix = r->clean_prefix;
+	e->ref = r->ctx->cfg.ref ? r->ctx->cfg.ref : "";
+	e->head_sha = r->sha;
+	e->dockerfile_path = r->ctx->cfg.dockerfile;
+	e->dockerfile_hash = r->dfhash;
+	e->platform = (char *)r->platform;
+	e->build_args = r->build_args;
+	e->image_tag = r->tag;
+}
+
+/* Under the exclusive key lock, on a local miss: the key's image from the
+ * registry, checked, recorded and served. 1 served, 0 not there (or the
+ * registry failed: warned), < 0 error. */
+static int fleet_fetch(struct run *r, struct mc_ensure_result *out)
+{
+	struct mc_entry e;
+	struct mc_image img = MC_IMAGE_INIT;
+	char id[80];
+	int ret;
+
+	if (!r->reg && (ret = mc_fleet_registry(&r->reg, &r->ctx->cfg)))
+		return ret;
+	if (!r->reg)
+		return 0;
+	fleet_entry(r, &e);
+	if ((ret = mc_fleet_pull(r->ctx, r->reg, &e, r->opts, id, &r->reg_down)) <= 0)
+		return ret;
+	if ((ret = mc_engine_image_inspect(r->eng, id, &img)))
+		goto done;
+	e.image_id = id;
+	e.image_bytes = img.size;
+	e.state = MC_STATE_READY;
+	e.created_ms = e.last_used_ms = mc_now_ms();
+	if ((ret = mc_index_put(r->ix, &e)) || (ret = mc_index_failure_clear(r->ix, r->key)) ||
+	    (ret = mc_fleet_origin_set(r->ix, r->key, "pulled")) || (ret = serve(r, &e, &img, NULL, out)))
+		goto done;
+	ret = 1;
+done:
+	mc_image_release(&img);
+	return ret;
+}
+
+/* After a build: the image goes to the registry (mode pull-push). */
+static int fleet_share(struct run *r, const struct mc_ensure_result *out)
+{
+	struct mc_entry e;
+
+	mc_fleet_origin_set(r->ix, r->key, "built");
+	mc_error_clear();
+	if (!r->reg || r->reg_down || r->ctx->cfg.registry_mode != MC_REGISTRY_PULL_PUSH)
+		return 0;
+	fleet_entry(r, &e);
+	e.image_id = out->image_id;
+	return mc_fleet_push(r->ctx, r->reg, &e, r->opts);
+}
+
+/* Partial sharing: with a registry, images carry BuildKit's inline cache, and
+ * the previous commit's image (local, else pulled) is offered as cachefrom. */
+static void fleet_seed(struct run *r, const struct mc_entry *e, struct mc_strv *args, struct mc_strv *seeds,
+		       char **seed_ref)
+{
+	if (!r->reg || !mc_engine_buildkit(r->eng))
+		return;
+	if (r->ctx->cfg.registry_mode == MC_REGISTRY_PULL_PUSH)
+		mc_strv_push(args, "BUILDKIT_INLINE_CACHE=1");
+	mc_fleet_cache_from(r->ctx, r->reg_down ? NULL : r->reg, e, r->opts, seeds, seed_ref);
+}
+
+/* The pulled seed's remote name goes (by name): local gc owns only its own tags. */
+static void fleet_seed_release(struct run *r, struct mc_strv *seeds, char *seed_ref)
+{
+	if (seed_ref && mc_engine_image_remove(r->eng, seed_ref, 0))
+		mc_error_clear();
+	free(seed_ref);
+	mc_strv_release(seeds);
+}
+
 /* Under the exclusive key lock: tree, pre-pull, build, record. */
 static int build(struct run *r, struct mc_ensure_result *out)
 {
 	struct mc_entry e = { 0 };
-	struct mc_strv args = MC_STRV_INIT, labels = MC_STRV_INIT;
+	struct mc_strv args = MC_STRV_INIT, labels = MC_STRV_INIT, seeds = MC_STRV_INIT;
+	char *seed_ref = NULL;
 	struct mc_context *tar = NULL;
 	struct mc_trace_cb tcb = { .on_vertex = on_step, .on_log = on_step_log };
 	struct build_log bl = { r, NULL, NULL };
@@ -855,6 +944,7 @@ static int build(struct run *r, struct mc_ensure_result *out)
 	tcb.ud = &bl;
 	bl.trace = mc_trace_new(&tcb);
 	const char *tags[] = { r->tag, NULL };
+	fleet_seed(r, &e, &args, &seeds, &seed_ref);
 	struct mc_build_req req = {
 		.context = tar,
 		.dockerfile = df_path,
@@ -871,6 +961,7 @@ static int build(struct run *r, struct mc_ensure_result *out)
 		.ceiling_ms = mc_config_build_timeout_ms(&r->ctx->cfg),
 		.progress = on_build_line,
 		.ud = &bl,
+		.cache_from = &seeds,
 	};
 	t0 = mc_mono_ms();
 	phase_begin(r, "build");
@@ -933,6 +1024,7 @@ done:
 	}
 	if (bl.f)
 		fclose(bl.f);
+	fleet_seed_release(r, &seeds, seed_ref);
 	mc_context_free(tar);
 	mc_trace_free(bl.trace);
 	mc_strv_release(&args);
@@ -1220,10 +1312,18 @@ static int ensure_online(struct run *r, struct mc_ensure_result *out)
 	/* a miss: one builder per key; whoever waited finds the build done */
 	if ((ret = lock_key(r, &lock, MC_LOCK_EXCLUSIVE)))
 		goto done;
-	if ((ret = try_serve(r, out)) || (ret = adopt(r, out)) || (ret = failure_gate(r, out)))
+	if ((ret = try_serve(r, out)))
+		goto done;
+	if ((ret = adopt(r, out))) {
+		if (ret == 1 && mc_fleet_origin_set(r->ix, r->key, "adopted"))
+			mc_error_clear();
+		goto done;
+	}
+	if ((ret = fleet_fetch(r, out)) || (ret = failure_gate(r, out)))
 		goto done;
 	mc_index_counter_add(r->ix, "misses", 1);
-	ret = build(r, out);
+	if (!(ret = build(r, out)))
+		ret = fleet_share(r, out);
 done:
 	mc_lock_release(&lock);
 	return ret == 1 ? 0 : ret;
@@ -1294,6 +1394,7 @@ static void run_release(struct run *r)
 	free(r->resolved_ref);
 	free(r->tag);
 	free(r->build_args);
+	mc_registry_free(r->reg);
 }
 
 int mc_ensure(struct mc_ctx *ctx, const struct mc_ensure_opts *opts, struct mc_ensure_result *out)
@@ -1302,6 +1403,9 @@ int mc_ensure(struct mc_ctx *ctx, const struct mc_ensure_opts *opts, struct mc_e
 	int ret;
 
 	memset(out, 0, sizeof(*out));
+	/* the seeds' variable: prebuilt templates, nothing built (docs/fleet.md) */
+	if (ctx->cfg.compat_registry && !ctx->cfg.registry && !opts->offline)
+		return mc_fleet_compat(ctx, opts, out);
 	if (!(ret = run_init(&r, ctx, opts)))
 		ret = opts->offline ? ensure_offline(&r, out) : ensure_online(&r, out);
 	if (ret == MC_EUNREACHABLE && r.ix)

@@ -6,10 +6,16 @@
  * Hit:  resolve (1 remote round trip) → key → index row (shared key lock) →
  *       engine inspect → retag :latest → touch.
  * Miss: exclusive key lock → re-read → adopt an image labelled with this
- *       root and key (a lost row) → a recent failure of the key fails at
- *       once (unless retry) → fetch into the mirror (repo lock) →
- *       checkout into tmp/ → rename to trees/<key> → pre-pull FROM images →
- *       build → row ready → tag :latest.
+ *       root and key (a lost row) → with a registry, pull the key's
+ *       remote tag if it is there and its labels match (cache/fleet.h) →
+ *       a recent failure of the key fails at once (unless retry) → fetch
+ *       into the mirror (repo lock) → checkout into tmp/ → rename to
+ *       trees/<key> → pre-pull FROM images → build (with a registry: inline
+ *       cache, the previous commit's image as cachefrom) → row ready → tag
+ *       :latest → push (mode pull-push).
+ *
+ * MOLECULE_IMAGE_REGISTRY (and no registry): pull the prebuilt
+ * workspace-template-<runtime>:latest, tag :latest, nothing else.
  */
 #ifndef MC_ENSURE_H
 #define MC_ENSURE_H
@@ -48,6 +54,7 @@ enum mc_event_kind {
 	MC_EV_WARN,        /* text */
 	MC_EV_STEP,        /* step: a BuildKit step changed state */
 	MC_EV_STEP_LOG,    /* step, text: one output line of a BuildKit step */
+	MC_EV_PUSH,        /* text: push progress or outcome (fleet sharing) */
 };
 
 struct mc_trace_vertex;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "../cache/key.h"
+#include "../cache/registry.h"
 #include "../gc/gc.h"
 #include "cli.h"
 #include "progress.h"
@@ -29,13 +30,19 @@ static const char usage_text[] =
 	"  --lock-timeout SECS    how long to wait for another build of the same key (default 1800)\n"
 	"  --build-stall-grace DUR  cancel a build with no progress for DUR (default 4m; 0: off)\n"
 	"  --build-timeout DUR    cancel a build running longer than DUR (default 12m; 0: off)\n"
+	"  --registry HOST[:PORT]/PATH  share builds through this OCI registry (MOLCACHE_REGISTRY):\n"
+	"                         on a local miss pull <registry>/RUNTIME:<key> if it is there,\n"
+	"                         else build and push it (docs/fleet.md)\n"
+	"  --registry-mode MODE   pull-push (default with a registry), pull, or off\n"
+	"  --registry-required    a registry that fails is an error (exit 3), not a warning\n"
 	"  --log-format FMT       progress as text (default) or json (one object per line)\n"
 	"  -q, --quiet            no progress on stderr (warnings and errors still show)\n"
 	"  -h, --help             this help\n";
 
 int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 {
-	enum { O_NETWORK = MC_OPT_NEXT, O_OFFLINE, O_LOCK, O_LOGFMT, O_LEASE, O_STALL, O_CEILING, O_RETRY };
+	enum { O_NETWORK = MC_OPT_NEXT, O_OFFLINE, O_LOCK, O_LOGFMT, O_LEASE, O_STALL, O_CEILING, O_RETRY, O_REGISTRY,
+	       O_REGMODE, O_REGREQ };
 	static const struct option opts[] = {
 		MC_KEY_FLAG_OPTIONS,
 		{ "network", required_argument, NULL, O_NETWORK },
@@ -46,11 +53,15 @@ int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 		{ "lease", required_argument, NULL, O_LEASE },
 		{ "build-stall-grace", required_argument, NULL, O_STALL },
 		{ "build-timeout", required_argument, NULL, O_CEILING },
+		{ "registry", required_argument, NULL, O_REGISTRY },
+		{ "registry-mode", required_argument, NULL, O_REGMODE },
+		{ "registry-required", no_argument, NULL, O_REGREQ },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *network = NULL;
+	const char *network = NULL, *registry = NULL;
+	int reg_mode = -1, reg_required = 0;
 	struct mc_key_flags kf = { 0 };
 	struct mc_progress prog;
 	int mode = -1;
@@ -81,6 +92,14 @@ int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 			}
 			break;
 		case O_OFFLINE: eo.offline = 1; break;
+		case O_REGISTRY: registry = optarg; break;
+		case O_REGMODE:
+			if ((reg_mode = mc_config_registry_mode(optarg)) < 0) {
+				ret = mc_cli_usage_error("ensure", "--registry-mode '%s': want pull, pull-push or off", optarg);
+				goto done;
+			}
+			break;
+		case O_REGREQ: reg_required = 1; break;
 		case O_RETRY: eo.retry = 1; break;
 		case 'q': mode = MC_PROGRESS_QUIET; break;
 		case O_LEASE:
@@ -130,6 +149,23 @@ int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 		ctx->cfg.build_stall_ms = stall_ms;
 	if (ceiling_ms >= 0)
 		ctx->cfg.build_timeout_ms = ceiling_ms;
+	if (registry) {
+		char *h = NULL, *p = NULL;
+		int plain;
+		if (mc_registry_split(&h, &p, &plain, registry)) {
+			free(h);
+			free(p);
+			ret = mc_cli_usage_error("ensure", "--registry '%s': want HOST[:PORT][/PATH]", registry);
+			goto done;
+		}
+		free(h);
+		free(p);
+		mc_config_set(&ctx->cfg.registry, registry);
+	}
+	if (reg_mode >= 0)
+		ctx->cfg.registry_mode = reg_mode;
+	if (reg_required)
+		ctx->cfg.registry_required = 1;
 
 	mc_progress_init(&prog, mode);
 	eo.event = mc_progress_event;

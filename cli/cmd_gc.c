@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../gc/gc.h"
+#include "../cache/fleet.h"
 #include "cli.h"
 
 static const char usage_text[] =
@@ -27,6 +28,10 @@ static const char usage_text[] =
 	"  --grace DUR            leave tmp/ entries and mirrors younger than DUR (default 1h)\n"
 	"  --orphans              remove images labelled by molcache that the index does not know\n"
 	"  --prune-mirrors        remove repository mirrors no entry uses\n"
+	"  --registry             instead: delete the remote tags molcache pushed to the configured\n"
+	"                         registry (MOLCACHE_REGISTRY, config registry) whose image is older\n"
+	"                         than --max-age, by DELETE /v2/<name>/manifests/<digest>; local gc\n"
+	"                         never touches the registry (docs/fleet.md)\n"
 	"  --dry-run              print the plan (what, why, bytes) and change nothing\n"
 	"  --json                 print a JSON report on stdout (docs/json.md, \"gc\")\n"
 	"  -q, --quiet            print only errors\n"
@@ -108,6 +113,65 @@ static void print_text(const struct mc_gc_report *r, int quiet)
 		printf("kept %.12s: %s\n", r->plan.kept[i].key, r->plan.kept[i].why);
 }
 
+/* gc --registry: the remote tags molcache made, older than max_age_ms. */
+static int gc_registry(struct mc_ctx *ctx, int64_t max_age_ms, int dry_run, int json, int quiet)
+{
+	struct mc_registry *reg = NULL;
+	struct mc_fleet_gc_report r = { 0 };
+	int err, ret = MC_EXIT_OK;
+	size_t deleted = 0, failed = 0;
+
+	if (!ctx->cfg.registry || !*ctx->cfg.registry) {
+		ret = mc_cli_usage_error("gc", "--registry: no registry configured (MOLCACHE_REGISTRY or config registry)");
+		goto done;
+	}
+	if (max_age_ms <= 0) {
+		ret = mc_cli_usage_error("gc", "--registry needs --max-age (or config gc_max_age)");
+		goto done;
+	}
+	if ((err = mc_registry_open(&reg, ctx->cfg.registry, ctx->cfg.registry_user, ctx->cfg.registry_password)) ||
+	    (err = mc_fleet_gc(reg, max_age_ms, dry_run, mc_now_ms(), &r))) {
+		ret = mc_cli_fail(ctx, err);
+		goto done;
+	}
+	json_t *doc = json_object(), *a = json_array();
+	for (size_t i = 0; i < r.n; i++) {
+		const struct mc_fleet_gc_item *it = &r.items[i];
+		deleted += it->deleted;
+		failed += !it->deleted;
+		if (it->error)
+			fprintf(stderr, "molcache: gc: %s/%s:%.12s: %s\n", mc_registry_host(reg), it->repo, it->tag, it->error);
+		else if (!json && !quiet)
+			printf("%s %s/%s:%s (%s)\n", dry_run ? "would delete" : "deleted", mc_registry_host(reg), it->repo,
+			       it->tag, it->digest);
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:I,s:b,s:s?}", "repository", it->repo, "tag", it->tag,
+						   "digest", it->digest, "created_ms", (json_int_t)it->created_ms,
+						   "deleted", it->deleted && !dry_run, "error", it->error));
+	}
+	if (json) {
+		json_object_set_new(doc, "registry", json_string(mc_registry_prefix(reg)));
+		json_object_set_new(doc, "dry_run", json_boolean(dry_run));
+		json_object_set_new(doc, "scanned", json_integer(r.scanned));
+		json_object_set_new(doc, "not_molcache", json_integer(r.skipped));
+		json_object_set_new(doc, "tags", a);
+		a = NULL;
+		char *text = json_dumps(doc, JSON_INDENT(2));
+		printf("%s\n", text);
+		free(text);
+	} else if (!quiet) {
+		printf("gc --registry%s: %lld tags looked at, %lld not molcache's, %s %zu\n", dry_run ? " (dry run)" : "",
+		       (long long)r.scanned, (long long)r.skipped, dry_run ? "would delete" : "deleted", deleted);
+	}
+	json_decref(a);
+	json_decref(doc);
+	if (failed)
+		ret = MC_EXIT_PARTIAL;
+done:
+	mc_fleet_gc_report_release(&r);
+	mc_registry_free(reg);
+	return ret;
+}
+
 static int dur_opt(int64_t *out, const char *opt, const char *arg)
 {
 	if (mc_gc_parse_duration(out, arg))
@@ -129,7 +193,7 @@ int cmd_gc(struct mc_ctx *ctx, int argc, char **argv)
 {
 	enum {
 		O_AGE = 256, O_SIZE, O_KEEP, O_TREES, O_LATEST, O_ORDER, O_RUNTIME, O_GRACE, O_ORPHANS, O_MIRRORS,
-		O_DRY, O_JSON
+		O_DRY, O_JSON, O_REGISTRY
 	};
 	static const struct option opts[] = {
 		{ "max-age", required_argument, NULL, O_AGE },
@@ -144,6 +208,7 @@ int cmd_gc(struct mc_ctx *ctx, int argc, char **argv)
 		{ "prune-mirrors", no_argument, NULL, O_MIRRORS },
 		{ "dry-run", no_argument, NULL, O_DRY },
 		{ "json", no_argument, NULL, O_JSON },
+		{ "registry", no_argument, NULL, O_REGISTRY },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -151,7 +216,7 @@ int cmd_gc(struct mc_ctx *ctx, int argc, char **argv)
 	struct mc_gc_policy pol;
 	struct mc_gc_report rep = { 0 };
 	struct mc_gc_env env = { 0 };
-	int c, err, ret = MC_EXIT_OK, json = 0, quiet = 0, have_age = 0, have_size = 0, have_keep = 0;
+	int c, err, ret = MC_EXIT_OK, json = 0, quiet = 0, have_age = 0, have_size = 0, have_keep = 0, registry = 0;
 	char *js = NULL;
 
 	mc_gc_policy_init(&pol);
@@ -200,6 +265,7 @@ int cmd_gc(struct mc_ctx *ctx, int argc, char **argv)
 		case O_MIRRORS: pol.prune_mirrors = 1; break;
 		case O_DRY: pol.dry_run = 1; break;
 		case O_JSON: json = 1; break;
+		case O_REGISTRY: registry = 1; break;
 		case 'q': quiet = 1; break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -224,6 +290,10 @@ int cmd_gc(struct mc_ctx *ctx, int argc, char **argv)
 		pol.max_size_bytes = ctx->cfg.gc_max_size_bytes;
 	if (!have_keep && ctx->cfg.gc_keep >= 0)
 		pol.keep_n = ctx->cfg.gc_keep;
+	if (registry) {
+		ret = gc_registry(ctx, pol.max_age_ms, pol.dry_run, json, quiet);
+		goto done;
+	}
 	if ((err = mc_ctx_index(ctx, &env.index)) || (err = mc_ctx_engine(ctx, &env.engine)) ||
 	    (err = mc_ctx_root_id(ctx, &env.root_id))) {
 		ret = mc_cli_fail(ctx, err);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../cache/names.h"
+#include "../cache/fleet.h"
 #include "cli.h"
 #include "format.h"
 
@@ -12,8 +13,9 @@ static const char usage_text[] =
 	"usage: molcache ls [--runtime R] [--sort FIELD] [--json]\n"
 	"\n"
 	"Lists the cached entries: key prefix, runtime, commit, tag, size (tree +\n"
-	"image), last use, uses and state. The tag column marks with (latest) the\n"
-	"entry its runtime's :latest points at.\n"
+	"image), last use, uses, state and origin (built here, pulled from the\n"
+	"registry, adopted from a labelled image). The tag column marks with\n"
+	"(latest) the entry its runtime's :latest points at.\n"
 	"\n"
 	"  --runtime R            only entries of runtime R\n"
 	"  --sort FIELD           last-used (default, newest first), created (newest\n"
@@ -68,7 +70,7 @@ static enum mc_color state_color(int state)
 	}
 }
 
-static void print_text(const struct mc_entry *v, size_t n, const struct mc_strv *latest, FILE *f)
+static void print_text(struct mc_index *ix, const struct mc_entry *v, size_t n, const struct mc_strv *latest, FILE *f)
 {
 	struct mc_table t;
 	int64_t now = mc_now_ms();
@@ -78,7 +80,7 @@ static void print_text(const struct mc_entry *v, size_t n, const struct mc_strv 
 		fprintf(f, "no entries\n");
 		return;
 	}
-	mc_table_init(&t, 8, (1u << 4) | (1u << 6), mc_fmt_color(f));
+	mc_table_init(&t, 9, (1u << 4) | (1u << 6), mc_fmt_color(f));
 	mc_table_cell(&t, "KEY");
 	mc_table_cell(&t, "RUNTIME");
 	mc_table_cell(&t, "COMMIT");
@@ -87,6 +89,7 @@ static void print_text(const struct mc_entry *v, size_t n, const struct mc_strv 
 	mc_table_cell(&t, "LAST USED");
 	mc_table_cell(&t, "USES");
 	mc_table_cell(&t, "STATE");
+	mc_table_cell(&t, "ORIGIN");
 	for (size_t i = 0; i < n; i++) {
 		const struct mc_entry *e = &v[i];
 		mc_table_cellf(&t, "%.12s", e->key);
@@ -100,18 +103,24 @@ static void print_text(const struct mc_entry *v, size_t n, const struct mc_strv 
 		mc_table_cell(&t, buf);
 		mc_table_cellf(&t, "%lld", (long long)e->use_count);
 		mc_table_cellc(&t, mc_state_name(e->state), state_color(e->state));
+		char *origin = mc_fleet_origin(ix, e->key);
+		mc_table_cell(&t, origin);
+		free(origin);
 	}
 	mc_table_print(&t, f, 1);
 	mc_table_release(&t);
 }
 
 /* Streamed, one entry per line: a large index never builds one big tree. */
-static int print_json(const struct mc_entry *v, size_t n, const struct mc_strv *latest, FILE *f)
+static int print_json(struct mc_index *ix, const struct mc_entry *v, size_t n, const struct mc_strv *latest, FILE *f)
 {
 	int ret = 0;
 	fprintf(f, "{\n  \"schema_version\": %d,\n  \"entries\": [", MC_JSON_SCHEMA_VERSION);
 	for (size_t i = 0; i < n && !ret; i++) {
 		json_t *o = mc_json_entry(&v[i], mc_strv_find(latest, v[i].key) >= 0);
+		char *origin = mc_fleet_origin(ix, v[i].key);
+		json_object_set_new(o, "origin", json_string(origin));
+		free(origin);
 		fprintf(f, "%s\n    ", i ? "," : "");
 		if (json_dumpf(o, f, JSON_COMPACT))
 			ret = mc_error_set(MC_ERR, "writing JSON: failed");
@@ -184,10 +193,10 @@ int cmd_ls(struct mc_ctx *ctx, int argc, char **argv)
 	if (sort_by != S_LAST_USED)
 		qsort(v, n, sizeof(*v), cmp_entry);
 	if (json) {
-		if ((err = print_json(v, n, &latest, stdout)))
+		if ((err = print_json(ix, v, n, &latest, stdout)))
 			ret = mc_cli_fail(ctx, err);
 	} else {
-		print_text(v, n, &latest, stdout);
+		print_text(ix, v, n, &latest, stdout);
 	}
 done:
 	mc_entries_free(v, n);

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "../store/query.h"
+#include "../cache/fleet.h"
 #include "cli.h"
 #include "format.h"
 
@@ -133,6 +134,7 @@ struct view {
 	struct engine_view img;
 	int64_t now_ms;
 	struct mc_failure fail; /* fail.count == 0: no failure on record */
+	char *origin; /* built, pulled, adopted */
 };
 
 static void view_release(struct view *v)
@@ -143,6 +145,7 @@ static void view_release(struct view *v)
 	free(v->log_error);
 	engine_view_release(&v->img);
 	mc_failure_release(&v->fail);
+	free(v->origin);
 }
 
 static json_t *to_json(const struct view *v, const char *how)
@@ -150,6 +153,7 @@ static json_t *to_json(const struct view *v, const char *how)
 	json_t *doc = mc_json_doc(), *a, *o;
 	json_object_set_new(doc, "matched_by", mc_json_str(how));
 	json_object_set_new(doc, "entry", mc_json_entry(&v->e, v->latest));
+	json_object_set_new(json_object_get(doc, "entry"), "origin", mc_json_str(v->origin));
 	json_object_set_new(doc, "lease_until_ms", mc_json_time(v->lease_until));
 	json_object_set_new(doc, "failure", mc_json_failure(&v->fail));
 
@@ -208,6 +212,7 @@ static void print_text(const struct view *v, FILE *f)
 		     mc_state_name(e->state));
 	fputc('\n', f);
 	field(f, "tag:", e->image_tag);
+	field(f, "origin:", v->origin);
 	if (v->latest)
 		fprintf(f, "%-18smolcache/%s:latest\n", "", e->runtime ? e->runtime : "?");
 	mc_fmt_size(a, e->image_bytes);
@@ -384,6 +389,7 @@ int cmd_show(struct mc_ctx *ctx, int argc, char **argv)
 	}
 	if (v.lease_until <= v.now_ms)
 		v.lease_until = 0;
+	v.origin = mc_fleet_origin(ix, v.e.key);
 	if ((err = mc_index_failure_get(ix, &v.fail, v.e.key)) && err != MC_ENOTFOUND) {
 		ret = mc_cli_fail(ctx, err);
 		goto done;

@@ -15,7 +15,8 @@ static const char usage_text[] =
 	"\n"
 	"Summarises the cache: its root, entries by state, bytes in build trees and\n"
 	"images, each runtime's current (:latest) entry with its commit and age,\n"
-	"hits, misses, builds and the hit rate, the last gc run and active leases.\n"
+	"hits, misses, builds and the hit rate, registry hits, misses and pushes\n"
+	"(fleet sharing), the last gc run and active leases.\n"
 	"Reads only the index: no engine or network round trip.\n"
 	"\n"
 	"  --json                 the same as --format json (docs/json.md, \"status\")\n"
@@ -35,6 +36,8 @@ struct status {
 	struct mc_query_runtime *rt;
 	size_t n_rt;
 	int64_t hits, misses, builds, build_failures, fetches;
+	/* fleet sharing */
+	int64_t reg_hits, reg_misses, reg_errors, reg_refused, pushes, push_failures;
 	struct mc_gc_run gc;
 	int have_gc;
 	struct mc_lease *leases;
@@ -65,7 +68,13 @@ static int gather(struct mc_ctx *ctx, struct status *s)
 	    (ret = mc_index_counter_get(ix, "misses", &s->misses)) ||
 	    (ret = mc_index_counter_get(ix, "builds", &s->builds)) ||
 	    (ret = mc_index_counter_get(ix, "build_failures", &s->build_failures)) ||
-	    (ret = mc_index_counter_get(ix, "fetches", &s->fetches)))
+	    (ret = mc_index_counter_get(ix, "fetches", &s->fetches)) ||
+	    (ret = mc_index_counter_get(ix, "registry_hits", &s->reg_hits)) ||
+	    (ret = mc_index_counter_get(ix, "registry_misses", &s->reg_misses)) ||
+	    (ret = mc_index_counter_get(ix, "registry_errors", &s->reg_errors)) ||
+	    (ret = mc_index_counter_get(ix, "registry_refused", &s->reg_refused)) ||
+	    (ret = mc_index_counter_get(ix, "pushes", &s->pushes)) ||
+	    (ret = mc_index_counter_get(ix, "push_failures", &s->push_failures)))
 		return ret;
 	ret = mc_index_last_gc(ix, &s->gc);
 	if (ret == MC_ENOTFOUND)
@@ -139,6 +148,12 @@ static json_t *to_json(const struct status *s)
 	json_object_set_new(o, "build_attempts", json_integer(s->t.builds));
 	json_object_set_new(o, "build_ms", json_integer(s->t.build_ms));
 	json_object_set_new(o, "fetches", json_integer(s->fetches));
+	json_object_set_new(o, "registry_hits", json_integer(s->reg_hits));
+	json_object_set_new(o, "registry_misses", json_integer(s->reg_misses));
+	json_object_set_new(o, "registry_errors", json_integer(s->reg_errors));
+	json_object_set_new(o, "registry_refused", json_integer(s->reg_refused));
+	json_object_set_new(o, "pushes", json_integer(s->pushes));
+	json_object_set_new(o, "push_failures", json_integer(s->push_failures));
 	json_object_set_new(doc, "counters", o);
 	json_object_set_new(doc, "hit_rate", rate < 0 ? json_null() : json_real(rate));
 
@@ -190,6 +205,18 @@ static void print_prom(const struct status *s, FILE *f)
 	fprintf(f, "molcache_build_failures_total %lld\n", (long long)s->build_failures);
 	metric(f, "molcache_build_seconds_total", "counter", "Time spent in build attempts.");
 	fprintf(f, "molcache_build_seconds_total %.3f\n", (double)s->t.build_ms / 1000.0);
+	metric(f, "molcache_registry_hits_total", "counter", "Local misses served by a pull from the registry.");
+	fprintf(f, "molcache_registry_hits_total %lld\n", (long long)s->reg_hits);
+	metric(f, "molcache_registry_misses_total", "counter", "Local misses the registry did not have either.");
+	fprintf(f, "molcache_registry_misses_total %lld\n", (long long)s->reg_misses);
+	metric(f, "molcache_registry_errors_total", "counter", "Registry failures that fell back to a local build.");
+	fprintf(f, "molcache_registry_errors_total %lld\n", (long long)s->reg_errors);
+	metric(f, "molcache_registry_refused_total", "counter", "Pulled images refused: their labels did not match the key.");
+	fprintf(f, "molcache_registry_refused_total %lld\n", (long long)s->reg_refused);
+	metric(f, "molcache_pushes_total", "counter", "Images pushed to the registry.");
+	fprintf(f, "molcache_pushes_total %lld\n", (long long)s->pushes);
+	metric(f, "molcache_push_failures_total", "counter", "Pushes to the registry that failed.");
+	fprintf(f, "molcache_push_failures_total %lld\n", (long long)s->push_failures);
 	metric(f, "molcache_last_gc_timestamp_seconds", "gauge", "Start of the last gc run (0 = never ran).");
 	fprintf(f, "molcache_last_gc_timestamp_seconds %.3f\n", s->have_gc ? (double)s->gc.started_ms / 1000.0 : 0.0);
 	metric(f, "molcache_last_gc_freed_bytes", "gauge", "Bytes the last gc run freed.");
@@ -229,6 +256,14 @@ static void print_text(const struct status *s, FILE *f)
 	if (rate >= 0)
 		fprintf(f, ", hit rate %.1f%%", rate * 100);
 	fputc('\n', f);
+	if (s->reg_hits || s->reg_misses || s->reg_errors || s->pushes || s->push_failures || s->reg_refused) {
+		fprintf(f, "registry:   %lld hits, %lld misses, %lld pushes", (long long)s->reg_hits, (long long)s->reg_misses,
+			(long long)s->pushes);
+		if (s->reg_errors || s->push_failures || s->reg_refused)
+			fprintf(f, " (%lld errors, %lld failed pushes, %lld refused)", (long long)s->reg_errors,
+				(long long)s->push_failures, (long long)s->reg_refused);
+		fputc('\n', f);
+	}
 	if (s->have_gc) {
 		mc_fmt_ago(a, s->gc.started_ms, s->now_ms);
 		mc_fmt_size(b, s->gc.bytes_freed);

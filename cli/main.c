@@ -44,7 +44,8 @@ char *mc_cli_scrub(struct mc_ctx *ctx, const char *s)
 	char *out = mc_strdup(s);
 	char *span = mc_url_secret_span(ctx ? ctx->cfg.repo_prefix : NULL);
 	const char *secrets[] = { ctx ? ctx->cfg.git_token : NULL, getenv("MOLCACHE_GIT_TOKEN"),
-				  getenv("MOLECULE_GITEA_TOKEN"), span };
+				  getenv("MOLECULE_GITEA_TOKEN"), span, ctx ? ctx->cfg.registry_password : NULL,
+				  getenv("MOLCACHE_REGISTRY_PASSWORD") };
 	for (size_t i = 0; i < sizeof(secrets) / sizeof(*secrets); i++) {
 		if (!secrets[i] || !*secrets[i])
 			continue;

@@ -30,6 +30,7 @@ static const char *kind_name(enum mc_event_kind k)
 	case MC_EV_WARN: return "warning";
 	case MC_EV_STEP: return "step";
 	case MC_EV_STEP_LOG: return "step_output";
+	case MC_EV_PUSH: return "push";
 	}
 	return "unknown";
 }
@@ -137,6 +138,8 @@ void mc_progress_event(void *ud, const struct mc_event *ev)
 			fprintf(p->out, "molcache: %-8s %6lld ms\n", ev->phase, (long long)ev->ms);
 		else if (ev->kind == MC_EV_PULL)
 			fprintf(p->out, "molcache: pulling %s\n", ev->text);
+		else if (ev->kind == MC_EV_PUSH)
+			fprintf(p->out, "molcache: push: %s\n", ev->text);
 		return;
 	case MC_PROGRESS_TTY:
 		break;
@@ -154,6 +157,9 @@ void mc_progress_event(void *ud, const struct mc_event *ev)
 		break;
 	case MC_EV_PULL:
 		fprintf(p->out, "pulling %s\n", ev->text);
+		break;
+	case MC_EV_PUSH:
+		fprintf(p->out, "push: %s\n", ev->text);
 		break;
 	case MC_EV_STEP:
 		tty_step(p, ev->step);

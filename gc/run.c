@@ -228,6 +228,20 @@ static void id_of(char out[80], struct mc_engine *eng, const char *name)
 	mc_error_clear();
 }
 
+/* An image pulled from a registry (docs/fleet.md) carries the root id of the
+ * host that built it; this root's index says it pulled it, and its tags here
+ * are this root's to remove like a build's. */
+static int pulled_here(struct run *g, const char *key)
+{
+	char *name = mc_asprintf("%s%s", MC_META_ORIGIN_PREFIX, key), *v = NULL;
+	int yes = !mc_index_meta_get(g->env->index, &v, name) && v && !strcmp(v, "pulled");
+
+	mc_error_clear();
+	free(v);
+	free(name);
+	return yes;
+}
+
 /*
  * Removes image id if it is this root's build of key (its molcache.key and
  * molcache.root labels say so): whatever a row holds, gc never removes an image
@@ -253,7 +267,7 @@ static int remove_image(int *out_removed, char **out_note, struct run *g, const 
 		goto done;
 	const char *lkey = mc_image_label(&img, "molcache.key");
 	const char *lroot = mc_image_label(&img, "molcache.root");
-	if (!key || !lkey || strcmp(lkey, key) || !lroot || strcmp(lroot, g->env->root_id)) {
+	if (!key || !lkey || strcmp(lkey, key) || !lroot || (strcmp(lroot, g->env->root_id) && !pulled_here(g, key))) {
 		ret = MC_ENOTFOUND;
 		goto done;
 	}

@@ -153,6 +153,10 @@ int mc_index_root_id(struct mc_index *ix, char out[65], const char *legacy);
 void mc_root_id_legacy(char out[17], const char *root);
 /* The meta name that holds it (doctor --repair restores it from the labels). */
 #define MC_META_ROOT_ID "root-id"
+/* meta "origin:<key>": "built", "pulled" (from a registry) or "adopted"
+ * (cache/fleet.h); gc removes a pulled image's tags though another root's id
+ * labels it. */
+#define MC_META_ORIGIN_PREFIX "origin:"
 
 /* Runs PRAGMA integrity_check; 0 when "ok", MC_ERR with the first problem. */
 int mc_index_check(struct mc_index *ix);

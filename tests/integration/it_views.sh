@@ -137,10 +137,10 @@ mc ls --json --sort runtime > "$J" && jcheck "$J" '[e["runtime"] for e in d["ent
 set +e; mc ls --sort colour >/dev/null 2>"$IT_DIR/err"; rc=$?; set -e
 [ $rc = 2 ] && grep -q "^molcache: --sort 'colour'" "$IT_DIR/err" && grep -q "^hint:" "$IT_DIR/err" || it_fail "ls --sort colour: rc $rc"
 mc ls > "$IT_DIR/ls.txt"
-head -1 "$IT_DIR/ls.txt" | grep -q "^KEY  *RUNTIME  *COMMIT  *TAG  *SIZE  *LAST USED  *USES  *STATE$" || it_fail "ls header"
+head -1 "$IT_DIR/ls.txt" | grep -q "^KEY  *RUNTIME  *COMMIT  *TAG  *SIZE  *LAST USED  *USES  *STATE  *ORIGIN$" || it_fail "ls header"
 grep -q "^${key2:0:12}  *claude-code  *${sha2:0:12}  *molcache/claude-code:${key2:0:12} (latest) " "$IT_DIR/ls.txt" || { cat "$IT_DIR/ls.txt"; it_fail "ls latest row"; }
-grep -q "^${keybad:0:12}  *codex .* failed$" "$IT_DIR/ls.txt" || { cat "$IT_DIR/ls.txt"; it_fail "ls failed row"; }
-# columns line up: STATE starts at the same offset on every line
+grep -q "^${keybad:0:12}  *codex .* failed  *built$" "$IT_DIR/ls.txt" || { cat "$IT_DIR/ls.txt"; it_fail "ls failed row"; }
+# columns line up: ORIGIN starts at the same offset on every line
 [ "$(awk '{ print length($0) - length($NF) }' "$IT_DIR/ls.txt" | sort -u | wc -l)" = 1 ] || { cat "$IT_DIR/ls.txt"; it_fail "ls columns not aligned"; }
 ok "ls: JSON rows, sort orders, --runtime, a bad --sort is a usage error, aligned table"
 

@@ -1,0 +1,469 @@
+/* fleet.c — sharing builds through a registry: look, pull and check, push, cache seeds, the seeds' compat mode, remote gc. */
+#include "fleet.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "key.h"
+#include "names.h"
+#include "recover.h"
+
+/* Registry tags looked at for a partial-sharing seed: each costs two GETs. */
+#define SEED_TAGS_MAX 50
+
+static void emit(const struct mc_ensure_opts *opts, enum mc_event_kind kind, const char *phase, const char *text)
+{
+	if (opts && opts->event)
+		opts->event(opts->ud, &(struct mc_event){ .kind = kind, .phase = phase, .text = text });
+}
+
+static void end_phase(const struct mc_ensure_opts *opts, const char *phase, int64_t t0)
+{
+	if (opts && opts->event)
+		opts->event(opts->ud, &(struct mc_event){ .kind = MC_EV_PHASE_END, .phase = phase, .ms = mc_mono_ms() - t0 });
+}
+
+static void warn(const struct mc_ensure_opts *opts, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(const struct mc_ensure_opts *opts, const char *fmt, ...)
+{
+	struct mc_buf b = MC_BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	mc_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	emit(opts, MC_EV_WARN, NULL, mc_buf_cstr(&b));
+	mc_buf_release(&b);
+}
+
+int mc_fleet_registry(struct mc_registry **out, const struct mc_config *cfg)
+{
+	*out = NULL;
+	if (!cfg->registry || !*cfg->registry || cfg->registry_mode == MC_REGISTRY_OFF)
+		return 0;
+	return mc_registry_open(out, cfg->registry, cfg->registry_user, cfg->registry_password);
+}
+
+char *mc_fleet_repo(const struct mc_registry *reg, const char *runtime)
+{
+	const char *prefix = mc_registry_prefix(reg), *host = mc_registry_host(reg);
+	size_t hl = strlen(host);
+
+	return prefix[hl] == '/' ? mc_asprintf("%s/%s", prefix + hl + 1, runtime) : mc_strdup(runtime);
+}
+
+char *mc_fleet_ref(const struct mc_registry *reg, const char *runtime, const char *key)
+{
+	return mc_asprintf("%s/%s:%s", mc_registry_prefix(reg), runtime, key);
+}
+
+char *mc_fleet_origin(struct mc_index *ix, const char *key)
+{
+	char *name = mc_asprintf("%s%s", MC_META_ORIGIN_PREFIX, key), *v = NULL;
+	if (mc_index_meta_get(ix, &v, name)) {
+		mc_error_clear();
+		v = mc_strdup("built");
+	}
+	free(name);
+	return v;
+}
+
+int mc_fleet_origin_set(struct mc_index *ix, const char *key, const char *origin)
+{
+	char *name = mc_asprintf("%s%s", MC_META_ORIGIN_PREFIX, key);
+	int ret = mc_index_meta_put(ix, name, origin);
+	free(name);
+	return ret;
+}
+
+/* The registry failed (the error is set): one warning and a local build, or,
+ * when it is required, the error (exit 3) with a hint. */
+static int degrade(struct mc_ctx *ctx, struct mc_index *ix, const struct mc_ensure_opts *opts, const char *doing)
+{
+	if (ctx->cfg.registry_required) {
+		char *msg = mc_strdup(mc_error_msg());
+		int ret = mc_error_set(MC_EUNREACHABLE, "%s", msg);
+		mc_error_hint("--registry-required (registry_required = 1) makes a registry failure an error; make the "
+			      "registry reachable, or drop it to build locally");
+		free(msg);
+		return ret;
+	}
+	if (ix)
+		mc_index_counter_add(ix, "registry_errors", 1);
+	warn(opts, "%s: %s; building locally", doing, mc_error_msg());
+	mc_error_clear();
+	return 0;
+}
+
+/* "linux/amd64[/v8]" from an image's Os, Architecture and Variant. */
+static char *image_platform(json_t *img)
+{
+	const char *os = json_string_value(json_object_get(img, "Os"));
+	const char *arch = json_string_value(json_object_get(img, "Architecture"));
+	const char *var = json_string_value(json_object_get(img, "Variant"));
+	return mc_asprintf("%s/%s%s%s", os ? os : "?", arch ? arch : "?", var && *var ? "/" : "", var && *var ? var : "");
+}
+
+/* NULL when the labels say the image is e's (the key, its format and every
+ * key input: runtime, repo prefix, commit, Dockerfile hash, platform, build
+ * args) and its platform is e's; else why not (malloc'd); *carried
+ * (malloc'd) the key it claims. */
+static char *untrusted(json_t *img, const struct mc_entry *e, char **carried)
+{
+	json_t *labels = json_object_get(json_object_get(img, "Config"), "Labels");
+	struct mc_strv want = MC_STRV_INIT;
+	const char *k = json_string_value(json_object_get(labels, "molcache.key"));
+	char *why = NULL, *plat = image_platform(img);
+
+	*carried = mc_strdup(k && *k ? k : "none");
+	mc_labels_of_entry(&want, e, "");
+	for (size_t i = 0; i < want.n && !why; i++) {
+		const char *eq = strchr(want.v[i], '=');
+		char *name = mc_strndup(want.v[i], (size_t)(eq - want.v[i]));
+		const char *have = json_string_value(json_object_get(labels, name));
+		/* not key inputs: the root (another host built it), the ref as asked
+		 * and the Dockerfile's path (its hash is in the key) */
+		int skip = !strcmp(name, "molcache.root") || !strcmp(name, "molcache.ref") ||
+			   !strcmp(name, "molcache.dockerfile");
+		if (!skip && (!have || strcmp(have, eq + 1)))
+			why = mc_asprintf("label %s %s", name, have ? "differs" : "missing");
+		free(name);
+	}
+	if (!why && e->platform && strcmp(plat, e->platform) &&
+	    !(strncmp(e->platform, plat, strlen(plat)) == 0 && e->platform[strlen(plat)] == '/'))
+		why = mc_asprintf("platform %s, not %s", plat, e->platform);
+	mc_strv_release(&want);
+	free(plat);
+	return why;
+}
+
+int mc_fleet_pull(struct mc_ctx *ctx, struct mc_registry *reg, const struct mc_entry *e,
+		  const struct mc_ensure_opts *opts, char image_id[80], int *down)
+{
+	struct mc_engine *eng;
+	struct mc_index *ix;
+	json_t *img = NULL;
+	char *repo = mc_fleet_repo(reg, e->runtime), *ref = mc_fleet_ref(reg, e->runtime, e->key);
+	char *local = mc_image_repo(e->runtime), *why = NULL, *carried = NULL, digest[80] = "";
+	const char *id;
+	int64_t t0;
+	int ret;
+
+	image_id[0] = 0;
+	*down = 0;
+	if ((ret = mc_ctx_index(ctx, &ix)) || (ret = mc_ctx_engine(ctx, &eng)))
+		goto done;
+	ret = mc_registry_manifest_head(reg, repo, e->key, digest);
+	if (ret == MC_ENOTFOUND) {
+		mc_error_clear();
+		mc_index_counter_add(ix, "registry_misses", 1);
+		ret = 0;
+		goto done;
+	}
+	if (ret) {
+		*down = 1;
+		ret = degrade(ctx, ix, opts, "registry lookup");
+		goto done;
+	}
+	t0 = mc_mono_ms();
+	emit(opts, MC_EV_PHASE_BEGIN, "pull", NULL);
+	emit(opts, MC_EV_PULL, "pull", ref);
+	ret = mc_engine_image_pull_auth(eng, ref, e->platform, mc_registry_engine_auth(reg));
+	end_phase(opts, "pull", t0);
+	if (ret == MC_EENGINE)
+		goto done;
+	if (ret) {
+		*down = 1;
+		ret = degrade(ctx, ix, opts, "registry pull");
+		goto done;
+	}
+	if ((ret = mc_engine_image_json(&img, eng, ref)))
+		goto done;
+	if ((why = untrusted(img, e, &carried))) {
+		/* by name: the id may carry other tags, a user's among them */
+		if (mc_engine_image_remove(eng, ref, 0))
+			mc_error_clear();
+		mc_index_counter_add(ix, "registry_refused", 1);
+		warn(opts, "registry image for key %s carries key %s, ignored (%s); building locally", e->key, carried, why);
+		goto done;
+	}
+	id = json_string_value(json_object_get(img, "Id"));
+	if (!id || strlen(id) >= 80) {
+		ret = mc_error_set(MC_EENGINE, "image '%s': no id", ref);
+		goto done;
+	}
+	if ((ret = mc_engine_image_tag(eng, id, local, e->image_tag + strlen(local) + 1)))
+		goto done;
+	/* the remote name is not ours to keep: local gc owns only molcache/ tags */
+	if (mc_engine_image_remove(eng, ref, 0))
+		mc_error_clear();
+	snprintf(image_id, 80, "%s", id);
+	mc_index_counter_add(ix, "registry_hits", 1);
+	ret = 1;
+done:
+	json_decref(img);
+	free(why);
+	free(carried);
+	free(repo);
+	free(ref);
+	free(local);
+	return ret;
+}
+
+struct push_ud {
+	const struct mc_ensure_opts *opts;
+};
+
+static void on_push(void *ud, const char *text)
+{
+	struct push_ud *p = ud;
+	emit(p->opts, MC_EV_PUSH, "push", text);
+}
+
+int mc_fleet_push(struct mc_ctx *ctx, struct mc_registry *reg, const struct mc_entry *e,
+		  const struct mc_ensure_opts *opts)
+{
+	struct mc_engine *eng;
+	struct mc_index *ix;
+	struct push_ud pu = { opts };
+	char *repo = mc_fleet_repo(reg, e->runtime);
+	char *name = mc_asprintf("%s/%s", mc_registry_host(reg), repo), *ref = mc_fleet_ref(reg, e->runtime, e->key);
+	char digest[80] = "", *msg;
+	int64_t t0 = mc_mono_ms();
+	int ret;
+
+	if ((ret = mc_ctx_index(ctx, &ix)) || (ret = mc_ctx_engine(ctx, &eng)))
+		goto done;
+	if ((ret = mc_engine_image_tag(eng, e->image_id, name, e->key)))
+		goto done;
+	emit(opts, MC_EV_PHASE_BEGIN, "push", NULL);
+	msg = mc_asprintf("pushing %s", ref);
+	emit(opts, MC_EV_PUSH, "push", msg);
+	free(msg);
+	ret = mc_engine_image_push(eng, name, e->key, mc_registry_engine_auth(reg), on_push, &pu, digest);
+	end_phase(opts, "push", t0);
+	if (mc_engine_image_remove(eng, ref, 0) && !ret)
+		mc_error_clear();
+	if (ret == MC_EENGINE)
+		goto done;
+	if (ret) {
+		mc_index_counter_add(ix, "push_failures", 1);
+		ret = degrade(ctx, NULL, opts, "registry push");
+		goto done;
+	}
+	mc_index_counter_add(ix, "pushes", 1);
+	msg = mc_asprintf("pushed %s%s%s", ref, digest[0] ? " " : "", digest);
+	emit(opts, MC_EV_PUSH, "push", msg);
+	free(msg);
+done:
+	free(repo);
+	free(name);
+	free(ref);
+	return ret;
+}
+
+static int same(const char *a, const char *b) { return !strcmp(a ? a : "", b ? b : ""); }
+
+static int is_key(const char *s) { return strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64; }
+
+/* RFC 3339 "2024-05-01T12:34:56.123Z" → ms (UTC); 0 when unreadable. */
+static int64_t rfc3339_ms(const char *s)
+{
+	struct tm tm = { 0 };
+	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+			 &tm.tm_sec) != 6)
+		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (int64_t)timegm(&tm) * 1000;
+}
+
+void mc_fleet_cache_from(struct mc_ctx *ctx, struct mc_registry *reg, const struct mc_entry *e,
+			 const struct mc_ensure_opts *opts, struct mc_strv *out, char **pulled_ref)
+{
+	struct mc_entry *v = NULL;
+	struct mc_strv tags = MC_STRV_INIT;
+	struct mc_engine *eng;
+	struct mc_index *ix;
+	char *repo = NULL, *best = NULL, *ref = NULL;
+	int64_t best_ms = -1;
+	size_t n = 0, looked = 0;
+
+	*pulled_ref = NULL;
+	if (mc_ctx_index(ctx, &ix) || mc_ctx_engine(ctx, &eng))
+		goto done;
+	/* the previous commit built or pulled here */
+	if (!mc_index_list_ready(ix, &v, &n, e->runtime))
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(v[i].key, e->key) && same(v[i].repo_prefix, e->repo_prefix) &&
+			    same(v[i].dockerfile_path, e->dockerfile_path) && same(v[i].platform, e->platform) &&
+			    v[i].image_tag && !mc_engine_image_inspect(eng, v[i].image_tag, NULL)) {
+				mc_strv_push(out, v[i].image_tag);
+				goto done;
+			}
+	mc_error_clear();
+	if (!reg)
+		goto done;
+	/* else the registry's newest image of the same inputs but the commit */
+	repo = mc_fleet_repo(reg, e->runtime);
+	if (mc_registry_tags(reg, &tags, repo))
+		goto quiet;
+	for (size_t i = 0; i < tags.n && looked < SEED_TAGS_MAX; i++) {
+		json_t *cfg = NULL, *labels;
+		if (!is_key(tags.v[i]) || !strcmp(tags.v[i], e->key))
+			continue;
+		looked++;
+		if (mc_registry_image_config(reg, &cfg, NULL, repo, tags.v[i], e->platform)) {
+			mc_error_clear();
+			continue;
+		}
+		labels = json_object_get(json_object_get(cfg, "config"), "Labels");
+		int64_t ms = rfc3339_ms(json_string_value(json_object_get(cfg, "created")));
+		if (same(json_string_value(json_object_get(labels, "molcache.key")), tags.v[i]) &&
+		    same(json_string_value(json_object_get(labels, "molcache.repo-prefix")), e->repo_prefix) &&
+		    same(json_string_value(json_object_get(labels, "molcache.dockerfile")), e->dockerfile_path) &&
+		    same(json_string_value(json_object_get(labels, "molcache.platform")), e->platform) && ms > best_ms) {
+			best_ms = ms;
+			free(best);
+			best = mc_strdup(tags.v[i]);
+		}
+		json_decref(cfg);
+	}
+	if (!best)
+		goto done;
+	ref = mc_fleet_ref(reg, e->runtime, best);
+	emit(opts, MC_EV_PULL, "pull", ref);
+	if (mc_engine_image_pull_auth(eng, ref, e->platform, mc_registry_engine_auth(reg)))
+		goto quiet;
+	mc_strv_push(out, ref);
+	*pulled_ref = ref;
+	ref = NULL;
+	goto done;
+quiet:
+	/* a seed is an optimisation: say so, build anyway */
+	warn(opts, "no build cache from the registry: %s", mc_error_msg());
+	mc_error_clear();
+done:
+	mc_entries_free(v, n);
+	mc_strv_release(&tags);
+	free(repo);
+	free(best);
+	free(ref);
+}
+
+int mc_fleet_compat(struct mc_ctx *ctx, const struct mc_ensure_opts *opts, struct mc_ensure_result *out)
+{
+	struct mc_registry *reg = NULL;
+	struct mc_engine *eng;
+	struct mc_index *ix;
+	struct mc_image img = MC_IMAGE_INIT;
+	char *ref = NULL, *local = mc_image_repo(opts->runtime);
+	int ret;
+
+	if ((ret = mc_runtime_check(opts->runtime, &ctx->cfg.runtimes)) || (ret = mc_ctx_index(ctx, &ix)) ||
+	    (ret = mc_ctx_engine(ctx, &eng)) ||
+	    (ret = mc_registry_open(&reg, ctx->cfg.compat_registry, ctx->cfg.registry_user, ctx->cfg.registry_password)))
+		goto done;
+	ref = mc_asprintf("%s/workspace-template-%s:latest", mc_registry_prefix(reg), opts->runtime);
+	emit(opts, MC_EV_PULL, "pull", ref);
+	if ((ret = mc_engine_image_pull_auth(eng, ref, ctx->cfg.platform, mc_registry_engine_auth(reg)))) {
+		if (ret != MC_EENGINE) {
+			ret = mc_error_set(MC_EUNREACHABLE, "%s", mc_error_msg());
+			mc_error_hint("MOLECULE_IMAGE_REGISTRY names a registry of prebuilt templates (compatibility mode: "
+				      "nothing is built); unset it to build from the template repositories");
+		}
+		goto done;
+	}
+	if ((ret = mc_engine_image_inspect(eng, ref, &img)) || (ret = mc_engine_image_tag(eng, img.id, local, "latest")))
+		goto done;
+	mc_index_counter_add(ix, "compat_pulls", 1);
+	out->tag = mc_asprintf("%s:latest", local);
+	out->image_id = mc_strdup(img.id);
+	out->commit = mc_strdup("");
+done:
+	mc_image_release(&img);
+	mc_registry_free(reg);
+	free(ref);
+	free(local);
+	return ret;
+}
+
+/* ---- gc --registry ---- */
+
+void mc_fleet_gc_report_release(struct mc_fleet_gc_report *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n; i++) {
+		free(r->items[i].repo);
+		free(r->items[i].tag);
+		free(r->items[i].digest);
+		free(r->items[i].error);
+	}
+	free(r->items);
+	memset(r, 0, sizeof(*r));
+}
+
+int mc_fleet_gc(struct mc_registry *reg, int64_t max_age_ms, int dry_run, int64_t now_ms,
+		struct mc_fleet_gc_report *out)
+{
+	struct mc_strv repos = MC_STRV_INIT;
+	const char *prefix = mc_registry_prefix(reg), *host = mc_registry_host(reg);
+	char *under = prefix[strlen(host)] == '/' ? mc_asprintf("%s/", prefix + strlen(host) + 1) : mc_strdup("");
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if ((ret = mc_registry_catalog(reg, &repos, under)))
+		goto done;
+	for (size_t i = 0; i < repos.n; i++) {
+		struct mc_strv tags = MC_STRV_INIT;
+		if ((ret = mc_registry_tags(reg, &tags, repos.v[i]))) {
+			mc_strv_release(&tags);
+			if (ret == MC_ENOTFOUND) { /* deleted since the catalog was read */
+				mc_error_clear();
+				ret = 0;
+				continue;
+			}
+			goto done;
+		}
+		for (size_t t = 0; t < tags.n; t++) {
+			json_t *cfg = NULL;
+			char digest[80] = "";
+			if (!is_key(tags.v[t]))
+				continue;
+			out->scanned++;
+			if (mc_registry_image_config(reg, &cfg, digest, repos.v[i], tags.v[t], NULL)) {
+				mc_error_clear();
+				out->skipped++;
+				continue;
+			}
+			json_t *labels = json_object_get(json_object_get(cfg, "config"), "Labels");
+			int64_t created = rfc3339_ms(json_string_value(json_object_get(cfg, "created")));
+			int ours = same(json_string_value(json_object_get(labels, "molcache.key")), tags.v[t]);
+			json_decref(cfg);
+			if (!ours || !digest[0]) {
+				out->skipped++;
+				continue;
+			}
+			if (!created || now_ms - created < max_age_ms)
+				continue;
+			out->items = mc_realloc(out->items, (out->n + 1) * sizeof(*out->items));
+			struct mc_fleet_gc_item *it = &out->items[out->n++];
+			*it = (struct mc_fleet_gc_item){ mc_strdup(repos.v[i]), mc_strdup(tags.v[t]), mc_strdup(digest),
+							 created, 1, NULL };
+			if (!dry_run && mc_registry_manifest_delete(reg, repos.v[i], digest)) {
+				it->deleted = 0;
+				it->error = mc_strdup(mc_error_msg());
+				mc_error_clear();
+			}
+		}
+		mc_strv_release(&tags);
+	}
+done:
+	mc_strv_release(&repos);
+	free(under);
+	return ret;
+}
