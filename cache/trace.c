@@ -2,6 +2,7 @@
 #include "trace.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -142,45 +143,121 @@ static struct mc_pb_bytes bytes_of(const struct mc_pb_field *f)
 	return b;
 }
 
-/* A repeated singular message merges into what came before, as protobuf says. */
-static int dec_ts(struct mc_trace_ts *out, const struct mc_pb_field *f)
+/* What a known field becomes in its record; the kind fixes the wire type. */
+enum fkind {
+	F_BYTES, /* LEN → struct mc_pb_bytes, the last one wins */
+	F_COUNT, /* LEN → size_t, counted (a repeated field only counted) */
+	F_TS,    /* LEN → struct mc_trace_ts, merged into what came before */
+	F_BOOL,  /* VARINT → int, 0 or 1 */
+	F_I64,   /* VARINT → int64_t */
+	F_I32,   /* VARINT → int32_t */
+};
+
+struct field {
+	uint32_t num;
+	enum fkind kind;
+	size_t off;
+};
+
+#define NFIELDS(tab) (sizeof(tab) / sizeof((tab)[0]))
+#define F(num, kind, type, member) { num, kind, offsetof(struct type, member) }
+
+/* google.protobuf.Timestamp */
+static const struct field ts_fields[] = {
+	F(1, F_I64, mc_trace_ts, seconds),
+	F(2, F_I32, mc_trace_ts, nanos),
+};
+
+/* moby.buildkit.v1.Vertex */
+static const struct field vertex_fields[] = {
+	F(1, F_BYTES, mc_trace_rec_vertex, digest),
+	F(2, F_COUNT, mc_trace_rec_vertex, ninputs),
+	F(3, F_BYTES, mc_trace_rec_vertex, name),
+	F(4, F_BOOL, mc_trace_rec_vertex, cached),
+	F(5, F_TS, mc_trace_rec_vertex, started),
+	F(6, F_TS, mc_trace_rec_vertex, completed),
+	F(7, F_BYTES, mc_trace_rec_vertex, error),
+};
+
+/* VertexStatus */
+static const struct field status_fields[] = {
+	F(1, F_BYTES, mc_trace_rec_status, id),
+	F(2, F_BYTES, mc_trace_rec_status, vertex),
+	F(3, F_BYTES, mc_trace_rec_status, name),
+	F(4, F_I64, mc_trace_rec_status, current),
+	F(5, F_I64, mc_trace_rec_status, total),
+	F(6, F_TS, mc_trace_rec_status, timestamp),
+	F(7, F_TS, mc_trace_rec_status, started),
+	F(8, F_TS, mc_trace_rec_status, completed),
+};
+
+/* VertexLog */
+static const struct field log_fields[] = {
+	F(1, F_BYTES, mc_trace_rec_log, vertex),
+	F(2, F_TS, mc_trace_rec_log, timestamp),
+	F(3, F_I64, mc_trace_rec_log, stream),
+	F(4, F_BYTES, mc_trace_rec_log, msg),
+};
+
+/* VertexWarning (level, short; detail, url, source info and range skipped) */
+static const struct field warning_fields[] = {
+	F(1, F_BYTES, mc_trace_rec_warning, vertex),
+	F(2, F_I64, mc_trace_rec_warning, level),
+	F(3, F_BYTES, mc_trace_rec_warning, short_msg),
+};
+
+#undef F
+
+/* StatusResponse: field number → the record of its repeated entries. */
+static const struct {
+	const struct field *fields;
+	size_t n;
+} records[] = {
+	[1] = { vertex_fields, NFIELDS(vertex_fields) },
+	[2] = { status_fields, NFIELDS(status_fields) },
+	[3] = { log_fields, NFIELDS(log_fields) },
+	[4] = { warning_fields, NFIELDS(warning_fields) },
+};
+
+union rec {
+	struct mc_trace_rec_vertex vertex;
+	struct mc_trace_rec_status status;
+	struct mc_trace_rec_log log;
+	struct mc_trace_rec_warning warning;
+};
+
+/*
+ * Decodes the message data[0..len) into rec by its field table. rec is not
+ * cleared first: a repeated singular message (a timestamp) merges into what
+ * came before, as protobuf says. Unknown fields are skipped, and so is a known
+ * one sent with another wire type than the schema's (drift, not damage).
+ */
+static int dec_fields(void *rec, const struct field *tab, size_t n, const uint8_t *data, size_t len)
 {
-	struct mc_pb r = { f->data, f->data + f->len };
+	struct mc_pb r = { data, data + len };
 	struct mc_pb_field g;
 	int rc;
 
-	out->set = 1;
 	while ((rc = mc_pb_next(&g, &r)) == 1) {
-		if (g.type != MC_PB_VARINT)
+		const struct field *d = NULL;
+		void *p;
+
+		for (size_t i = 0; i < n && !d; i++)
+			if (tab[i].num == g.num)
+				d = &tab[i];
+		if (!d || g.type != (d->kind <= F_TS ? MC_PB_LEN : MC_PB_VARINT))
 			continue;
-		if (g.num == 1)
-			out->seconds = as_i64(g.v);
-		else if (g.num == 2)
-			out->nanos = as_i32(g.v);
-	}
-	return rc;
-}
-
-static int dec_vertex(struct mc_trace_rec_vertex *out, const struct mc_pb_field *f)
-{
-	struct mc_pb r = { f->data, f->data + f->len };
-	struct mc_pb_field g;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	while ((rc = mc_pb_next(&g, &r)) == 1) {
-		if (g.type == MC_PB_LEN) {
-			switch (g.num) {
-			case 1: out->digest = bytes_of(&g); break;
-			case 2: out->ninputs++; break;
-			case 3: out->name = bytes_of(&g); break;
-			case 5: rc = dec_ts(&out->started, &g); break;
-			case 6: rc = dec_ts(&out->completed, &g); break;
-			case 7: out->error = bytes_of(&g); break;
-			default: break;
-			}
-		} else if (g.type == MC_PB_VARINT && g.num == 4) {
-			out->cached = g.v != 0;
+		p = (char *)rec + d->off;
+		switch (d->kind) {
+		case F_BYTES: *(struct mc_pb_bytes *)p = bytes_of(&g); break;
+		case F_COUNT: (*(size_t *)p)++; break;
+		case F_TS:
+			((struct mc_trace_ts *)p)->set = 1;
+			rc = dec_fields(p, ts_fields, NFIELDS(ts_fields), g.data, g.len);
+			break;
+		case F_BOOL: *(int *)p = g.v != 0; break;
+		case F_I64: *(int64_t *)p = as_i64(g.v); break;
+		case F_I32: *(int32_t *)p = as_i32(g.v); break;
 		}
 		if (rc < 0)
 			break;
@@ -188,80 +265,14 @@ static int dec_vertex(struct mc_trace_rec_vertex *out, const struct mc_pb_field 
 	return rc;
 }
 
-static int dec_status(struct mc_trace_rec_status *out, const struct mc_pb_field *f)
+static int visit(const struct mc_trace_visitor *vis, void *ud, uint32_t num, const union rec *r)
 {
-	struct mc_pb r = { f->data, f->data + f->len };
-	struct mc_pb_field g;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	while ((rc = mc_pb_next(&g, &r)) == 1) {
-		if (g.type == MC_PB_LEN) {
-			switch (g.num) {
-			case 1: out->id = bytes_of(&g); break;
-			case 2: out->vertex = bytes_of(&g); break;
-			case 3: out->name = bytes_of(&g); break;
-			case 6: rc = dec_ts(&out->timestamp, &g); break;
-			case 7: rc = dec_ts(&out->started, &g); break;
-			case 8: rc = dec_ts(&out->completed, &g); break;
-			default: break;
-			}
-		} else if (g.type == MC_PB_VARINT) {
-			if (g.num == 4)
-				out->current = as_i64(g.v);
-			else if (g.num == 5)
-				out->total = as_i64(g.v);
-		}
-		if (rc < 0)
-			break;
+	switch (num) {
+	case 1: return vis->vertex ? vis->vertex(ud, &r->vertex) : 0;
+	case 2: return vis->status ? vis->status(ud, &r->status) : 0;
+	case 3: return vis->log ? vis->log(ud, &r->log) : 0;
+	default: return vis->warning ? vis->warning(ud, &r->warning) : 0;
 	}
-	return rc;
-}
-
-static int dec_log(struct mc_trace_rec_log *out, const struct mc_pb_field *f)
-{
-	struct mc_pb r = { f->data, f->data + f->len };
-	struct mc_pb_field g;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	while ((rc = mc_pb_next(&g, &r)) == 1) {
-		if (g.type == MC_PB_LEN) {
-			if (g.num == 1)
-				out->vertex = bytes_of(&g);
-			else if (g.num == 2)
-				rc = dec_ts(&out->timestamp, &g);
-			else if (g.num == 4)
-				out->msg = bytes_of(&g);
-		} else if (g.type == MC_PB_VARINT && g.num == 3) {
-			out->stream = as_i64(g.v);
-		}
-		if (rc < 0)
-			break;
-	}
-	return rc;
-}
-
-static int dec_warning(struct mc_trace_rec_warning *out, const struct mc_pb_field *f)
-{
-	struct mc_pb r = { f->data, f->data + f->len };
-	struct mc_pb_field g;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	while ((rc = mc_pb_next(&g, &r)) == 1) {
-		if (g.type == MC_PB_LEN) {
-			if (g.num == 1)
-				out->vertex = bytes_of(&g);
-			else if (g.num == 3)
-				out->short_msg = bytes_of(&g);
-		} else if (g.type == MC_PB_VARINT && g.num == 2) {
-			out->level = as_i64(g.v);
-		}
-		if (rc < 0)
-			break;
-	}
-	return rc;
 }
 
 int mc_trace_decode(const uint8_t *buf, size_t len, const struct mc_trace_visitor *vis, void *ud)
@@ -269,46 +280,18 @@ int mc_trace_decode(const uint8_t *buf, size_t len, const struct mc_trace_visito
 	static const struct mc_trace_visitor none;
 	struct mc_pb r = { buf, buf ? buf + len : buf };
 	struct mc_pb_field f;
+	union rec rec;
 	int rc;
 
 	if (!vis)
 		vis = &none;
 	while ((rc = mc_pb_next(&f, &r)) == 1) {
-		if (f.type != MC_PB_LEN)
+		if (f.type != MC_PB_LEN || f.num >= NFIELDS(records) || !records[f.num].fields)
 			continue;
-		switch (f.num) {
-		case 1: {
-			struct mc_trace_rec_vertex v;
-			rc = dec_vertex(&v, &f);
-			if (!rc && vis->vertex)
-				rc = vis->vertex(ud, &v);
-			break;
-		}
-		case 2: {
-			struct mc_trace_rec_status s;
-			rc = dec_status(&s, &f);
-			if (!rc && vis->status)
-				rc = vis->status(ud, &s);
-			break;
-		}
-		case 3: {
-			struct mc_trace_rec_log l;
-			rc = dec_log(&l, &f);
-			if (!rc && vis->log)
-				rc = vis->log(ud, &l);
-			break;
-		}
-		case 4: {
-			struct mc_trace_rec_warning w;
-			rc = dec_warning(&w, &f);
-			if (!rc && vis->warning)
-				rc = vis->warning(ud, &w);
-			break;
-		}
-		default:
-			rc = 0;
-			break;
-		}
+		memset(&rec, 0, sizeof(rec));
+		rc = dec_fields(&rec, records[f.num].fields, records[f.num].n, f.data, f.len);
+		if (!rc)
+			rc = visit(vis, ud, f.num, &rec);
 		if (rc)
 			break;
 	}

@@ -182,13 +182,7 @@ static json_t *inputs_json(const struct mc_entry *e)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "runtime", mc_json_str(e->runtime));
-	json_object_set_new(o, "repo_prefix", mc_json_str(e->repo_prefix));
-	json_object_set_new(o, "ref", mc_json_str(e->ref));
-	json_object_set_new(o, "commit", mc_json_str(e->head_sha));
-	json_object_set_new(o, "dockerfile_path", mc_json_str(e->dockerfile_path));
-	json_object_set_new(o, "dockerfile_hash", mc_json_str(e->dockerfile_hash));
-	json_object_set_new(o, "platform", mc_json_str(e->platform));
-	json_object_set_new(o, "build_args", mc_json_build_args(e->build_args));
+	mc_json_key_inputs(o, e);
 	return o;
 }
 

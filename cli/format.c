@@ -245,13 +245,8 @@ json_t *mc_json_labels(const struct mc_strv *labels)
 	return o;
 }
 
-json_t *mc_json_entry(const struct mc_entry *e, int latest)
+void mc_json_key_inputs(json_t *o, const struct mc_entry *e)
 {
-	json_t *o = json_object();
-	json_object_set_new(o, "key", mc_json_str(e->key));
-	json_object_set_new(o, "runtime", mc_json_str(e->runtime));
-	json_object_set_new(o, "state", mc_json_str(mc_state_name(e->state)));
-	json_object_set_new(o, "latest", json_boolean(latest));
 	json_object_set_new(o, "repo_prefix", mc_json_str(e->repo_prefix));
 	json_object_set_new(o, "ref", mc_json_str(e->ref));
 	json_object_set_new(o, "commit", mc_json_str(e->head_sha));
@@ -259,6 +254,16 @@ json_t *mc_json_entry(const struct mc_entry *e, int latest)
 	json_object_set_new(o, "dockerfile_hash", mc_json_str(e->dockerfile_hash));
 	json_object_set_new(o, "platform", mc_json_str(e->platform));
 	json_object_set_new(o, "build_args", mc_json_build_args(e->build_args));
+}
+
+json_t *mc_json_entry(const struct mc_entry *e, int latest)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "key", mc_json_str(e->key));
+	json_object_set_new(o, "runtime", mc_json_str(e->runtime));
+	json_object_set_new(o, "state", mc_json_str(mc_state_name(e->state)));
+	json_object_set_new(o, "latest", json_boolean(latest));
+	mc_json_key_inputs(o, e);
 	json_object_set_new(o, "tag", mc_json_str(e->image_tag));
 	json_object_set_new(o, "image_id", mc_json_str(e->image_id));
 	json_object_set_new(o, "tree_path", mc_json_str(e->tree_path));

@@ -76,6 +76,10 @@ json_t *mc_json_time(int64_t ms);
 json_t *mc_json_build_args(const char *canonical);
 /* Image labels ("name=value", as struct mc_image holds them) as {"name": "value", …}. */
 json_t *mc_json_labels(const struct mc_strv *labels);
+/* Sets the key's inputs on o, in this order: repo_prefix, ref, commit,
+ * dockerfile_path, dockerfile_hash, platform, build_args. The one list that
+ * explain's "inputs" and every entry object share (docs/json.md). */
+void mc_json_key_inputs(json_t *o, const struct mc_entry *e);
 /* One index row as the object ls, show and explain share (docs/json.md,
  * "entry"); latest: whether its runtime's :latest points at it. */
 json_t *mc_json_entry(const struct mc_entry *e, int latest);

@@ -410,14 +410,39 @@ static char *column_str(sqlite3_stmt *st, int col)
 	return s ? mc_strndup((const char *)s, (size_t)sqlite3_column_bytes(st, col)) : NULL;
 }
 
-static void read_entry(struct mc_entry *out, sqlite3_stmt *st)
+static void read_entry(void *elem, sqlite3_stmt *st)
 {
+	struct mc_entry *out = elem;
+
 	memset(out, 0, sizeof(*out));
 	for (int i = 0; i < N_STR; i++)
 		*(char **)((char *)out + entry_str[i]) = column_str(st, i);
 	out->state = sqlite3_column_int(st, N_STR);
 	for (int i = 0; i < N_I64; i++)
 		*(int64_t *)((char *)out + entry_i64[i]) = sqlite3_column_int64(st, N_STR + 1 + i);
+}
+
+/*
+ * Steps st to its end, appending one element of size bytes to *v per row,
+ * filled by read (which initialises the whole element). *v and *len hold the
+ * rows read so far even on failure, for the caller's free; what names the
+ * query in the error.
+ */
+static int step_rows(struct mc_index *ix, sqlite3_stmt *st, void **v, size_t *len, size_t size,
+		     void (*read)(void *elem, sqlite3_stmt *st), const char *what)
+{
+	size_t cap = 0;
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*len == cap) {
+			cap = cap ? cap * 2 : 16;
+			*v = mc_realloc(*v, cap * size);
+		}
+		read((char *)*v + *len * size, st);
+		(*len)++;
+	}
+	return rc == SQLITE_DONE ? 0 : ix_err(ix, rc, what);
 }
 
 /* Steps a query for at most one entry. */
@@ -525,9 +550,9 @@ done:
 int mc_index_list(struct mc_index *ix, struct mc_entry **out, size_t *n, const char *runtime)
 {
 	sqlite3_stmt *st = NULL;
-	struct mc_entry *v = NULL;
-	size_t len = 0, cap = 0;
-	int ret, rc;
+	void *v = NULL; /* struct mc_entry[len] */
+	size_t len = 0;
+	int ret;
 
 	*out = NULL;
 	*n = 0;
@@ -535,17 +560,8 @@ int mc_index_list(struct mc_index *ix, struct mc_entry **out, size_t *n, const c
 		goto done;
 	if (runtime)
 		sqlite3_bind_text(st, 1, runtime, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 16;
-			v = mc_realloc(v, cap * sizeof(*v));
-		}
-		read_entry(&v[len++], st);
-	}
-	if (rc != SQLITE_DONE) {
-		ret = ix_err(ix, rc, "list entries");
+	if ((ret = step_rows(ix, st, &v, &len, sizeof(struct mc_entry), read_entry, "list entries")) < 0)
 		goto done;
-	}
 	*out = v;
 	*n = len;
 	v = NULL;
@@ -910,33 +926,30 @@ done:
 	return ret;
 }
 
+static void read_lease(void *elem, sqlite3_stmt *st)
+{
+	struct mc_lease *l = elem;
+
+	l->key = column_str(st, 0);
+	if (!l->key)
+		l->key = mc_strdup("");
+	l->until_ms = sqlite3_column_int64(st, 1);
+}
+
 int mc_index_leases_active(struct mc_index *ix, struct mc_lease **out, size_t *n, int64_t now_ms)
 {
 	sqlite3_stmt *st = NULL;
-	struct mc_lease *v = NULL;
-	size_t len = 0, cap = 0;
-	int ret, rc;
+	void *v = NULL; /* struct mc_lease[len] */
+	size_t len = 0;
+	int ret;
 
 	*out = NULL;
 	*n = 0;
 	if ((ret = prepare(&st, ix, ST_LEASES_ACTIVE)) < 0)
 		goto done;
 	sqlite3_bind_int64(st, 1, now_ms);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 8;
-			v = mc_realloc(v, cap * sizeof(*v));
-		}
-		v[len].key = column_str(st, 0);
-		if (!v[len].key)
-			v[len].key = mc_strdup("");
-		v[len].until_ms = sqlite3_column_int64(st, 1);
-		len++;
-	}
-	if (rc != SQLITE_DONE) {
-		ret = ix_err(ix, rc, "list leases");
+	if ((ret = step_rows(ix, st, &v, &len, sizeof(struct mc_lease), read_lease, "list leases")) < 0)
 		goto done;
-	}
 	*out = v;
 	*n = len;
 	v = NULL;
@@ -1212,8 +1225,8 @@ int mc_index_list_ready(struct mc_index *ix, struct mc_entry **out, size_t *n, c
 	static const char sql[] = "SELECT " ENTRY_COLS " FROM entries WHERE runtime = ?1 AND state = 1"
 				  " ORDER BY created_ms DESC, last_used_ms DESC, key";
 	sqlite3_stmt *st = NULL;
-	struct mc_entry *v = NULL;
-	size_t len = 0, cap = 0;
+	void *v = NULL; /* struct mc_entry[len] */
+	size_t len = 0;
 	int ret = 0, rc;
 
 	*out = NULL;
@@ -1224,17 +1237,8 @@ int mc_index_list_ready(struct mc_index *ix, struct mc_entry **out, size_t *n, c
 		goto done;
 	}
 	sqlite3_bind_text(st, 1, runtime, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 16;
-			v = mc_realloc(v, cap * sizeof(*v));
-		}
-		read_entry(&v[len++], st);
-	}
-	if (rc != SQLITE_DONE) {
-		ret = ix_err(ix, rc, "list ready entries");
+	if ((ret = step_rows(ix, st, &v, &len, sizeof(struct mc_entry), read_entry, "list ready entries")) < 0)
 		goto done;
-	}
 	*out = v;
 	*n = len;
 	v = NULL;
@@ -1247,30 +1251,27 @@ done:
 
 /* ---- image layers (schema v5) ---------------------------------------------- */
 
+static void read_image_layers(void *elem, sqlite3_stmt *st)
+{
+	struct mc_image_layers *l = elem;
+
+	l->image_id = column_str(st, 0);
+	l->layers = column_str(st, 1);
+}
+
 int mc_index_image_layers_all(struct mc_index *ix, struct mc_image_layers **out, size_t *n)
 {
 	sqlite3_stmt *st = NULL;
-	struct mc_image_layers *v = NULL;
-	size_t len = 0, cap = 0;
-	int ret, rc;
+	void *v = NULL; /* struct mc_image_layers[len] */
+	size_t len = 0;
+	int ret;
 
 	*out = NULL;
 	*n = 0;
 	if ((ret = prepare_once(&st, ix, "SELECT image_id, layers FROM image_layers ORDER BY image_id")))
 		goto done;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 64;
-			v = mc_realloc(v, cap * sizeof(*v));
-		}
-		v[len].image_id = column_str(st, 0);
-		v[len].layers = column_str(st, 1);
-		len++;
-	}
-	if (rc != SQLITE_DONE) {
-		ret = ix_err(ix, rc, "read image layers");
+	if ((ret = step_rows(ix, st, &v, &len, sizeof(struct mc_image_layers), read_image_layers, "read image layers")) < 0)
 		goto done;
-	}
 	*out = v;
 	*n = len;
 	v = NULL;

@@ -240,6 +240,31 @@ static void test_json(void)
 	CHECK(strstr(s, "\"tree_bytes\":3") != NULL);
 	free(s);
 
+	/* The key inputs: one list, in one order, inside every entry object too. */
+	e.repo_prefix = "file:///t-";
+	e.head_sha = "c0";
+	e.dockerfile_path = "Dockerfile";
+	e.platform = "linux/amd64";
+	{
+		json_t *o = json_object();
+		char *entry, *body;
+		json_t *eo = mc_json_entry(&e, 0);
+		mc_json_key_inputs(o, &e);
+		/* in insertion order, not dump()'s sorted one */
+		s = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+		CHECK_STR(s, "{\"repo_prefix\":\"file:///t-\",\"ref\":null,\"commit\":\"c0\","
+			     "\"dockerfile_path\":\"Dockerfile\",\"dockerfile_hash\":null,"
+			     "\"platform\":\"linux/amd64\",\"build_args\":{\"K\":\"V\"}}");
+		body = mc_strndup(s + 1, strlen(s) - 2); /* without the braces */
+		entry = json_dumps(eo, JSON_COMPACT);
+		json_decref(eo);
+		CHECK(strstr(entry, body) != NULL);
+		free(entry);
+		free(body);
+		free(s);
+	}
+
 	f = tmpfile();
 	CHECK_INT(mc_json_print(json_pack("{s:i}", "a", 1), f), 0);
 	s = slurp(f);

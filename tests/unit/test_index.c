@@ -965,6 +965,68 @@ static void test_failures_and_claim(void)
 	free(path);
 }
 
+/* Every list query grows its array past the first allocation and reads each
+ * row whole, in the query's order (one step-rows helper serves them all). */
+static void test_lists_grow(void)
+{
+	char *path = tmp_file("grow.db");
+	struct mc_index *ix = NULL;
+	struct mc_entry *v = NULL;
+	struct mc_lease *l = NULL;
+	struct mc_image_layers *il = NULL;
+	size_t n = 0;
+	char k[65], id[80], layers[80];
+	const unsigned N = 100;
+
+	CHECK_INT(mc_index_open(&ix, path), 0);
+	for (unsigned i = 0; i < N; i++) {
+		key_of(k, i, 'g');
+		/* newest use first: key N-1 lists first */
+		put_simple(ix, k, "rt", MC_STATE_READY, 1000 + i);
+		if (i % 2 == 0)
+			CHECK_INT(mc_index_lease_put(ix, k, 5000 + i), 0);
+		snprintf(id, sizeof(id), "sha256:%03u", i);
+		snprintf(layers, sizeof(layers), "sha256:l%u", i);
+		CHECK_INT(mc_index_image_layers_put(ix, id, layers), 0);
+	}
+
+	CHECK_INT(mc_index_list(ix, &v, &n, NULL), 0);
+	CHECK_INT(n, N);
+	for (unsigned i = 0; i < n && i < N; i++) {
+		key_of(k, N - 1 - i, 'g');
+		CHECK_STR(v[i].key, k);
+		CHECK_INT(v[i].last_used_ms, 1000 + (N - 1 - i));
+		CHECK_STR(v[i].runtime, "rt");
+	}
+	mc_entries_free(v, n);
+
+	CHECK_INT(mc_index_list_ready(ix, &v, &n, "rt"), 0);
+	CHECK_INT(n, N);
+	mc_entries_free(v, n);
+
+	CHECK_INT(mc_index_leases_active(ix, &l, &n, 5000 + 19), 0);
+	CHECK_INT(n, (N - 20) / 2); /* even i from 20 on */
+	for (size_t i = 0; i < n; i++) {
+		key_of(k, 20 + 2 * (unsigned)i, 'g');
+		CHECK_STR(l[i].key, k);
+		CHECK_INT(l[i].until_ms, 5000 + 20 + 2 * (int64_t)i);
+	}
+	mc_leases_free(l, n);
+
+	CHECK_INT(mc_index_image_layers_all(ix, &il, &n), 0);
+	CHECK_INT(n, N);
+	for (unsigned i = 0; i < n && i < N; i++) {
+		snprintf(id, sizeof(id), "sha256:%03u", i);
+		snprintf(layers, sizeof(layers), "sha256:l%u", i);
+		CHECK_STR(il[i].image_id, id);
+		CHECK_STR(il[i].layers, layers);
+	}
+	mc_image_layers_free(il, n);
+
+	mc_index_free(ix);
+	free(path);
+}
+
 int main(void)
 {
 	const char *base = getenv("MC_TEST_TMP");
@@ -983,6 +1045,7 @@ int main(void)
 	test_entries();
 	test_newest_and_list();
 	test_list_ready();
+	test_lists_grow();
 	test_counters_dfhash_builds();
 	test_transactions();
 	test_wal_bounded();
