@@ -29,6 +29,7 @@ struct mc_engine {
 	char platform[96];
 	int buildkit;
 	char errbuf[CURL_ERROR_SIZE];
+	int64_t transfer_idle_ms; /* pulls and pushes: see mc_engine_set_transfer_idle */
 };
 
 /* One request's state, shared by the curl callbacks. */
@@ -360,7 +361,11 @@ static int perform(struct mc_engine *e, struct xfer *x, const char *method, cons
 	if (rc == CURLE_ABORTED_BY_CALLBACK && x->gate != GATE_NONE) {
 		char d[32];
 		mc_format_duration_go(d, x->gate == GATE_STALL ? x->stall_ms : x->ceiling_ms);
-		ret = mc_error_set(MC_EBUILD, x->gate == GATE_STALL ? "no build progress for %s" : "build exceeded %s", d);
+		if (x->ctx || x->ceiling_ms) /* a build */
+			ret = mc_error_set(MC_EBUILD, x->gate == GATE_STALL ? "no build progress for %s" : "build exceeded %s",
+					   d);
+		else /* a pull or a push the engine runs for us: its registry went silent */
+			ret = mc_error_set(MC_EENGINE, "no progress for %s", d);
 		goto done;
 	}
 	if (rc == CURLE_ABORTED_BY_CALLBACK && x->read_err) {
@@ -477,6 +482,11 @@ done:
 	return ret;
 }
 
+void mc_engine_set_transfer_idle(struct mc_engine *e, int64_t ms)
+{
+	e->transfer_idle_ms = ms > 0 ? ms : MC_ENGINE_TRANSFER_IDLE_MS;
+}
+
 int mc_engine_open(struct mc_engine **out, const char *host)
 {
 	struct mc_engine *e = mc_calloc(1, sizeof(*e));
@@ -489,6 +499,7 @@ int mc_engine_open(struct mc_engine **out, const char *host)
 	ret = parse_host(e, host);
 	if (ret)
 		goto done;
+	e->transfer_idle_ms = MC_ENGINE_TRANSFER_IDLE_MS;
 	e->curl = curl_easy_init();
 	if (!e->curl) {
 		ret = mc_error_set(MC_ERR, "docker engine at '%s': curl_easy_init failed", e->where);
@@ -832,6 +843,7 @@ static int pull(struct mc_engine *e, const char *ref, const char *platform, cons
 	h = curl_slist_append(h, "Content-Type:");
 	x.on_line = pull_line;
 	x.ud = &ps;
+	x.stall_ms = e->transfer_idle_ms; /* the engine sends progress lines while bytes move */
 	ret = perform(e, &x, "POST", url.ptr, h, T_STREAM, &status);
 	if (ret)
 		goto done;
@@ -1261,6 +1273,7 @@ int mc_engine_image_push(struct mc_engine *e, const char *name, const char *tag,
 	h = curl_slist_append(h, "Content-Type:");
 	x.on_line = push_line;
 	x.ud = &ps;
+	x.stall_ms = e->transfer_idle_ms;
 	if ((ret = perform(e, &x, "POST", url.ptr, h, T_STREAM, &status)))
 		goto done;
 	if (status != 200) {

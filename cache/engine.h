@@ -76,6 +76,11 @@ int mc_engine_image_tag(struct mc_engine *e, const char *src, const char *repo, 
 /* DELETE /images/{name}[?force=1]. MC_ENOTFOUND on 404, MC_ELOCKED on 409
  * (a container uses it). */
 int mc_engine_image_remove(struct mc_engine *e, const char *name, int force);
+/* A pull or push the engine runs is given up when it reports nothing for this
+ * long (the registry behind it went silent): MC_EENGINE "no progress for 2m0s".
+ * ensure sets it from remote_timeout. */
+#define MC_ENGINE_TRANSFER_IDLE_MS (120 * 1000)
+void mc_engine_set_transfer_idle(struct mc_engine *e, int64_t ms);
 /* POST /images/create?fromImage=&tag=[&platform=]: pulls one reference (a
  * missing tag means "latest", never every tag; a digest reference is kept).
  * Checks every streamed line for an error. */

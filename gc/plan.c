@@ -46,6 +46,7 @@ struct order_key {
 	const char *key;
 	const char *runtime;
 	int64_t last_used, build_ms, bytes;
+	int latest; /* keep-N: on a tie in last use, the entry :latest names counts as newer */
 };
 
 static int cmp_str(const void *a, const void *b)
@@ -85,7 +86,9 @@ static int cmp_cost(const void *a, const void *b)
 	return cmp_lru(a, b);
 }
 
-/* Per runtime (no runtime is a runtime of its own), the newest ready rows first, by last use then key. */
+/* Per runtime (no runtime is a runtime of its own), the newest ready rows first,
+ * by last use, then :latest (two hits in one millisecond must not keep both
+ * the newest and, through :latest, another), then key. */
 static int cmp_runtime_newest(const void *a, const void *b)
 {
 	const struct order_key *x = a, *y = b;
@@ -98,6 +101,8 @@ static int cmp_runtime_newest(const void *a, const void *b)
 	}
 	if (x->last_used != y->last_used)
 		return x->last_used > y->last_used ? -1 : 1;
+	if (x->latest != y->latest)
+		return x->latest ? -1 : 1;
 	return cmp_key_idx(x, y);
 }
 
@@ -119,7 +124,7 @@ static void mark_keep(struct rowinfo *ri, const struct mc_gc_input *in, int keep
 	for (size_t i = 0; i < in->n; i++)
 		if (in->rows[i].state == MC_STATE_READY)
 			ready[n++] = (struct order_key){ i, in->rows[i].key, in->rows[i].runtime,
-							 in->rows[i].last_used_ms, 0, 0 };
+							 in->rows[i].last_used_ms, 0, 0, in->facts[i].latest };
 	qsort(ready, n, sizeof(*ready), cmp_runtime_newest);
 	size_t rank = 0;
 	for (size_t i = 0; i < n; i++) {

@@ -80,3 +80,17 @@ rc=0; timeout 10 "$MOLCACHE" ensure codex 2>"$IT_DIR/err" || rc=$?
 [ $rc = 2 ] || { cat "$IT_DIR/err"; it_fail "networkmode = bogus: exit $rc"; }
 rm -f "$XDG_CONFIG_HOME/molcache/config"
 ok "--network bogus, MOLCACHE_NETWORK=bogus and networkmode = bogus exit 2 before any I/O"
+
+# a base image on a registry that never answers: the engine's pull is given up
+# after remote_timeout too (the engine itself would wait far longer)
+src=$(simple_template crewai)
+printf 'FROM 127.0.0.1:%s/mc/silent:1\nRUN true\n' "$port" >"$src/Dockerfile"
+mkrepo crewai "$src"
+t0=$(date +%s%N); rc=0
+MOLCACHE_REPO_PREFIX="file://$GITROOT/workspace-template-" MOLCACHE_REMOTE_TIMEOUT=3 \
+	timeout 120 "$MOLCACHE" ensure crewai --network none >/dev/null 2>"$IT_DIR/err" || rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ $rc = 5 ] || { cat "$IT_DIR/err"; it_fail "pull from a silent registry: exit $rc, want 5"; }
+grep -q "no progress for 3s" "$IT_DIR/err" || { cat "$IT_DIR/err"; it_fail "the pull's timeout is not named"; }
+[ $ms -lt 30000 ] || it_fail "the pull took $ms ms with remote_timeout 3 s"
+ok "a pull from a registry that never answers is given up after remote_timeout ($ms ms, exit 5)"
