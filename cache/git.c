@@ -756,11 +756,7 @@ int mc_git_read_file(struct mc_buf *out, const char *mirror_path, const char *sh
 				   sha, (unsigned long long)size, max_bytes);
 		goto done;
 	}
-	if (mc_buf_add(out, git_blob_rawcontent(blob), (size_t)size) < 0) {
-		ret = mc_error_set(MC_EINVAL, "file '%s' in commit %s: %llu bytes, too big to read", path, sha,
-				   (unsigned long long)size);
-		goto done;
-	}
+	mc_buf_add(out, git_blob_rawcontent(blob), (size_t)size);
 
 done:
 	free(real);
