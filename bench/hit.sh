@@ -2,6 +2,7 @@
 # hit.sh — the cost of a cache hit, against what molcache replaces.
 #
 #   bash bench/hit.sh [BUILD_DIR] [N]     (default build-bench, 50 runs each)
+#   MC_BENCH_CMAKE="-DMC_DEFER_CAS=OFF" bash bench/hit.sh build-eager  (eager CA loading)
 #
 # Starts the test engine fixture (tests/integration/engine.sh) and a git daemon
 # on 127.0.0.1 serving a one-file template, warms the cache with one ensure,
@@ -17,7 +18,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${1:-build-bench}; N=${2:-50}
-cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
+# shellcheck disable=SC2086 # MC_BENCH_CMAKE is a list of options
+cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF ${MC_BENCH_CMAKE:-} >/dev/null
 cmake --build "$B" -j"$(nproc)" >/dev/null
 case $B in /*) MC=$B/molcache ;; *) MC=$PWD/$B/molcache ;; esac
 W=$(mktemp -d /tmp/mc-bench.XXXXXX)

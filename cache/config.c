@@ -464,13 +464,13 @@ int mc_config_load_file(struct mc_config *c, const char *path)
 		free(what);
 		goto done;
 	}
-	text.max = FILE_MAX;
 	mc_buf_adds(&text, "");
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (mc_buf_add(&text, chunk, n)) {
+		if (n > FILE_MAX - text.len) {
 			ret = mc_error_set(MC_EINVAL, "config '%s': larger than %d bytes", path, FILE_MAX);
 			goto done;
 		}
+		mc_buf_add(&text, chunk, n);
 	}
 	if (ferror(f)) {
 		char *what = mc_asprintf("config '%s'", path);

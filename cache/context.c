@@ -209,7 +209,6 @@ static int walk_dir(struct walk *w, int dfd, const char *rel)
 	struct mc_buf path = MC_BUF_INIT;
 	int ret = 0;
 
-	path.max = SIZE_MAX;
 	if (!(d = fdopendir(dfd))) {
 		ret = sys_err("cannot list", *rel ? rel : ".");
 		close(dfd);
@@ -335,7 +334,6 @@ static int read_ignore(struct mc_ignore **out, int rootfd)
 	int fd, ret = 0;
 
 	*out = NULL;
-	text.max = IGNORE_MAX;
 	fd = openat(rootfd, ".dockerignore", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT)
@@ -359,10 +357,11 @@ static int read_ignore(struct mc_ignore **out, int rootfd)
 		}
 		if (n == 0)
 			break;
-		if (mc_buf_add(&text, buf, (size_t)n)) {
+		if ((size_t)n > IGNORE_MAX - text.len) {
 			ret = mc_error_set(MC_EINVAL, "cannot read '.dockerignore': larger than %d bytes", IGNORE_MAX);
 			goto done;
 		}
+		mc_buf_add(&text, buf, (size_t)n);
 	}
 	ret = mc_ignore_parse(out, mc_buf_cstr(&text), text.len);
 done:

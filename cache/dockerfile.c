@@ -117,13 +117,15 @@ struct lex {
 	char esc;
 	const struct vars *vars;
 	int depth;
-	int err; /* MC_EINVAL once the output grew past VALUE_MAX */
+	int err; /* MC_EINVAL once an output (the value, or a ${X:-word}) would grow past VALUE_MAX */
 };
 
 static void lex_put(struct lex *lx, struct mc_buf *out, const char *p, size_t n)
 {
-	if (!lx->err && mc_buf_add(out, p, n))
+	if (!lx->err && n > VALUE_MAX - out->len)
 		lx->err = MC_EINVAL;
+	if (!lx->err)
+		mc_buf_add(out, p, n);
 }
 
 static void lex_until(struct lex *lx, struct mc_buf *out, char stop);
@@ -162,7 +164,6 @@ static void lex_dollar(struct lex *lx, struct mc_buf *out)
 		lx->pos++;
 	} else if (lx->pos < lx->len) {
 		struct mc_buf word = MC_BUF_INIT;
-		word.max = VALUE_MAX;
 		if (lx->s[lx->pos] == ':') {
 			colon = 1;
 			lx->pos++;
@@ -248,7 +249,6 @@ static int expand(struct mc_buf *out, const char *word, char esc, const struct v
 	struct lex lx = { word, strlen(word), 0, esc, vars, 0, 0 };
 
 	mc_buf_reset(out);
-	out->max = VALUE_MAX;
 	mc_buf_adds(out, "");
 	lex_until(&lx, out, 0);
 	return lx.err;

@@ -1,5 +1,6 @@
 /* engine.c — a Docker Engine API client over one reused libcurl handle, JSON with jansson. */
 #include "engine.h"
+#include "curl_opt.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -17,6 +18,8 @@
 #define SUN_PATH_MAX 107
 #define LOG_LINES 40
 #define ERRBODY_MAX (64 * 1024)
+/* A streamed line, or a whole answer, longer than this is no engine's: the transfer is aborted. */
+#define BODY_MAX ((size_t)64 << 20)
 #define HINT_START "start dockerd or set DOCKER_HOST"
 
 struct mc_engine {
@@ -217,15 +220,17 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
 
 	curl_easy_getinfo(x->e->curl, CURLINFO_RESPONSE_CODE, &status);
 	if (x->on_line && status >= 200 && status < 300) {
-		if (mc_buf_add(&x->pending, data, n))
+		if (n > BODY_MAX - x->pending.len)
 			return 0; /* a line over the cap: abort */
+		mc_buf_add(&x->pending, data, n);
 		drain_lines(x, 0);
 		return n;
 	}
 	if (x->on_line && x->body.len + n > ERRBODY_MAX)
 		return n; /* error text beyond this is noise */
-	if (mc_buf_add(&x->body, data, n))
+	if (n > BODY_MAX - x->body.len)
 		return 0;
+	mc_buf_add(&x->body, data, n);
 	return n;
 }
 
@@ -294,6 +299,7 @@ static int on_xferinfo(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 
 enum { T_SHORT, T_PING, T_STREAM };
 
+
 /*
  * One request on the shared handle. method: "GET", "POST", "DELETE". The body
  * is x->ctx when set (chunked), else empty. Transport failures are MC_EENGINE;
@@ -305,37 +311,38 @@ static int perform(struct mc_engine *e, struct xfer *x, const char *method, cons
 	CURL *c = e->curl;
 	CURLcode rc;
 	struct curl_slist *own = NULL;
+	struct mc_setopts so = MC_SETOPTS_INIT;
 	int ret = 0;
 
 	*status = 0;
 	x->e = e;
 	curl_easy_reset(c);
 	e->errbuf[0] = 0;
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, e->errbuf);
-	curl_easy_setopt(c, CURLOPT_URL, url);
+	SETOPT(&so, c, CURLOPT_ERRORBUFFER, e->errbuf);
+	SETOPT(&so, c, CURLOPT_URL, url);
 	if (e->sock)
-		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, e->sock);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+		SETOPT(&so, c, CURLOPT_UNIX_SOCKET_PATH, e->sock);
+	SETOPT(&so, c, CURLOPT_NOSIGNAL, 1L);
+	SETOPT(&so, c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
 	if (timeout == T_PING)
-		curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+		SETOPT(&so, c, CURLOPT_TIMEOUT, 30L);
 	else if (timeout == T_SHORT)
-		curl_easy_setopt(c, CURLOPT_TIMEOUT, 600L);
+		SETOPT(&so, c, CURLOPT_TIMEOUT, 600L);
 	/* Builds and pulls: no total timeout, but a dead peer still ends them. */
-	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
+	SETOPT(&so, c, CURLOPT_TCP_KEEPALIVE, 1L);
+	SETOPT(&so, c, CURLOPT_WRITEFUNCTION, on_write);
+	SETOPT(&so, c, CURLOPT_WRITEDATA, x);
+	SETOPT(&so, c, CURLOPT_HEADERFUNCTION, on_header);
+	SETOPT(&so, c, CURLOPT_HEADERDATA, x);
 
 	if (!strcmp(method, "POST")) {
-		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		SETOPT(&so, c, CURLOPT_POST, 1L);
 		if (x->ctx) {
-			curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
-			curl_easy_setopt(c, CURLOPT_READDATA, x);
+			SETOPT(&so, c, CURLOPT_READFUNCTION, on_read);
+			SETOPT(&so, c, CURLOPT_READDATA, x);
 		} else {
-			curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-			curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
+			SETOPT(&so, c, CURLOPT_POSTFIELDS, "");
+			SETOPT(&so, c, CURLOPT_POSTFIELDSIZE, 0L);
 			/* Else libcurl labels the empty body a form. */
 			if (!headers) {
 				own = curl_slist_append(own, "Content-Type:");
@@ -343,15 +350,21 @@ static int perform(struct mc_engine *e, struct xfer *x, const char *method, cons
 			}
 		}
 	} else if (strcmp(method, "GET")) {
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+		SETOPT(&so, c, CURLOPT_CUSTOMREQUEST, method);
 	}
 	if (headers)
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+		SETOPT(&so, c, CURLOPT_HTTPHEADER, headers);
 	if (x->stall_ms > 0 || x->ceiling_ms > 0) {
 		x->started_ms = x->progress_ms = mc_mono_ms();
-		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
-		curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
-		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+		SETOPT(&so, c, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
+		SETOPT(&so, c, CURLOPT_XFERINFODATA, x);
+		SETOPT(&so, c, CURLOPT_NOPROGRESS, 0L);
+	}
+	/* a request on a half-configured handle could go anywhere, or wait forever */
+	if (so.rc != CURLE_OK) {
+		ret = mc_error_set(MC_ERR, "docker engine at '%s': libcurl refused %s: %s", e->where, so.opt,
+				   curl_easy_strerror(so.rc));
+		goto done;
 	}
 
 	rc = curl_easy_perform(c);
@@ -487,6 +500,27 @@ void mc_engine_set_transfer_idle(struct mc_engine *e, int64_t ms)
 	e->transfer_idle_ms = ms > 0 ? ms : MC_ENGINE_TRANSFER_IDLE_MS;
 }
 
+/*
+ * curl_global_init, explicitly and once per process, before the first handle
+ * (curl_easy_init would otherwise do it implicitly, unchecked). Here rather
+ * than at start: it loads OpenSSL's configuration, which commands that never
+ * reach the engine (version, --help) need not pay for. molcache opens engines
+ * from one thread.
+ */
+static int global_init(void)
+{
+	static CURLcode rc = CURLE_OK;
+	static int tried;
+
+	if (!tried) {
+		rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+		tried = 1;
+	}
+	if (rc != CURLE_OK)
+		return mc_error_set(MC_ERR, "libcurl: initialisation failed: %s", curl_easy_strerror(rc));
+	return 0;
+}
+
 int mc_engine_open(struct mc_engine **out, const char *host)
 {
 	struct mc_engine *e = mc_calloc(1, sizeof(*e));
@@ -498,6 +532,8 @@ int mc_engine_open(struct mc_engine **out, const char *host)
 	*out = NULL;
 	ret = parse_host(e, host);
 	if (ret)
+		goto done;
+	if ((ret = global_init()))
 		goto done;
 	e->transfer_idle_ms = MC_ENGINE_TRANSFER_IDLE_MS;
 	e->curl = curl_easy_init();

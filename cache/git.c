@@ -1,10 +1,8 @@
 /* git.c — remote ref resolution, incremental bare-mirror fetches, blob reads and tree checkouts through libgit2. */
-#define _GNU_SOURCE /* RTLD_NEXT */
 #include "git.h"
 
 #include <ctype.h>
 #include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -32,81 +30,7 @@ struct mc_git_creds {
 	void *progress_ud;
 };
 
-/*
- * Deferred CA loading. Debian's libgit2 is built on mbedTLS, and
- * git_libgit2_init() parses the whole CA bundle (~140 certificates, 18 ms:
- * a third of a cache hit) even when the remote is git:// or file:// and never
- * speaks TLS. libgit2 calls mbedTLS through the dynamic linker, which finds
- * these two definitions in the executable first. While git_libgit2_init()
- * runs they only remember the file or directory (the chain stays empty, and
- * an empty chain trusts nothing); before the first http(s) connection
- * load_cas() hands them (or the user's MOLCACHE_CA_FILE) to
- * GIT_OPT_SET_SSL_CERT_LOCATIONS, which calls them again and they go on to
- * mbedTLS's parsers. A libgit2 built on another TLS library never calls them.
- * The prototypes are mbedTLS's, unchanged from 2.0 to 3.x.
- */
-struct mbedtls_x509_crt;
-int mbedtls_x509_crt_parse_file(struct mbedtls_x509_crt *chain, const char *path);
-int mbedtls_x509_crt_parse_path(struct mbedtls_x509_crt *chain, const char *path);
-
-typedef int (*parse_fn)(struct mbedtls_x509_crt *, const char *);
-static int initialising;           /* inside git_libgit2_init() */
-static char *deferred[2];          /* what libgit2 asked for then: [0] a file, [1] a directory */
-
-static int parse_or_defer(int which, const char *name, struct mbedtls_x509_crt *chain, const char *path)
-{
-	static parse_fn real[2];
-
-	if (initialising && path) {
-		free(deferred[which]);
-		deferred[which] = mc_strdup(path);
-		return 0;
-	}
-	if (!real[which])
-		*(void **)&real[which] = dlsym(RTLD_NEXT, name);
-	return real[which] ? real[which](chain, path) : -1;
-}
-
-int mbedtls_x509_crt_parse_file(struct mbedtls_x509_crt *chain, const char *path)
-{
-	return parse_or_defer(0, "mbedtls_x509_crt_parse_file", chain, path);
-}
-
-int mbedtls_x509_crt_parse_path(struct mbedtls_x509_crt *chain, const char *path)
-{
-	return parse_or_defer(1, "mbedtls_x509_crt_parse_path", chain, path);
-}
-
 static const char *git_msg(void);
-
-static char *ca_file;   /* the user's bundle (MOLCACHE_CA_FILE), used instead of the deferred ones */
-static int cas_loaded;  /* certificates handed to libgit2 for this process */
-
-void mc_git_set_ca_file(const char *path)
-{
-	free(ca_file);
-	ca_file = path && *path ? mc_strdup(path) : NULL;
-	cas_loaded = 0;
-}
-
-/* Before the first connection that may speak TLS (an http:// remote can redirect to https). */
-static int load_cas(const char *url)
-{
-	const char *file = ca_file ? ca_file : deferred[0], *dir = ca_file ? NULL : deferred[1];
-
-	if (cas_loaded || (strncasecmp(url, "https://", 8) && strncasecmp(url, "http://", 7)))
-		return 0;
-	/* nothing: a libgit2 on another TLS library has loaded its own defaults */
-	if ((file || dir) && git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, file, dir) < 0) {
-		int ret = mc_error_set(MC_ERR, "CA certificates '%s': %s", file ? file : dir, git_msg());
-
-		mc_error_hint(ca_file ? "MOLCACHE_CA_FILE (or config ca_file) must name a PEM bundle"
-				      : "reinstall Debian's ca-certificates, or set MOLCACHE_CA_FILE");
-		return ret;
-	}
-	cas_loaded = 1;
-	return 0;
-}
 
 /* libgit2 is initialised on the first call that needs git, not at every process start. */
 static int initialised;
@@ -117,13 +41,11 @@ int mc_git_init(void)
 
 	if (initialised)
 		return 0;
-	initialising = 1;
-	if (git_libgit2_init() < 0) {
+	if (mc_git_cas_libgit2_init() < 0) {
 		const git_error *e = git_error_last();
 		ret = mc_error_set(MC_ERR, "libgit2: initialisation failed: %s",
 				   e && e->message ? e->message : "unknown error");
 	}
-	initialising = 0;
 	/* Pack files are read through mmap windows that stay resident until a
 	 * limit (by default 8 GiB on 64-bit): reading a 200 MiB blob kept the
 	 * pack's 200 MiB mapped beside the blob itself. Small windows, a small
@@ -139,15 +61,10 @@ int mc_git_init(void)
 
 void mc_git_shutdown(void)
 {
-	/* the deferred locations die with libgit2's global state, not before:
+	/* the deferred CA locations die with libgit2's global state, not before:
 	 * someone else may still hold an initialisation */
-	if (initialised && git_libgit2_shutdown() == 0) {
-		for (int i = 0; i < 2; i++) {
-			free(deferred[i]);
-			deferred[i] = NULL;
-		}
-		cas_loaded = 0;
-	}
+	if (initialised && git_libgit2_shutdown() == 0)
+		mc_git_cas_shutdown();
 	initialised = 0;
 }
 
@@ -312,6 +229,36 @@ static void connect_opts_init(git_remote_callbacks *cb, struct mc_git_creds *c)
 	cb->payload = c;
 }
 
+/*
+ * Every remote is made here, so none connects before the CA certificates are
+ * loaded (mc_git_cas_load). repo NULL: detached (ls-remote); else an anonymous
+ * remote of the mirror, in memory only, without insteadOf, so both talk to
+ * the same URL (this also avoids the regexp leak of libgit2 1.5's insteadOf
+ * lookup, fixed upstream in #6382). clean: the credential-free URL.
+ */
+static int remote_new(git_remote **out, git_repository *repo, const char *clean, const char *url,
+		      const struct mc_git_creds *c)
+{
+	git_remote_create_options ro;
+	int ret, err;
+
+	*out = NULL;
+	if ((ret = mc_git_cas_load(clean)))
+		goto done;
+	if (repo) {
+		git_remote_create_options_init(&ro, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+		ro.repository = repo;
+		ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+		err = git_remote_create_with_opts(out, clean, &ro);
+	} else {
+		err = git_remote_create_detached(out, clean);
+	}
+	if (err < 0)
+		ret = remote_fail(MC_EUNREACHABLE, url, c);
+done:
+	return ret;
+}
+
 /* The advertised head named name, preferring the peeled "name^{}" entry of an annotated tag. */
 static const git_remote_head *find_head(const git_remote_head **heads, size_t n, const char *name)
 {
@@ -360,12 +307,8 @@ int mc_git_resolve(char out[41], char **resolved_ref, const char *url, const cha
 	clean = mc_url_strip_credentials(url);
 	red = mc_url_redact(url);
 	git_error_clear();
-	if ((ret = load_cas(clean)))
+	if ((ret = remote_new(&remote, NULL, clean, url, &creds)))
 		goto done;
-	if (git_remote_create_detached(&remote, clean) < 0) {
-		ret = remote_fail(MC_EUNREACHABLE, url, &creds);
-		goto done;
-	}
 	connect_opts_init(&cb, &creds);
 	if (git_remote_connect(remote, GIT_DIRECTION_FETCH, &cb, NULL, NULL) < 0 ||
 	    git_remote_ls(&heads, &nheads, remote) < 0) {
@@ -560,7 +503,6 @@ int mc_git_mirror_fetch(const char *mirror_path, const char *url, const char *re
 	struct stat st;
 	git_repository *repo = NULL;
 	git_remote *remote = NULL;
-	git_remote_create_options ro;
 	git_oid oid;
 	char *clean = NULL, *red = NULL, *one = NULL;
 	char *all[] = { "+refs/heads/*:refs/molcache/heads/*", "+refs/tags/*:refs/molcache/tags/*" };
@@ -608,21 +550,9 @@ int mc_git_mirror_fetch(const char *mirror_path, const char *url, const char *re
 	creds.progress_ud = ud;
 	clean = mc_url_strip_credentials(url);
 	red = mc_url_redact(url);
-	/*
-	 * Anonymous (no name): the remote lives in memory only, nothing reaches the
-	 * mirror's config. Without insteadOf, like the detached remote of
-	 * mc_git_resolve(), so both talk to the same URL; this also avoids the
-	 * regexp leak of libgit2 1.5's insteadOf lookup (fixed upstream in #6382).
-	 */
-	if ((ret = load_cas(clean)))
+	/* anonymous: nothing reaches the mirror's config */
+	if ((ret = remote_new(&remote, repo, clean, url, &creds)))
 		goto done;
-	git_remote_create_options_init(&ro, GIT_REMOTE_CREATE_OPTIONS_VERSION);
-	ro.repository = repo;
-	ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
-	if (git_remote_create_with_opts(&remote, clean, &ro) < 0) {
-		ret = remote_fail(MC_EUNREACHABLE, url, &creds);
-		goto done;
-	}
 	if (fetched)
 		*fetched = 1;
 	if (resolved_ref && *resolved_ref && !is_sha(resolved_ref)) {
@@ -826,11 +756,7 @@ int mc_git_read_file(struct mc_buf *out, const char *mirror_path, const char *sh
 				   sha, (unsigned long long)size, max_bytes);
 		goto done;
 	}
-	if (mc_buf_add(out, git_blob_rawcontent(blob), (size_t)size) < 0) {
-		ret = mc_error_set(MC_EINVAL, "file '%s' in commit %s: %llu bytes, too big to read", path, sha,
-				   (unsigned long long)size);
-		goto done;
-	}
+	mc_buf_add(out, git_blob_rawcontent(blob), (size_t)size);
 
 done:
 	free(real);

@@ -20,8 +20,13 @@
 int mc_git_init(void);
 void mc_git_shutdown(void);
 /* The PEM bundle that http(s) remotes are verified against instead of the
- * system's (NULL or "": the system's). Loaded on the first http(s) connection. */
+ * system's, under every TLS backend (NULL or "": the system's). Set it before
+ * mc_git_init(). Loaded before the first http(s) connection. */
 void mc_git_set_ca_file(const char *path);
+/* When the CA certificates are parsed, after mc_git_init(): "deferred" (only
+ * before an http(s) remote: libgit2 on mbedTLS with MC_DEFER_CAS) or "eager"
+ * (by git_libgit2_init(), for every remote, git:// and file:// too). */
+const char *mc_git_ca_loading(void);
 
 /* Every git:// and http(s):// connection is bounded: connecting by the
  * connect timeout, every later wait for the remote to send or take a byte by
@@ -33,6 +38,13 @@ void mc_git_set_timeouts(int connect_timeout_ms, int idle_timeout_ms);
 int mc_git_timed_out(void);
 /* Module-private (git_stream.c): installs the bounded socket stream in libgit2. */
 int mc_git_stream_register(void);
+/* Module-private (git_cas.c): git_libgit2_init() with the CA bundle's parse
+ * deferred when it can be; the CA certificates handed to libgit2 before a
+ * connection to url (a no-op unless http(s), and after the first); forgetting
+ * them after the last git_libgit2_shutdown(). */
+int mc_git_cas_libgit2_init(void);
+int mc_git_cas_load(const char *url);
+void mc_git_cas_shutdown(void);
 
 /* url as git clone finds a local repository: a file:// URL or a plain path
  * that does not exist but whose "<path>.git" does names the latter (bare repos

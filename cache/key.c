@@ -56,7 +56,6 @@ static int add_field(struct mc_buf *b, const char *s)
 {
 	size_t n = strlen(s);
 	unsigned char len[4];
-	int ret;
 
 	if (n > UINT32_MAX)
 		return mc_error_set(MC_EINVAL, "cache key: field longer than 4 GiB");
@@ -64,8 +63,8 @@ static int add_field(struct mc_buf *b, const char *s)
 	len[1] = (unsigned char)(n >> 16);
 	len[2] = (unsigned char)(n >> 8);
 	len[3] = (unsigned char)n;
-	if ((ret = mc_buf_add(b, len, sizeof(len))) || (ret = mc_buf_add(b, s, n)))
-		return ret;
+	mc_buf_add(b, len, sizeof(len));
+	mc_buf_add(b, s, n);
 	return 0;
 }
 
@@ -101,7 +100,8 @@ int mc_key_derive(char out[65], const struct mc_key_inputs *in)
 	args_normalize(&args, in->build_args);
 
 	snprintf(num, sizeof(num), "%d", MC_KEY_FORMAT_VERSION);
-	if ((ret = mc_buf_add(&b, KEY_MAGIC, strlen(KEY_MAGIC))) || (ret = add_field(&b, num)) ||
+	mc_buf_adds(&b, KEY_MAGIC);
+	if ((ret = add_field(&b, num)) ||
 	    (ret = add_field(&b, in->runtime)) || (ret = add_field(&b, in->repo_prefix)) ||
 	    (ret = add_field(&b, in->head_sha)) || (ret = add_field(&b, in->dockerfile_hash)) ||
 	    (ret = add_field(&b, in->platform)))

@@ -1,5 +1,6 @@
 /* registry.c — the OCI distribution API with libcurl: tag lookups, token and basic auth, listing, deletes. */
 #include "registry.h"
+#include "curl_opt.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -448,37 +449,41 @@ static int perform(struct mc_registry *r, const char *method, const char *url, s
 {
 	CURL *c = r->curl;
 	CURLcode rc;
+	struct mc_setopts so = MC_SETOPTS_INIT;
 
 	*status = 0;
 	curl_easy_reset(c);
 	r->errbuf[0] = 0;
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->errbuf);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)MC_REGISTRY_CONNECT_MS);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)MC_REGISTRY_IDLE_S);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, TOTAL_TIMEOUT_S);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, rs);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_head);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, rs);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "molcache/" MC_VERSION);
+	SETOPT(&so, c, CURLOPT_ERRORBUFFER, r->errbuf);
+	SETOPT(&so, c, CURLOPT_URL, url);
+	SETOPT(&so, c, CURLOPT_NOSIGNAL, 1L);
+	SETOPT(&so, c, CURLOPT_PROTOCOLS_STR, "http,https");
+	SETOPT(&so, c, CURLOPT_CONNECTTIMEOUT_MS, (long)MC_REGISTRY_CONNECT_MS);
+	SETOPT(&so, c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	SETOPT(&so, c, CURLOPT_LOW_SPEED_TIME, (long)MC_REGISTRY_IDLE_S);
+	SETOPT(&so, c, CURLOPT_TIMEOUT, TOTAL_TIMEOUT_S);
+	SETOPT(&so, c, CURLOPT_WRITEFUNCTION, on_body);
+	SETOPT(&so, c, CURLOPT_WRITEDATA, rs);
+	SETOPT(&so, c, CURLOPT_HEADERFUNCTION, on_head);
+	SETOPT(&so, c, CURLOPT_HEADERDATA, rs);
+	SETOPT(&so, c, CURLOPT_USERAGENT, "molcache/" MC_VERSION);
 	/* blobs may live behind a redirect; credentials set here are not sent on */
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+	SETOPT(&so, c, CURLOPT_FOLLOWLOCATION, 1L);
+	SETOPT(&so, c, CURLOPT_MAXREDIRS, 5L);
 	if (!strcmp(method, "HEAD"))
-		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+		SETOPT(&so, c, CURLOPT_NOBODY, 1L);
 	else if (strcmp(method, "GET"))
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+		SETOPT(&so, c, CURLOPT_CUSTOMREQUEST, method);
 	if (basic_user) {
-		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		curl_easy_setopt(c, CURLOPT_USERNAME, basic_user);
-		curl_easy_setopt(c, CURLOPT_PASSWORD, basic_pass ? basic_pass : "");
+		SETOPT(&so, c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		SETOPT(&so, c, CURLOPT_USERNAME, basic_user);
+		SETOPT(&so, c, CURLOPT_PASSWORD, basic_pass ? basic_pass : "");
 	}
 	if (h)
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+		SETOPT(&so, c, CURLOPT_HTTPHEADER, h);
+	if (so.rc != CURLE_OK)
+		return mc_error_set(MC_ERR, "registry '%s': libcurl refused %s: %s", r->host, so.opt,
+				    curl_easy_strerror(so.rc));
 	rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
 	if (rc != CURLE_OK)

@@ -20,7 +20,8 @@ static const char usage_text[] =
 	"\n"
 	"Checks what ensure needs, by doing it: the cache root (exists, mode 0700,\n"
 	"writable), the index's integrity, that the Docker engine answers (and its\n"
-	"API version), that libarchive loads (only a miss needs it), a real BuildKit\n"
+	"API version), that libarchive loads (only a miss needs it), when the CA\n"
+	"certificates are parsed (deferred or eager), a real BuildKit\n"
 	"build of a tiny FROM scratch image (removed afterwards), that each configured\n"
 	"runtime's template repository resolves, and the free disk space at the root.\n"
 	"Each check prints PASS, WARN, FAIL (or SKIP when an earlier failure makes\n"
@@ -253,6 +254,23 @@ static int check_archive(struct report *r, struct mc_ctx *ctx)
 					       mc_context_archive_soname()),
 	    NULL);
 	return 0;
+}
+
+/* When libgit2's CA certificates are parsed: at every start ("eager", a
+ * git:// hit pays for it) or only before an http(s) remote ("deferred"). */
+static void check_ca_loading(struct report *r, struct mc_ctx *ctx)
+{
+	if (mc_git_init()) {
+		add_error(r, ctx, "CA loading", FAIL, NULL, "reinstall libgit2 (Debian package: libgit2-1.5)");
+		mc_error_clear();
+		return;
+	}
+	if (!strcmp(mc_git_ca_loading(), "deferred"))
+		add(r, "CA loading", PASS, mc_strdup("deferred: certificates are parsed only before an http(s) remote"),
+		    NULL);
+	else
+		add(r, "CA loading", PASS, mc_strdup("eager: libgit2 parses the certificates at start, for every remote"),
+		    NULL);
 }
 
 /* A real build through the same API call ensure makes: the capability, not a
@@ -492,6 +510,7 @@ int cmd_doctor(struct mc_ctx *ctx, int argc, char **argv)
 	check_index(&r, ctx);
 	int engine_err = check_engine(&r, ctx, &eng);
 	int archive_err = check_archive(&r, ctx);
+	check_ca_loading(&r, ctx);
 	if (build && engine_err)
 		add(&r, "build", SKIP, mc_strdup("no engine to build with"), NULL);
 	else if (build && archive_err)

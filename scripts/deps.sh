@@ -3,7 +3,7 @@
 # (only what is missing; `apt-get update` first when anything is).
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config git ca-certificates curl python3 sqlite3
-	libgit2-dev libssl-dev libsqlite3-dev libcurl4-openssl-dev libarchive-dev libjansson-dev
+	libgit2-dev libmbedtls-dev libssl-dev libsqlite3-dev libcurl4-openssl-dev libarchive-dev libjansson-dev
 	docker.io docker-registry busybox-static lighttpd lighttpd-mod-openssl openssl)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -5,7 +5,10 @@
 #  2. the include graph between directories points one way,
 #     cli → gc → cache → store → util, with no back edge;
 #  3. store/ and util/ know nothing of Docker, git or HTTP: none of libgit2's,
-#     libcurl's, libarchive's or jansson's headers there.
+#     libcurl's, libarchive's or jansson's headers there;
+#  4. every .c file of the program reaches util/mc_banned.h through its
+#     includes, so strcpy, sprintf, strtok … fail to compile everywhere;
+#  5. every curl_easy_setopt is checked: called only inside SETOPT (cache/curl_opt.h).
 # tests/ and bench/ are left out: ctest_engine.c drives engine.c's raw GET on purpose.
 set -euo pipefail
 SRC=${MC_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -52,6 +55,34 @@ while IFS= read -r hit; do
 	echo "arch_check: store/ and util/ know nothing of Docker, git or HTTP: $hit" >&2
 	fail=1
 done < <(grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*<(git2|curl/|archive|jansson)' -r store util || true)
+
+# 4. the banned functions are banned in every file: each .c includes, at some
+# depth, util/mc_util.h (whose last line includes mc_banned.h)
+reaches_banned() { # FILE [SEEN…]: 0 when FILE includes util/mc_banned.h, directly or through program headers
+	local f=$1 inc target
+	shift
+	[ "$f" = util/mc_banned.h ] && return 0
+	case " $* " in *" $f "*) return 1 ;; esac
+	while IFS= read -r inc; do
+		target=$(realpath -m --relative-to="$SRC" "$(dirname "$f")/$inc")
+		[ -f "$target" ] && reaches_banned "$target" "$f" "$@" && return 0
+	done < <(sed -nE 's/^[[:space:]]*#[[:space:]]*include[[:space:]]+"([^"]+)".*/\1/p' "$f")
+	return 1
+}
+for d in "${DIRS[@]}"; do
+	for f in "$d"/*.c; do
+		[ -e "$f" ] || continue
+		reaches_banned "$f" ||
+			{ echo "arch_check: $f never includes util/mc_banned.h (through mc_util.h)" >&2; fail=1; }
+	done
+done
+
+# 5. libcurl options only through the one checking helper
+while IFS= read -r hit; do
+	echo "arch_check: curl_easy_setopt outside SETOPT (its result must be checked): $hit" >&2
+	fail=1
+done < <(grep -nE '\bcurl_easy_setopt[[:space:]]*\(' --include='*.c' --include='*.h' -r "${DIRS[@]}" |
+	grep -vE '^cache/curl_opt\.h:[0-9]+:#define SETOPT\(' || true)
 
 if [ "$fail" = 0 ]; then
 	echo "arch_check: ok"

@@ -40,21 +40,28 @@ int mc_error_code(void);
 void mc_error_clear(void);
 
 /*
- * struct mc_buf: a growable byte buffer, always NUL-terminated (ptr[len] == 0)
- * once anything was added; ptr is NULL only before the first add. max caps
- * len (0 = 64 MiB); growing past it fails with MC_EINVAL and leaves the buffer
- * unchanged. Allocation failure aborts: there is no recovery for it here.
+ * struct mc_buf: a growable byte buffer, after git's strbuf.
+ *
+ * Invariants: ptr is NULL only before the first add (mc_buf_cstr() then
+ * gives ""); after it, ptr[len] == 0 always and len < cap. Bytes may include
+ * NULs; len counts them all.
+ *
+ * Contract: adding cannot fail. Out of memory aborts (mc_malloc), and so does
+ * a size that overflows size_t (MC_BUG); there is nothing to check at a call
+ * site. The buffer has no size cap: a caller whose input is the world's (a
+ * file, a socket, a template) checks its own cap before adding, at that edge
+ * ("if (n > MAX - b.len) error"), and says what was too big.
  */
 struct mc_buf {
 	char *ptr;
-	size_t len, cap, max;
+	size_t len, cap;
 };
-#define MC_BUF_INIT { NULL, 0, 0, 0 }
+#define MC_BUF_INIT { NULL, 0, 0 }
 
-int mc_buf_add(struct mc_buf *b, const void *data, size_t n);
-int mc_buf_adds(struct mc_buf *b, const char *s);
-int mc_buf_addf(struct mc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int mc_buf_vaddf(struct mc_buf *b, const char *fmt, va_list ap);
+void mc_buf_add(struct mc_buf *b, const void *data, size_t n);
+void mc_buf_adds(struct mc_buf *b, const char *s);
+void mc_buf_addf(struct mc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void mc_buf_vaddf(struct mc_buf *b, const char *fmt, va_list ap);
 /* "" when empty, never NULL. */
 const char *mc_buf_cstr(const struct mc_buf *b);
 void mc_buf_reset(struct mc_buf *b);      /* len = 0, keeps memory */

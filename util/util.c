@@ -108,57 +108,50 @@ char *mc_asprintf(const char *fmt, ...)
 	return mc_buf_detach(&b);
 }
 
-static size_t buf_max(const struct mc_buf *b) { return b->max ? b->max : (size_t)64 << 20; }
-
-static int buf_grow(struct mc_buf *b, size_t extra)
+/* Room for extra more bytes and the NUL. Overflowing size_t is a programmer error (git's strbuf does the same). */
+static void buf_grow(struct mc_buf *b, size_t extra)
 {
-	if (extra > buf_max(b) - b->len)
-		return mc_error_set(MC_EINVAL, "buffer: would exceed %zu bytes", buf_max(b));
+	if (extra > SIZE_MAX - 1 - b->len)
+		MC_BUG("mc_buf: size overflow");
 	if (b->len + extra + 1 > b->cap) {
 		size_t cap = b->cap ? b->cap : 64;
 		while (cap < b->len + extra + 1)
-			cap *= 2;
+			cap = cap > SIZE_MAX / 2 ? b->len + extra + 1 : cap * 2;
 		b->ptr = mc_realloc(b->ptr, cap);
 		b->cap = cap;
 	}
-	return 0;
 }
 
-int mc_buf_add(struct mc_buf *b, const void *data, size_t n)
+void mc_buf_add(struct mc_buf *b, const void *data, size_t n)
 {
-	if (buf_grow(b, n))
-		return MC_EINVAL;
+	buf_grow(b, n);
 	if (n)
 		memcpy(b->ptr + b->len, data, n);
 	b->len += n;
 	b->ptr[b->len] = 0;
-	return 0;
 }
 
-int mc_buf_adds(struct mc_buf *b, const char *s) { return mc_buf_add(b, s, strlen(s)); }
+void mc_buf_adds(struct mc_buf *b, const char *s) { mc_buf_add(b, s, strlen(s)); }
 
-int mc_buf_vaddf(struct mc_buf *b, const char *fmt, va_list ap)
+void mc_buf_vaddf(struct mc_buf *b, const char *fmt, va_list ap)
 {
 	va_list cp;
 	va_copy(cp, ap);
 	int n = vsnprintf(NULL, 0, fmt, cp);
 	va_end(cp);
 	if (n < 0)
-		return mc_error_set(MC_ERR, "format error");
-	if (buf_grow(b, (size_t)n))
-		return MC_EINVAL;
+		MC_BUG("mc_buf_vaddf: vsnprintf failed (a bad format or a string over INT_MAX)");
+	buf_grow(b, (size_t)n);
 	vsnprintf(b->ptr + b->len, (size_t)n + 1, fmt, ap);
 	b->len += (size_t)n;
-	return 0;
 }
 
-int mc_buf_addf(struct mc_buf *b, const char *fmt, ...)
+void mc_buf_addf(struct mc_buf *b, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	int r = mc_buf_vaddf(b, fmt, ap);
+	mc_buf_vaddf(b, fmt, ap);
 	va_end(ap);
-	return r;
 }
 
 const char *mc_buf_cstr(const struct mc_buf *b) { return b->ptr ? b->ptr : ""; }

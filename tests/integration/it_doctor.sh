@@ -42,15 +42,15 @@ mc ensure claude-code --network none >/dev/null 2>&1 || it_fail "ensure in the f
 # ---- PASS in the fixture -----------------------------------------------------
 images_before=$(engine_get /images/json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 mc doctor --json > "$J" || { cat "$J"; it_fail "doctor in the fixture"; }
-jcheck "$J" 'd["ok"] and d["summary"] == {"pass": 7, "warn": 0, "fail": 0, "skip": 0}'
-jcheck "$J" '[c["name"] for c in d["checks"]] == ["cache root", "index", "engine", "libarchive", "build", "remote", "disk"]'
+jcheck "$J" 'd["ok"] and d["summary"] == {"pass": 8, "warn": 0, "fail": 0, "skip": 0}'
+jcheck "$J" '[c["name"] for c in d["checks"]] == ["cache root", "index", "engine", "libarchive", "CA loading", "build", "remote", "disk"]'
 jcheck "$J" '"API 1." in [c for c in d["checks"] if c["name"] == "engine"][0]["message"]'
 jcheck "$J" '"BuildKit built" in [c for c in d["checks"] if c["name"] == "build"][0]["message"]'
 images_after=$(engine_get /images/json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 [ "$images_before" = "$images_after" ] || it_fail "doctor left its test image ($images_before → $images_after images)"
 engine_get /images/json | grep -q molcache-doctor && it_fail "doctor's tag is still there"
 mc doctor > "$IT_DIR/out.txt" || it_fail "doctor text"
-grep -q "^PASS  build" "$IT_DIR/out.txt" && grep -q "7 passed, 0 warnings, 0 failed" "$IT_DIR/out.txt" || { cat "$IT_DIR/out.txt"; it_fail "doctor text"; }
+grep -q "^PASS  build" "$IT_DIR/out.txt" && grep -q "8 passed, 0 warnings, 0 failed" "$IT_DIR/out.txt" || { cat "$IT_DIR/out.txt"; it_fail "doctor text"; }
 ok "doctor passes in the fixture with a real BuildKit build, and removes its image"
 
 # ---- the engine socket is missing ------------------------------------------

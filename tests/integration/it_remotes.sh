@@ -61,6 +61,53 @@ t7b=$(MOLCACHE_REPO_PREFIX=$https_prefix unshare --mount sh -c \
 	'mount --bind "$1" /etc/ssl/certs/ca-certificates.crt && exec "$2" ensure gemini-cli --network none' \
 	sh "$IT_DIR/bundle.pem" "$MOLCACHE" 2>"$IT_DIR/e10") || { cat "$IT_DIR/e10"; it_fail "https:// with the CA in the system bundle"; }
 [ "$t7b" = "$t7" ] || it_fail "https hit through the system bundle gave another tag"
+# MOLCACHE_CA_FILE replaces the system's CAs (the same under mbedTLS and
+# OpenSSL): with a system bundle that trusts the test CA, a CA file naming
+# another CA leaves the server untrusted.
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$IT_DIR/other.key" -out "$IT_DIR/other.pem" -days 2 \
+	-subj /CN=molcache-other-ca >/dev/null 2>&1 || it_fail "openssl: cannot make a second CA"
+set +e
+MOLCACHE_CA_FILE=$IT_DIR/other.pem MOLCACHE_REPO_PREFIX=$https_prefix unshare --mount sh -c \
+	'mount --bind "$1" /etc/ssl/certs/ca-certificates.crt && exec "$2" ensure gemini-cli --network none' \
+	sh "$IT_DIR/bundle.pem" "$MOLCACHE" >/dev/null 2>"$IT_DIR/e11"; rc=$?
+set -e
+[ $rc = 3 ] || { cat "$IT_DIR/e11"; it_fail "MOLCACHE_CA_FILE of another CA: exit $rc, want 3 (it replaces the system's)"; }
+
+# When CAs are parsed: doctor says, and strace shows it. A git:// hit never
+# opens a CA bundle (neither the system's nor MOLCACHE_CA_FILE), so it cannot
+# parse one; an https hit opens MOLCACHE_CA_FILE and verifies against it. The
+# build decides the mode: MC_DEFER_CAS (on when libgit2 is linked to a shared
+# mbedTLS) defers, and without it libgit2 parses the system's at every start.
+want=eager
+grep -q '^MC_DEFER_CAS:BOOL=ON' "$MC_BUILD/CMakeCache.txt" && want=deferred
+mode=$(mc doctor --no-build --no-remotes 2>&1 | sed -n 's/^[A-Z]*  *CA loading  *\([a-z]*\):.*/\1/p')
+[ "$mode" = "$want" ] || it_fail "doctor: CA loading '$mode', want '$want'"
+trace_opens() { # OUT CMD…: the files the command opened (strace), its stdout on stdout
+	local out=$1; shift
+	# LeakSanitizer cannot run under ptrace: leaks are checked by every other run
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -qq -e trace=open,openat -e signal=none \
+		-o "$out" "$@"
+}
+bundle=$(readlink -f /etc/ssl/certs/ca-certificates.crt)
+t8=$(MOLCACHE_CA_FILE=$GITSERVE_CA MOLCACHE_REPO_PREFIX="$GIT_DAEMON_URL/workspace-template-" \
+	trace_opens "$IT_DIR/st-git" "$MOLCACHE" ensure gemini-cli --network none 2>"$IT_DIR/e12") ||
+	{ cat "$IT_DIR/e12"; it_fail "git:// hit under strace"; }
+[ "$t8" = "$t1" ] || it_fail "git:// hit under strace gave another tag"
+grep -q 'index\.db' "$IT_DIR/st-git" || it_fail "strace saw no file opened: the trace proves nothing"
+if [ "$want" = deferred ]; then
+	! grep -E "/etc/ssl/certs|$bundle|$GITSERVE_CA" "$IT_DIR/st-git" ||
+		it_fail "a git:// hit opened a CA bundle (deferred loading should not)"
+	ok "CA loading: deferred (doctor); a git:// hit opens no CA bundle"
+else
+	grep -qE "/etc/ssl/certs|$bundle" "$IT_DIR/st-git" || it_fail "eager loading, yet the git:// hit opened no CA bundle"
+	ok "CA loading: eager (doctor); a git:// hit opens the system's CA bundle"
+fi
+t9=$(MOLCACHE_CA_FILE=$GITSERVE_CA MOLCACHE_REPO_PREFIX=$https_prefix \
+	trace_opens "$IT_DIR/st-https" "$MOLCACHE" ensure gemini-cli --network none 2>"$IT_DIR/e13") ||
+	{ cat "$IT_DIR/e13"; it_fail "https:// hit under strace"; }
+[ "$t9" = "$t7" ] || it_fail "https hit under strace gave another tag"
+grep -qF "$GITSERVE_CA" "$IT_DIR/st-https" || it_fail "the https hit never opened MOLCACHE_CA_FILE"
+ok "an https hit opens MOLCACHE_CA_FILE and verifies; a CA file of another CA replaces the system's (exit 3)"
 unset MOLCACHE_GIT_TOKEN
 ok "https:// with a private CA: untrusted exits 3 with a hint; MOLCACHE_CA_FILE and the system bundle both trust it ($t7)"
 

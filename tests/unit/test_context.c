@@ -161,7 +161,6 @@ static int stream_all(struct mc_buf *out, const char *dir, const char *dockerfil
 	unsigned char *buf = mc_malloc(chunk);
 	int ret = mc_context_open(&c, dir, dockerfile), short_read = 0, over = 0;
 
-	out->max = SIZE_MAX;
 	while (!ret) {
 		ssize_t n = mc_context_read(c, buf, chunk);
 		if (n < 0) {

@@ -3,6 +3,58 @@
 #include "util/mc_util.h"
 #include "t.h"
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/*
+ * The buffer contract (git's strbuf): adding cannot fail, so there is no
+ * result to check. The old buffer returned an error past 64 MiB that most
+ * callers ignored, silently dropping the bytes; now it grows, and only a size
+ * that overflows size_t stops the process (abort, never a short buffer).
+ */
+static void test_buf_contract(void)
+{
+	/* the signatures are the contract: this does not compile if adds can fail */
+	void (*add)(struct mc_buf *, const void *, size_t) = mc_buf_add;
+	void (*adds)(struct mc_buf *, const char *) = mc_buf_adds;
+	void (*addf)(struct mc_buf *, const char *, ...) = mc_buf_addf;
+	struct mc_buf b = MC_BUF_INIT;
+	size_t chunk = (size_t)1 << 20, i;
+	char *block = mc_calloc(1, chunk);
+	pid_t pid;
+	int status = 0;
+
+	CHECK_STR(mc_buf_cstr(&b), "");
+	CHECK(b.ptr == NULL);
+	adds(&b, "");
+	CHECK(b.ptr != NULL && b.ptr[0] == 0 && b.len == 0);
+	addf(&b, "%s-%d", "x", 42);
+	add(&b, "\0y", 2);
+	CHECK_INT(b.len, 6);
+	CHECK(!memcmp(b.ptr, "x-42\0y", 7)); /* NULs counted, NUL-terminated after */
+	mc_buf_reset(&b);
+	for (i = 0; i < 65; i++)
+		add(&b, block, chunk);
+	CHECK_INT(b.len, 65 * chunk); /* past the old 64 MiB cap, nothing dropped */
+	CHECK(b.len < b.cap && b.ptr[b.len] == 0);
+	mc_buf_release(&b);
+	CHECK(b.ptr == NULL && b.len == 0 && b.cap == 0);
+
+	/* a size that would overflow is a programmer error: the process aborts */
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		struct mc_buf c = MC_BUF_INIT;
+		mc_buf_adds(&c, "x");
+		mc_buf_add(&c, block, SIZE_MAX);
+		_exit(0);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+	free(block);
+}
+
 static void test_strv(void)
 {
 	struct mc_strv v = MC_STRV_INIT;
@@ -79,5 +131,6 @@ int main(void)
 {
 	test_strv();
 	test_path_each_dir();
+	test_buf_contract();
 	return t_done();
 }
