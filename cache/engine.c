@@ -851,6 +851,16 @@ static void split_ref(const char *ref, char **name, char **tag)
 	}
 }
 
+/* Pulls and pushes carry X-Registry-Auth always ("{}" without credentials:
+ * 20.10 answers 400 to a push without it) and no Content-Type. *auth owns the
+ * credential's header line: the caller wipes and frees it. */
+static struct curl_slist *registry_auth_headers(struct curl_slist *h, char **auth, const char *xauth)
+{
+	*auth = mc_asprintf("X-Registry-Auth: %s", xauth && *xauth ? xauth : "e30=");
+	h = curl_slist_append(h, *auth);
+	return curl_slist_append(h, "Content-Type:");
+}
+
 /* xauth: the X-Registry-Auth value (NULL: the empty "{}"), never logged. */
 static int pull(struct mc_engine *e, const char *ref, const char *platform, const char *xauth)
 {
@@ -873,10 +883,7 @@ static int pull(struct mc_engine *e, const char *ref, const char *platform, cons
 		add_query(e, &url, "tag", tag);
 	if (platform && *platform)
 		add_query(e, &url, "platform", platform);
-	/* An empty auth is still required by some engines for registry calls. */
-	auth = mc_asprintf("X-Registry-Auth: %s", xauth && *xauth ? xauth : "e30=");
-	h = curl_slist_append(h, auth);
-	h = curl_slist_append(h, "Content-Type:");
+	h = registry_auth_headers(h, &auth, xauth);
 	x.on_line = pull_line;
 	x.ud = &ps;
 	x.stall_ms = e->transfer_idle_ms; /* the engine sends progress lines while bytes move */
@@ -1303,10 +1310,7 @@ int mc_engine_image_push(struct mc_engine *e, const char *name, const char *tag,
 		digest[0] = 0;
 	mc_buf_addf(&url, "%s/images/%s/push", e->base, n);
 	add_query(e, &url, "tag", tag);
-	/* 20.10 answers 400 without the header, even for a registry without auth */
-	auth = mc_asprintf("X-Registry-Auth: %s", xauth && *xauth ? xauth : "e30=");
-	h = curl_slist_append(h, auth);
-	h = curl_slist_append(h, "Content-Type:");
+	h = registry_auth_headers(h, &auth, xauth);
 	x.on_line = push_line;
 	x.ud = &ps;
 	x.stall_ms = e->transfer_idle_ms;
