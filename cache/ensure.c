@@ -256,32 +256,13 @@ static int read_in_mirror(struct run *r, const char *path, size_t max, int follo
 	return ret;
 }
 
-/* read_in_mirror after the miss's fetch: takes the repo lock (gc
- * --prune-mirrors waits while we read) and fetches only if a tree left from an
- * earlier run outlived a pruned mirror, so it shows no progress of its own. */
-static int lock_mirror_quiet(struct run *r, struct mc_lock *lock)
-{
-	int fetched = 0, ret;
-
-	if ((ret = mc_lock_take(lock, r->repo_lock, MC_LOCK_EXCLUSIVE, r->ctx->cfg.lock_timeout_s * 1000)))
-		return ret == MC_ELOCKED ? mc_error_set(MC_ELOCKED, "mirror of '%s': still locked after %d s",
-							r->clean_url, r->ctx->cfg.lock_timeout_s)
-					 : ret;
-	ret = mc_git_mirror_fetch(r->mirror, r->url, r->resolved_ref, r->sha, r->ctx->cfg.git_token, NULL, NULL,
-				  &fetched);
-	if (ret == MC_ENOTFOUND)
-		ret = MC_EUNREACHABLE; /* the remote advertised a commit it did not send */
-	if (!ret && fetched)
-		mc_index_counter_add(r->ix, "fetches", 1);
-	if (ret)
-		mc_lock_release(lock);
-	return ret;
-}
-
+/* read_in_mirror under the repo lock (gc --prune-mirrors waits while we
+ * read). The miss fetched already, so lock_and_fetch fetches (and shows a
+ * fetch phase) only if a tree left from an earlier run outlived a pruned mirror. */
 static int read_template_file(struct run *r, const char *path, size_t max, int follow, struct mc_buf *out)
 {
 	struct mc_lock lock = MC_LOCK_INIT;
-	int ret = lock_mirror_quiet(r, &lock);
+	int ret = lock_and_fetch(r, &lock);
 
 	if (!ret)
 		ret = read_in_mirror(r, path, max, follow, out);
@@ -295,7 +276,7 @@ static int read_template_file(struct run *r, const char *path, size_t max, int f
 static int build_inputs(struct run *r, char **df_path, struct mc_buf *ignore, int *has_ignore)
 {
 	struct mc_lock lock = MC_LOCK_INIT;
-	int ret = lock_mirror_quiet(r, &lock);
+	int ret = lock_and_fetch(r, &lock);
 
 	*has_ignore = 0;
 	if (!ret && (ret = mc_git_resolve_path(df_path, r->mirror, r->sha, r->ctx->cfg.dockerfile)) == MC_EINVAL) {

@@ -1220,6 +1220,7 @@ void mc_failure_release(struct mc_failure *f)
 	free(f->log_path);
 	memset(f, 0, sizeof(*f));
 }
+
 int mc_index_list_ready(struct mc_index *ix, struct mc_entry **out, size_t *n, const char *runtime)
 {
 	static const char sql[] = "SELECT " ENTRY_COLS " FROM entries WHERE runtime = ?1 AND state = 1"
@@ -1227,15 +1228,13 @@ int mc_index_list_ready(struct mc_index *ix, struct mc_entry **out, size_t *n, c
 	sqlite3_stmt *st = NULL;
 	void *v = NULL; /* struct mc_entry[len] */
 	size_t len = 0;
-	int ret = 0, rc;
+	int ret = 0;
 
 	*out = NULL;
 	*n = 0;
 	/* not kept prepared: only --offline and its hint ask, never a hit */
-	if ((rc = sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL)) != SQLITE_OK) {
-		ret = ix_err(ix, rc, "prepare");
+	if ((ret = prepare_once(&st, ix, sql)))
 		goto done;
-	}
 	sqlite3_bind_text(st, 1, runtime, -1, SQLITE_STATIC);
 	if ((ret = step_rows(ix, st, &v, &len, sizeof(struct mc_entry), read_entry, "list ready entries")) < 0)
 		goto done;
