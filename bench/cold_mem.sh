@@ -11,15 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${1:-build-bench}; MB=${2:-200}
 command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
-cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
-cmake --build "$B" -j"$(nproc)" >/dev/null
-case $B in /*) MC=$B/molcache ;; *) MC=$PWD/$B/molcache ;; esac
-W=$(mktemp -d /tmp/mc-bench.XXXXXX)
-export MC_ENGINE_DIR=$W/engine
-cleanup() { kill "${gd:-}" 2>/dev/null || true; bash tests/integration/engine.sh stop >/dev/null 2>&1 || true; rm -rf "$W"; }
-trap cleanup EXIT
-bash tests/integration/engine.sh start >/dev/null 2>&1
-set -a; . "$MC_ENGINE_DIR/env"; set +a
+. bench/lib.sh
+bench_setup "$B"
 
 mk() { # RUNTIME: a bare repo from $W/src-RUNTIME
 	git -C "$W/src-$1" init -q -b main

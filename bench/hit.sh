@@ -18,16 +18,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${1:-build-bench}; N=${2:-50}
+. bench/lib.sh
 # shellcheck disable=SC2086 # MC_BENCH_CMAKE is a list of options
-cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF ${MC_BENCH_CMAKE:-} >/dev/null
-cmake --build "$B" -j"$(nproc)" >/dev/null
-case $B in /*) MC=$B/molcache ;; *) MC=$PWD/$B/molcache ;; esac
-W=$(mktemp -d /tmp/mc-bench.XXXXXX)
-export MC_ENGINE_DIR=$W/engine
-cleanup() { kill "${gd:-}" 2>/dev/null || true; bash tests/integration/engine.sh stop >/dev/null 2>&1 || true; rm -rf "$W"; }
-trap cleanup EXIT
-bash tests/integration/engine.sh start >/dev/null 2>&1
-set -a; . "$MC_ENGINE_DIR/env"; set +a
+bench_setup "$B" ${MC_BENCH_CMAKE:-}
 
 git init -q -b main "$W/src"
 printf 'FROM %s\nRUN true\n' "$MC_BASE_IMAGE" > "$W/src/Dockerfile"
