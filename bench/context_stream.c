@@ -11,7 +11,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "cache/context.h"
+#include "context/context.h"
 
 int main(int argc, char **argv)
 {

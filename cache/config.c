@@ -1,6 +1,6 @@
 /* config.c — settings: built-in defaults, the "key = value" config file, then the environment. */
 #include "config.h"
-#include "names.h"
+#include "../store/names.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -255,44 +255,9 @@ int mc_config_platform_ok(const char *p)
 	return len && parts >= 2;
 }
 
-char *mc_config_dockerfile_clean(const char *p)
-{
-	struct mc_buf b = MC_BUF_INIT;
-	size_t *ends = NULL, depth = 0;
-
-	if (!p || !*p || p[0] == '/')
-		return NULL;
-	ends = mc_calloc(strlen(p) + 1, sizeof(*ends));
-	mc_buf_adds(&b, "");
-	while (*p) {
-		size_t n = strcspn(p, "/");
-		if (n == 2 && !memcmp(p, "..", 2)) {
-			if (!depth) { /* leaves the tree */
-				mc_buf_release(&b);
-				free(ends);
-				return NULL;
-			}
-			b.len = --depth ? ends[depth - 1] : 0;
-			b.ptr[b.len] = 0;
-		} else if (n && !(n == 1 && *p == '.')) {
-			if (depth)
-				mc_buf_adds(&b, "/");
-			mc_buf_add(&b, p, n);
-			ends[depth++] = b.len;
-		}
-		p += n + (p[n] == '/');
-	}
-	free(ends);
-	if (!depth) { /* "." or "lib/..": the directory itself */
-		mc_buf_release(&b);
-		return NULL;
-	}
-	return mc_buf_detach(&b);
-}
-
 int mc_config_dockerfile_ok(const char *p)
 {
-	char *clean = mc_config_dockerfile_clean(p);
+	char *clean = mc_path_clean(p);
 	free(clean);
 	return clean != NULL;
 }
@@ -315,7 +280,7 @@ static int apply_line(struct mc_config *c, const char *key, size_t klen, const c
 	else if (KEY_IS("dockerfile") && *val && !mc_config_dockerfile_ok(val))
 		ret = mc_error_set(MC_EINVAL, "%s: dockerfile '%.64s': want a relative path inside the template", where, val);
 	else if (KEY_IS("dockerfile")) {
-		char *clean = mc_config_dockerfile_clean(val);
+		char *clean = mc_path_clean(val);
 		set_or_default(&c->dockerfile, clean ? clean : "", "Dockerfile");
 		free(clean);
 	}

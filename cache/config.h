@@ -94,11 +94,7 @@ int64_t mc_config_build_stall_ms(const struct mc_config *c);
 int64_t mc_config_build_timeout_ms(const struct mc_config *c);
 /* A build network mode BuildKit accepts: default, host or none. */
 int mc_config_network_ok(const char *mode);
-/* A path inside the template as docker reads it: "./Dockerfile", ".//Dockerfile",
- * "Dockerfile/" and "lib/../Dockerfile" are all "Dockerfile" (malloc'd); NULL
- * for a path that is absolute, empty, names the top directory or leaves the tree. */
-char *mc_config_dockerfile_clean(const char *path);
-/* mc_config_dockerfile_clean(path) would give a path. */
+/* mc_path_clean(path) would give a path. */
 int mc_config_dockerfile_ok(const char *path);
 /* Replaces a string field (frees the old value). */
 void mc_config_set(char **field, const char *value);

@@ -12,14 +12,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "context.h"
-#include "dockerfile.h"
-#include "fleet.h"
-#include "key.h"
-#include "names.h"
-#include "url.h"
+#include "../context/context.h"
+#include "../context/dockerfile.h"
+#include "../fleet/fleet.h"
+#include "../store/key.h"
+#include "../store/names.h"
+#include "../git/url.h"
 #include "recover.h"
-#include "trace.h"
+#include "../engine/trace.h"
 
 #define MAX_DOCKERFILE (1u << 20)
 #define MAX_RUNTIME_VERSION 4096

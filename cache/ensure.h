@@ -23,8 +23,8 @@
 #include <stdint.h>
 #include "../store/store.h"
 #include "config.h"
-#include "engine.h"
-#include "git.h"
+#include "../engine/engine.h"
+#include "../git/git.h"
 
 struct mc_ctx {
 	struct mc_paths paths;

@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "key.h"
+#include "../store/key.h"
 
 static void label(struct mc_strv *out, const char *name, const char *value)
 {

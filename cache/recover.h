@@ -12,7 +12,7 @@
 #ifndef MC_RECOVER_H
 #define MC_RECOVER_H
 
-#include "engine.h"
+#include "../engine/engine.h"
 #include "ensure.h"
 
 /* Appends "name=value" labels for every key input of e and the root id. */

@@ -8,9 +8,9 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include "../cache/context.h"
-#include "../cache/git.h"
-#include "../cache/url.h"
+#include "../context/context.h"
+#include "../git/git.h"
+#include "../git/url.h"
 #include "../cache/recover.h"
 #include "cli.h"
 #include "format.h"

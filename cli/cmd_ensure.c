@@ -5,8 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../cache/key.h"
-#include "../cache/registry.h"
+#include "../store/key.h"
+#include "../fleet/registry.h"
 #include "../gc/gc.h"
 #include "cli.h"
 #include "progress.h"

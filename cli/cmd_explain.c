@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../cache/key.h"
+#include "../store/key.h"
 #include "cli.h"
 #include "format.h"
 

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "../gc/gc.h"
-#include "../cache/fleet.h"
+#include "../fleet/fleet.h"
 #include "cli.h"
 
 static const char usage_text[] =

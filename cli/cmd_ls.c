@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../cache/names.h"
-#include "../cache/fleet.h"
+#include "../store/names.h"
+#include "../fleet/fleet.h"
 #include "cli.h"
 #include "format.h"
 

@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 
 #include "../store/query.h"
-#include "../cache/fleet.h"
+#include "../fleet/fleet.h"
 #include "cli.h"
 #include "format.h"
 

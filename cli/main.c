@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../cache/git.h"
-#include "../cache/key.h"
-#include "../cache/names.h"
-#include "../cache/url.h"
+#include "../git/git.h"
+#include "../store/key.h"
+#include "../store/names.h"
+#include "../git/url.h"
 #include "cli.h"
 
 const struct mc_cmd mc_commands[] = {
@@ -125,7 +125,7 @@ void mc_key_flags_apply(const struct mc_key_flags *f, struct mc_config *cfg)
 	if (f->prefix)
 		mc_config_set(&cfg->repo_prefix, f->prefix);
 	if (f->dockerfile) {
-		char *clean = mc_config_dockerfile_clean(f->dockerfile);
+		char *clean = mc_path_clean(f->dockerfile);
 		mc_config_set(&cfg->dockerfile, clean);
 		free(clean);
 	}

@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../cache/trace.h"
+#include "../engine/trace.h"
 
 void mc_progress_init(struct mc_progress *p, int forced_mode)
 {

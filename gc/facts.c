@@ -1,7 +1,7 @@
 /* facts.c — what the engine knows that the planner needs: each image's layers and their sizes. */
 #include "gc.h"
 
-#include "../cache/engine.h"
+#include "../engine/engine.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* run.c — one gc run: the gc lock, stale-state fixes, facts, the plan carried out, the sweeps, the record. */
 #include "gc.h"
 
-#include "../cache/engine.h"
+#include "../engine/engine.h"
 
 #include <dirent.h>
 #include <errno.h>

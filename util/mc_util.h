@@ -121,6 +121,10 @@ int mc_path_each_dir(const char *path, int (*fn)(const char *dir, void *ud), voi
 int mc_rm_rf(const char *path);
 /* Sum of st_size over regular files under path (lstat, no symlink following). */
 int64_t mc_du(const char *path);
+/* A path inside a tree as docker reads it: "./Dockerfile", ".//Dockerfile",
+ * "Dockerfile/" and "lib/../Dockerfile" are all "Dockerfile" (malloc'd); NULL
+ * for a path that is absolute, empty, names the top directory or leaves the tree. */
+char *mc_path_clean(const char *path);
 
 /* Programmer errors. */
 #define MC_BUG(msg) mc_bug(__FILE__, __LINE__, (msg))

@@ -470,3 +470,38 @@ void mc_sha256_hex(char out[65], const void *data, size_t n)
 }
 
 /* Length of the K in "K=V" (the whole string when there is no '='). */
+
+char *mc_path_clean(const char *p)
+{
+	struct mc_buf b = MC_BUF_INIT;
+	size_t *ends = NULL, depth = 0;
+
+	if (!p || !*p || p[0] == '/')
+		return NULL;
+	ends = mc_calloc(strlen(p) + 1, sizeof(*ends));
+	mc_buf_adds(&b, "");
+	while (*p) {
+		size_t n = strcspn(p, "/");
+		if (n == 2 && !memcmp(p, "..", 2)) {
+			if (!depth) { /* leaves the tree */
+				mc_buf_release(&b);
+				free(ends);
+				return NULL;
+			}
+			b.len = --depth ? ends[depth - 1] : 0;
+			b.ptr[b.len] = 0;
+		} else if (n && !(n == 1 && *p == '.')) {
+			if (depth)
+				mc_buf_adds(&b, "/");
+			mc_buf_add(&b, p, n);
+			ends[depth++] = b.len;
+		}
+		p += n + (p[n] == '/');
+	}
+	free(ends);
+	if (!depth) { /* "." or "lib/..": the directory itself */
+		mc_buf_release(&b);
+		return NULL;
+	}
+	return mc_buf_detach(&b);
+}

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cache/config.h"
-#include "cache/names.h"
+#include "store/names.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

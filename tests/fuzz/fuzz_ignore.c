@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cache/ignore.h"
+#include "context/ignore.h"
 
 static struct mc_ignore *parse_with(const char *text, size_t len, const char *extra)
 {

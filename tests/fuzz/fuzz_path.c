@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cache/config.h"
+#include "util/mc_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memcpy(in, data, size);
 	in[size] = 0;
-	out = mc_config_dockerfile_clean(in);
+	out = mc_path_clean(in);
 	if (out) {
 		/* a clean path stays inside the tree: relative, no empty, "." or ".." part */
 		size_t n = strlen(out);
@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (n >= 3 && !strcmp(out + n - 3, "/..")))
 			abort();
 		/* and is a fixed point */
-		again = mc_config_dockerfile_clean(out);
+		again = mc_path_clean(out);
 		if (!again || strcmp(again, out))
 			abort();
 		free(again);

@@ -6,7 +6,7 @@
 
 #include <openssl/evp.h>
 
-#include "cache/trace.h"
+#include "engine/trace.h"
 
 static void check_text(const char *s, size_t max)
 {

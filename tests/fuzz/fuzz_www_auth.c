@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../../cache/registry.h"
+#include "../../fleet/registry.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -7,8 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../cache/context.h"
-#include "../../cache/engine.h"
+#include "../../context/context.h"
+#include "../../engine/engine.h"
 #include "../unit/t.h"
 
 static void write_file(const char *path, const char *text, int mode)

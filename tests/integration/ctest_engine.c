@@ -1,7 +1,7 @@
 /* ctest_engine.c — the engine client against the fixture's real dockerd and registry. */
 #include "../unit/t.h"
-#include "../../cache/engine.h"
-#include "../../cache/context.h"
+#include "../../engine/engine.h"
+#include "../../context/context.h"
 
 #include <fcntl.h>
 #include <jansson.h>

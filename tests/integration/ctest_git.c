@@ -11,7 +11,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
-#include "../../cache/git.h"
+#include "../../git/git.h"
 #include "../unit/t.h"
 
 static char root[PATH_MAX];

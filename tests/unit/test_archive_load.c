@@ -3,7 +3,7 @@
  * linked with libarchive, so what is loaded is only what the test loads. */
 #include <dlfcn.h>
 
-#include "../../cache/context.h"
+#include "../../context/context.h"
 #include "t.h"
 
 int main(void)

@@ -389,13 +389,13 @@ static void test_checks(void)
 		{ "build/Dockerfile.prod", "build/Dockerfile.prod" },
 	};
 	for (size_t i = 0; i < sizeof(df_clean) / sizeof(*df_clean); i++) {
-		char *c = mc_config_dockerfile_clean(df_clean[i][0]);
+		char *c = mc_path_clean(df_clean[i][0]);
 		CHECK_STR(c, df_clean[i][1]);
 		free(c);
 	}
-	CHECK(mc_config_dockerfile_clean(".") == NULL);
-	CHECK(mc_config_dockerfile_clean("a/b/../..") == NULL);
-	CHECK(mc_config_dockerfile_clean("a/../..") == NULL);
+	CHECK(mc_path_clean(".") == NULL);
+	CHECK(mc_path_clean("a/b/../..") == NULL);
+	CHECK(mc_path_clean("a/../..") == NULL);
 }
 
 static void test_default_path(void)

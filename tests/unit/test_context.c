@@ -1,5 +1,5 @@
 /* test_context.c — the build-context tar: entries, ignore rules, determinism, bounded pull reads, failures. */
-#include "cache/context.h"
+#include "context/context.h"
 #include "tests/unit/t.h"
 
 #include <archive.h>

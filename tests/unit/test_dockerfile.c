@@ -1,7 +1,7 @@
 /* test_dockerfile.c — the FROM/ARG reader against a table of Dockerfiles, following BuildKit's rules. */
 #include <string.h>
 
-#include "cache/dockerfile.h"
+#include "context/dockerfile.h"
 #include "t.h"
 
 struct tcase {

@@ -1,5 +1,5 @@
 /* test_ignore.c — .dockerignore matching against cases from Docker's docs and moby/patternmatcher's tests. */
-#include "cache/ignore.h"
+#include "context/ignore.h"
 #include "tests/unit/t.h"
 
 struct match_case {

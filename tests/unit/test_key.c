@@ -1,7 +1,7 @@
 /* test_key.c — pins the cache key encoding (docs/key-format.md) with vectors and proves its properties. */
 #include <string.h>
 
-#include "cache/key.h"
+#include "store/key.h"
 #include "t.h"
 
 #define HEAD "0123456789abcdef0123456789abcdef01234567"

@@ -1,8 +1,8 @@
 /* test_names.c — runtime name checks, and URL credentials (one parser for stripping, libgit2 and masking), table-driven. */
 #include <string.h>
 
-#include "cache/names.h"
-#include "cache/url.h"
+#include "store/names.h"
+#include "git/url.h"
 #include "t.h"
 
 static void test_runtime_syntax(void)

@@ -1,5 +1,5 @@
 /* test_recover.c — image labels carry every input of a row: labels → row round trip, and refusals. */
-#include "../../cache/key.h"
+#include "../../store/key.h"
 #include "../../cache/recover.h"
 #include "t.h"
 

@@ -4,7 +4,7 @@
 #include <openssl/evp.h>
 
 #include "../../cache/config.h"
-#include "../../cache/registry.h"
+#include "../../fleet/registry.h"
 #include "t.h"
 
 static void test_challenges(void)

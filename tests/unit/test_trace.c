@@ -5,7 +5,7 @@
 
 #include <jansson.h>
 
-#include "cache/trace.h"
+#include "engine/trace.h"
 #include "t.h"
 
 /* ---- A tiny encoder for building test records ------------------------------ */

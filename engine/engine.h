@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 #include "../util/mc_util.h"
-#include "context.h"
+#include "../context/context.h"
 
 struct mc_engine;
 

@@ -1,6 +1,6 @@
 /* registry.c — the OCI distribution API with libcurl: tag lookups, token and basic auth, listing, deletes. */
 #include "registry.h"
-#include "curl_opt.h"
+#include "../net/curl_opt.h"
 
 #include <ctype.h>
 #include <curl/curl.h>

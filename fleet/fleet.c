@@ -7,9 +7,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "key.h"
-#include "names.h"
-#include "recover.h"
+#include "../store/key.h"
+#include "../store/names.h"
+#include "../cache/recover.h"
 
 /* Registry tags looked at for a partial-sharing seed: each costs two GETs. */
 #define SEED_TAGS_MAX 50

@@ -1,6 +1,6 @@
 /* engine.c — a Docker Engine API client over one reused libcurl handle, JSON with jansson. */
 #include "engine.h"
-#include "curl_opt.h"
+#include "../net/curl_opt.h"
 
 #include <curl/curl.h>
 #include <jansson.h>

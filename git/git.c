@@ -14,7 +14,6 @@
 
 #include <git2.h>
 
-#include "config.h"
 #include "url.h"
 
 /* libgit2 asks again after the server rejects credentials; stop the loop here. */
@@ -635,7 +634,7 @@ static char *blob_text(git_repository *repo, const git_tree_entry *e, const char
 static int resolve_in_tree(char **out, git_repository *repo, git_tree *root, const char *sha, const char *path,
 			   int follow)
 {
-	char *cur = mc_config_dockerfile_clean(path);
+	char *cur = mc_path_clean(path);
 	int hops = 0, ret = 0;
 
 	*out = NULL;
@@ -669,7 +668,7 @@ restart:
 			joined = mc_asprintf("%.*s%s%s%s", (int)end, cur, target, last ? "" : "/",
 					     last ? "" : cur + next + 1);
 			if (target[0] != '/')
-				clean = mc_config_dockerfile_clean(joined);
+				clean = mc_path_clean(joined);
 			if (!clean || ++hops > MC_GIT_MAX_LINKS) {
 				ret = mc_error_set(MC_EINVAL, "'%s' in commit %.12s is a symbolic link to '%s', %s", path,
 						   sha, target,

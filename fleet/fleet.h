@@ -19,7 +19,7 @@
 #ifndef MC_FLEET_H
 #define MC_FLEET_H
 
-#include "ensure.h"
+#include "../cache/ensure.h"
 #include "registry.h"
 
 /* The registry of ctx's config, or *out NULL when none is set or the mode is
