@@ -23,10 +23,14 @@ enum {
 	MC_EENGINE = -5,      /* docker engine unreachable or refused */
 	MC_EBUILD = -6,       /* the image build itself failed */
 	MC_EINVAL = -7,       /* bad input from the user */
+	MC_ETOOBIG = -8,      /* mc_buf_put past the buffer's cap: the caller names the limit */
 };
 
 /* Records a message (printf-style) for code and returns code. Clears the hint. */
 int mc_error_set(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Records "<fmt…>: <the current message>" for code and returns code: a lower
+ * layer's words kept under a new subject. Clears the hint. */
+int mc_error_wrap(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Adds a next-step hint to the current error ("hint: …" line in the CLI). */
 void mc_error_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Records "<what>: <strerror(errno)>" and returns MC_ERR (MC_ENOTFOUND for ENOENT). */
@@ -48,17 +52,25 @@ void mc_error_clear(void);
  *
  * Contract: adding cannot fail. Out of memory aborts (mc_malloc), and so does
  * a size that overflows size_t (MC_BUG); there is nothing to check at a call
- * site. The buffer has no size cap: a caller whose input is the world's (a
- * file, a socket, a template) checks its own cap before adding, at that edge
- * ("if (n > MAX - b.len) error"), and says what was too big.
+ * site.
+ *
+ * A buffer filled from the world (a file, a socket, a template) gets a cap once,
+ * with mc_buf_set_max(), and is fed through mc_buf_put(), which refuses bytes
+ * past the cap (MC_ETOOBIG, nothing added, no message: the caller says what was
+ * too big), as curl's dynbuf does. mc_buf_add* past a cap is a bug.
  */
 struct mc_buf {
 	char *ptr;
 	size_t len, cap;
+	size_t max; /* 0: no cap */
 };
-#define MC_BUF_INIT { NULL, 0, 0 }
+#define MC_BUF_INIT { NULL, 0, 0, 0 }
 
 void mc_buf_add(struct mc_buf *b, const void *data, size_t n);
+/* Caps the buffer at max bytes (0: none); set once, before the first add. */
+void mc_buf_set_max(struct mc_buf *b, size_t max);
+/* Adds n bytes, or returns MC_ETOOBIG with nothing added when len + n > max. */
+int mc_buf_put(struct mc_buf *b, const void *data, size_t n);
 void mc_buf_adds(struct mc_buf *b, const char *s);
 void mc_buf_addf(struct mc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void mc_buf_vaddf(struct mc_buf *b, const char *fmt, va_list ap);
@@ -97,6 +109,19 @@ char *mc_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* sha256 of data as 64 lowercase hex + NUL (OpenSSL EVP). */
 void mc_sha256_hex(char out[65], const void *data, size_t n);
 
+/* Padded base64 of n bytes, malloc'd (OpenSSL EVP); url: the URL-safe
+ * alphabet ('-' and '_'), as the engine's X-Registry-Auth decoder wants. */
+char *mc_base64_encode(const void *data, size_t n, int url);
+/* Decodes standard base64 into out (reset first; "" for an empty input).
+ * Spaces around it are skipped, padding is optional. MC_EINVAL with a message
+ * ("bad base64 …") on anything else. Works in fixed-size chunks: no allocation
+ * sized by the input beyond out itself. */
+int mc_base64_decode(struct mc_buf *out, const char *s, size_t n);
+/* 1 when s is exactly len hex digits (either case); NULL gives 0. */
+int mc_is_hex(const char *s, size_t len);
+/* 1 when s is a cache key or an image id's hex: 64 lowercase hex digits. */
+int mc_is_key(const char *s);
+
 /* Milliseconds since the epoch / a monotonic clock. */
 int64_t mc_now_ms(void);
 int64_t mc_mono_ms(void);
@@ -109,6 +134,12 @@ int mc_parse_size(int64_t *out_bytes, const char *s);
 /* As Go prints a time.Duration, the form docker users read: 240000 → "4m0s",
  * 720000 → "12m0s", 3000 → "3s", 1500 → "1.5s". */
 void mc_format_duration_go(char out[32], int64_t ms);
+/* RFC 3339 "2024-05-01T12:34:56.123Z" or "…+02:00" → ms since the epoch (UTC);
+ * 0 when unreadable. */
+int64_t mc_rfc3339_ms(const char *s);
+/* ms since the epoch as the views print it, UTC: "2024-05-01 12:34:56Z";
+ * "-" for 0 or a time gmtime cannot show. */
+void mc_format_utc(char out[32], int64_t ms);
 
 /* mkdir -p with mode for every component created. */
 int mc_mkdir_p(const char *path, unsigned mode);

@@ -36,6 +36,29 @@ int mc_error_set(int code, const char *fmt, ...)
 	return code;
 }
 
+int mc_error_wrap(int code, const char *fmt, ...)
+{
+	char tmp[sizeof(err.msg)];
+	int n;
+	va_list ap;
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	/* truncated: the new subject alone */
+	if (n >= 0 && (size_t)n + 2 < sizeof(tmp)) {
+		size_t at = (size_t)n, room = sizeof(tmp) - at;
+		memcpy(tmp + at, ": ", 2);
+		at += 2;
+		room -= 2;
+		memcpy(tmp + at, err.msg, strnlen(err.msg, room - 1));
+		tmp[at + strnlen(err.msg, room - 1)] = 0;
+	}
+	memcpy(err.msg, tmp, sizeof(tmp));
+	err.code = code;
+	err.hint[0] = 0;
+	return code;
+}
+
 void mc_error_hint(const char *fmt, ...)
 {
 	char tmp[sizeof(err.hint)];
@@ -122,8 +145,20 @@ static void buf_grow(struct mc_buf *b, size_t extra)
 	}
 }
 
+void mc_buf_set_max(struct mc_buf *b, size_t max) { b->max = max; }
+
+int mc_buf_put(struct mc_buf *b, const void *data, size_t n)
+{
+	if (b->max && n > b->max - (b->len < b->max ? b->len : b->max))
+		return MC_ETOOBIG;
+	mc_buf_add(b, data, n);
+	return 0;
+}
+
 void mc_buf_add(struct mc_buf *b, const void *data, size_t n)
 {
+	if (b->max && (b->len > b->max || n > b->max - b->len))
+		MC_BUG("mc_buf: past its cap (feed a capped buffer through mc_buf_put)");
 	buf_grow(b, n);
 	if (n)
 		memcpy(b->ptr + b->len, data, n);
@@ -504,4 +539,120 @@ char *mc_path_clean(const char *p)
 		return NULL;
 	}
 	return mc_buf_detach(&b);
+}
+
+char *mc_base64_encode(const void *data, size_t n, int url)
+{
+	const unsigned char *s = data;
+	struct mc_buf b = MC_BUF_INIT;
+	enum { CHUNK = 3 * 1024 };
+	unsigned char out[CHUNK / 3 * 4 + 1];
+
+	mc_buf_adds(&b, "");
+	for (size_t i = 0; i < n; i += CHUNK) {
+		size_t k = n - i < CHUNK ? n - i : CHUNK;
+		int m = EVP_EncodeBlock(out, s + i, (int)k);
+		for (int j = 0; j < m && url; j++)
+			out[j] = out[j] == '+' ? '-' : out[j] == '/' ? '_' : out[j];
+		mc_buf_add(&b, out, (size_t)m);
+	}
+	return mc_buf_detach(&b);
+}
+
+static int b64_char(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+	       c == '/';
+}
+
+static int is_space(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+int mc_base64_decode(struct mc_buf *out, const char *b64, size_t len)
+{
+	/* Whole quads at a time through a stack buffer. */
+	enum { CHUNK = 4096 };
+	unsigned char bin[CHUNK / 4 * 3 + 4], last[4];
+	const unsigned char *s = (const unsigned char *)(b64 ? b64 : "");
+	size_t body, pad = 0, i, full, tail;
+	int n;
+
+	if (!b64)
+		len = 0;
+	mc_buf_reset(out);
+	mc_buf_add(out, "", 0); /* an empty payload still reads as "" */
+	while (len && is_space(*s))
+		s++, len--;
+	while (len && is_space(s[len - 1]))
+		len--;
+	while (pad < len && s[len - 1 - pad] == '=')
+		pad++;
+	body = len - pad;
+	if (pad > 2 || (pad && len % 4) || body % 4 == 1)
+		return mc_error_set(MC_EINVAL, "bad base64 length or padding");
+	for (i = 0; i < body; i++)
+		if (!b64_char(s[i]))
+			return mc_error_set(MC_EINVAL, "bad base64 character at offset %zu", i);
+	full = body - body % 4;
+	for (i = 0; i < full; i += CHUNK) {
+		size_t k = full - i < CHUNK ? full - i : CHUNK;
+		n = EVP_DecodeBlock(bin, s + i, (int)k);
+		if (n < 0 || (size_t)n != k / 4 * 3)
+			return mc_error_set(MC_EINVAL, "bad base64: rejected by openssl");
+		mc_buf_add(out, bin, (size_t)n);
+	}
+	tail = body % 4;
+	if (tail) {
+		/* EVP_DecodeBlock wants whole quads and decodes padding as zero bytes. */
+		memcpy(last, s + full, tail);
+		memset(last + tail, '=', 4 - tail);
+		if (EVP_DecodeBlock(bin, last, 4) != 3)
+			return mc_error_set(MC_EINVAL, "bad base64: rejected by openssl");
+		mc_buf_add(out, bin, tail - 1);
+	}
+	return 0;
+}
+
+int mc_is_hex(const char *s, size_t len)
+{
+	return s && strspn(s, "0123456789abcdefABCDEF") == len && !s[len];
+}
+
+int mc_is_key(const char *s) { return s && strspn(s, "0123456789abcdef") == 64 && !s[64]; }
+
+int64_t mc_rfc3339_ms(const char *s)
+{
+	struct tm tm = { 0 };
+	int n = 0, ms = 0, digits = 0;
+	int64_t t;
+
+	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+			 &tm.tm_min, &tm.tm_sec, &n) != 6)
+		return 0;
+	s += n;
+	if (*s == '.')
+		for (s++; *s >= '0' && *s <= '9'; s++)
+			if (digits++ < 3)
+				ms = ms * 10 + (*s - '0');
+	while (digits > 0 && digits < 3)
+		ms *= 10, digits++;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	t = (int64_t)timegm(&tm);
+	if (*s == '+' || *s == '-') {
+		int hh = 0, mm = 0, sign = *s == '-' ? -1 : 1;
+		if (sscanf(s + 1, "%2d:%2d", &hh, &mm) == 2)
+			t -= sign * (hh * 3600 + mm * 60);
+	}
+	return t * 1000 + ms;
+}
+
+void mc_format_utc(char out[32], int64_t ms)
+{
+	struct tm tm;
+	time_t t = (time_t)(ms / 1000);
+	if (ms == 0 || !gmtime_r(&t, &tm) || !strftime(out, 32, "%Y-%m-%d %H:%M:%SZ", &tm))
+		snprintf(out, 32, "-");
 }

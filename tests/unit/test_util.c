@@ -127,8 +127,89 @@ static void test_path_each_dir(void)
 	CHECK_INT(mc_mkdir_p("", 0700), 0);
 }
 
+/* A capped buffer refuses what would pass its cap and keeps what it had. */
+static void test_buf_cap(void)
+{
+	struct mc_buf b = MC_BUF_INIT;
+	mc_buf_set_max(&b, 8);
+	CHECK_INT(mc_buf_put(&b, "12345", 5), 0);
+	CHECK_INT(mc_buf_put(&b, "678", 3), 0);
+	CHECK_INT(mc_buf_put(&b, "9", 1), MC_ETOOBIG);
+	CHECK_INT(mc_buf_put(&b, "", 0), 0);
+	CHECK_STR(mc_buf_cstr(&b), "12345678");
+	mc_buf_reset(&b);
+	CHECK_INT(mc_buf_put(&b, "123456789", 9), MC_ETOOBIG);
+	CHECK_INT((int)b.len, 0);
+	mc_buf_release(&b);
+}
+
+/* The one error-wrapping helper keeps the lower layer's words after the new subject. */
+static void test_error_wrap(void)
+{
+	mc_error_set(MC_ENOTFOUND, "no such file or directory");
+	mc_error_hint("a hint of the lower layer");
+	CHECK_INT(mc_error_wrap(MC_EBUILD, "template '%s'", "x"), MC_EBUILD);
+	CHECK_STR(mc_error_msg(), "template 'x': no such file or directory");
+	CHECK_STR(mc_error_hint_msg(), "");
+	CHECK_INT(mc_error_code(), MC_EBUILD);
+	mc_error_clear();
+}
+
+/* base64 both ways, RFC 3339, the hex checks: the one copy each module uses. */
+static void test_codecs(void)
+{
+	static const struct { const char *bin, *std, *url; } b64[] = {
+		{ "", "", "" }, { "f", "Zg==", "Zg==" }, { "fo", "Zm8=", "Zm8=" }, { "foo", "Zm9v", "Zm9v" },
+		{ "\xfb\xff\xbf", "+/+/", "-_-_" }, { "user:pa ss", "dXNlcjpwYSBzcw==", "dXNlcjpwYSBzcw==" },
+	};
+	struct mc_buf b = MC_BUF_INIT;
+	for (size_t i = 0; i < sizeof(b64) / sizeof(b64[0]); i++) {
+		char *e = mc_base64_encode(b64[i].bin, strlen(b64[i].bin), 0), *u = mc_base64_encode(b64[i].bin, strlen(b64[i].bin), 1);
+		CHECK_STR(e, b64[i].std);
+		CHECK_STR(u, b64[i].url);
+		CHECK_INT(mc_base64_decode(&b, e, strlen(e)), 0);
+		CHECK_STR(mc_buf_cstr(&b), b64[i].bin);
+		free(e);
+		free(u);
+	}
+	CHECK_INT(mc_base64_decode(&b, " Zm8 ", 5), 0); /* padding optional, spaces around */
+	CHECK_STR(mc_buf_cstr(&b), "fo");
+	CHECK_INT(mc_base64_decode(&b, "Zm9v\n", 5), 0);
+	CHECK_STR(mc_buf_cstr(&b), "foo");
+	CHECK_INT(mc_base64_decode(&b, "Z", 1), MC_EINVAL);
+	CHECK_INT(mc_base64_decode(&b, "Zm=v", 4), MC_EINVAL);
+	CHECK_INT(mc_base64_decode(&b, "Zg===", 5), MC_EINVAL);
+	mc_buf_release(&b);
+
+	CHECK(mc_rfc3339_ms("1970-01-01T00:00:01Z") == 1000);
+	CHECK(mc_rfc3339_ms("2024-05-01T12:00:00.123456789Z") == 1714564800123LL);
+	CHECK(mc_rfc3339_ms("2024-05-01T14:00:00.5+02:00") == 1714564800500LL);
+	CHECK(mc_rfc3339_ms("yesterday") == 0);
+	CHECK(mc_rfc3339_ms(NULL) == 0);
+	char t[32];
+	mc_format_utc(t, 1714564800123LL);
+	CHECK_STR(t, "2024-05-01 12:00:00Z");
+	mc_format_utc(t, 0);
+	CHECK_STR(t, "-");
+
+	CHECK(mc_is_hex("abcDEF0123", 10));
+	CHECK(!mc_is_hex("abcDEF0123", 9));
+	CHECK(!mc_is_hex("abcg", 4));
+	CHECK(!mc_is_hex(NULL, 0));
+	char key[65];
+	mc_sha256_hex(key, "x", 1);
+	CHECK(mc_is_key(key));
+	key[3] = 'A';
+	CHECK(!mc_is_key(key));
+	CHECK(!mc_is_key("abc"));
+	CHECK(!mc_is_key(NULL));
+}
+
 int main(void)
 {
+	test_buf_cap();
+	test_error_wrap();
+	test_codecs();
 	test_strv();
 	test_path_each_dir();
 	test_buf_contract();
