@@ -17,12 +17,13 @@ for rt in "${runtimes[@]}"; do
 	git -C "$w" add -A && git -C "$w" commit -qm two && git -C "$w" push -q origin b2
 done
 
-# the gc loop: stops when $IT_DIR/stop appears
+# the gc loop: stops when $IT_DIR/stop appears. Under set -e a failing gc would
+# end the loop before its status is read: take the status with ||.
 gc_loop() {
-	local n=0
+	local n=0 rc
 	while [ ! -e "$IT_DIR/stop" ]; do
-		mc gc --max-age 1s --keep 1 -q >>"$IT_DIR/gc.out" 2>>"$IT_DIR/gc.err"
-		rc=$?
+		rc=0
+		mc gc --max-age 1s --keep 1 -q >>"$IT_DIR/gc.out" 2>>"$IT_DIR/gc.err" || rc=$?
 		[ $rc = 0 ] || echo "gc exit $rc" >>"$IT_DIR/gc.bad"
 		n=$((n + 1))
 		sleep 0.2
@@ -57,7 +58,9 @@ done
 fails=0
 for p in "${pids[@]}"; do wait "$p" || fails=$((fails + 1)); done
 touch "$IT_DIR/stop"
-wait "$gcpid" || true
+gcrc=0
+wait "$gcpid" || gcrc=$?
+[ "$gcrc" = 0 ] && [ -s "$IT_DIR/gc.runs" ] || it_fail "the gc loop died (exit $gcrc): $(tail -3 "$IT_DIR/gc.err")"
 
 if [ "$fails" != 0 ]; then
 	for f in "$IT_DIR"/err.*; do [ -s "$f" ] && { echo "== $f"; cat "$f"; }; done
