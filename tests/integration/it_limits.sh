@@ -1,0 +1,80 @@
+# it_limits.sh — mirrors, input limits and event encoding:
+#  - gc --prune-mirrors keeps a mirror that a row uses, also when ensure found
+#    the repository only with the ".git" fallback;
+#  - a build-arg value over the limit (120 KB, 1 MB) is refused before any I/O:
+#    exit 2, naming the limit, no row, no attempt;
+#  - a template path over PATH_MAX: exit 5 "path too long", naming the path;
+#  - --log-format json writes every event, invalid UTF-8 in a build's output
+#    included (replaced, the line still JSON).
+. "$(dirname "$0")/lib.sh"
+it_setup
+
+# ---- the mirror found through the .git fallback ---------------------------------------------
+src=$(simple_template hermes)
+mkrepo hermes "$src"
+mv "$GITROOT/workspace-template-hermes" "$GITROOT/workspace-template-hermes.git"
+tag=$(mc ensure hermes --network none -q 2>"$IT_DIR/err") || { cat "$IT_DIR/err"; it_fail "ensure through the .git fallback"; }
+mirrors_before=$(ls "$MOLCACHE_HOME/repos")
+[ -n "$mirrors_before" ] || it_fail "no mirror"
+mc gc --prune-mirrors --grace 0 >"$IT_DIR/gc.out" 2>&1 || { cat "$IT_DIR/gc.out"; it_fail "gc --prune-mirrors"; }
+! grep -q "removed mirror" "$IT_DIR/gc.out" || { cat "$IT_DIR/gc.out"; it_fail "gc removed a mirror in use"; }
+[ "$(ls "$MOLCACHE_HOME/repos")" = "$mirrors_before" ] || it_fail "mirrors changed: $(ls "$MOLCACHE_HOME/repos")"
+commit hermes new.txt "after gc"
+mc ensure hermes --network none -q >/dev/null 2>"$IT_DIR/err" || { cat "$IT_DIR/err"; it_fail "ensure after prune"; }
+ok "gc --prune-mirrors keeps the mirror of a row found through the .git fallback"
+
+# ---- build-arg values over the limit -----------------------------------------------------------
+src=$(simple_template codex)
+mkrepo codex "$src"
+rows0=$(sqlite3 "$MOLCACHE_HOME/index.db" "SELECT count(*) FROM entries")
+for size in 120000 1048576; do
+	val=$(head -c "$size" /dev/zero | tr '\0' a)
+	rc=0
+	mc ensure codex --network none --build-arg "BIG=$val" >/dev/null 2>"$IT_DIR/big.err" || rc=$?
+	[ $rc = 2 ] || { head -c 600 "$IT_DIR/big.err"; it_fail "a $size-byte build-arg: exit $rc, want 2"; }
+	grep -q "^molcache: .*build.arg.*BIG.*\(limit\|too long\|over\)" "$IT_DIR/big.err" ||
+		{ head -c 600 "$IT_DIR/big.err"; it_fail "a $size-byte build-arg: the message names no limit"; }
+	[ "$(wc -c <"$IT_DIR/big.err")" -lt 2000 ] || it_fail "the message repeats the value"
+done
+[ "$(sqlite3 "$MOLCACHE_HOME/index.db" "SELECT count(*) FROM entries")" = "$rows0" ] || it_fail "a refused build-arg left a row"
+[ "$(sqlite3 "$MOLCACHE_HOME/index.db" "SELECT count(*) FROM builds WHERE ok = 0")" = 0 ] || it_fail "a refused build-arg was recorded as a build failure"
+ok "build-arg values of 120 KB and 1 MB: exit 2 naming the limit, nothing recorded"
+
+# ---- a template path over PATH_MAX --------------------------------------------------------------
+src=$IT_DIR/src-long
+mkdir -p "$src"
+printf 'FROM %s\nCOPY . /ctx\n' "$MC_BASE_IMAGE" >"$src/Dockerfile"
+w=$IT_DIR/work/gemini-cli
+mkdir -p "$w" && cp -a "$src/." "$w/"
+git -C "$w" init -q -b main
+# a path of 40 directories of 120 characters (4.8 KB) made in git's index directly
+blob=$(echo deep | git -C "$w" hash-object -w --stdin)
+long=$(for i in $(seq 1 40); do printf 'd%03d%0116d/' "$i" 0; done)f.txt
+git -C "$w" update-index --add --cacheinfo "100644,$blob,$long"
+git -C "$w" add Dockerfile && git -C "$w" commit -qm long
+git clone -q --bare "$w" "$GITROOT/workspace-template-gemini-cli"
+rc=0
+mc ensure gemini-cli --network none >/dev/null 2>"$IT_DIR/long.err" || rc=$?
+[ $rc = 5 ] || { cat "$IT_DIR/long.err"; it_fail "a path over PATH_MAX: exit $rc, want 5"; }
+grep -q "^molcache: .*path too long" "$IT_DIR/long.err" || { cat "$IT_DIR/long.err"; it_fail "no 'path too long'"; }
+grep -q "d001" "$IT_DIR/long.err" || it_fail "the message does not name the path in the template"
+[ -z "$(ls -A "$MOLCACHE_HOME/tmp")" ] || it_fail "tmp/ left after the long path"
+ok "a path over PATH_MAX: exit 5, '$(grep '^molcache: ' "$IT_DIR/long.err" | head -1 | cut -c1-120)…'"
+
+# ---- invalid UTF-8 in an event ------------------------------------------------------------------
+src=$IT_DIR/src-bytes
+mkdir -p "$src"
+printf 'FROM %s\nRUN printf "before\\n\\377\\376 bad bytes \\303\\n" && echo after\n' "$MC_BASE_IMAGE" >"$src/Dockerfile"
+mkrepo crewai "$src"
+mc ensure crewai --network none --log-format json >"$IT_DIR/j.out" 2>/dev/null || it_fail "build with invalid UTF-8 output"
+python3 - "$IT_DIR/j.out" <<'PY' || it_fail "the JSON stream lost or broke an event: $(grep -a bad "$IT_DIR/j.out")"
+import json, sys
+texts = []
+for l in open(sys.argv[1], "rb"):
+    e = json.loads(l.decode("utf-8"))   # strict: every line is valid UTF-8 JSON
+    texts.append(e.get("text", ""))
+assert any("bad bytes" in t for t in texts), "the event with invalid UTF-8 is missing"
+assert any("\ufffd" in t for t in texts if "bad bytes" in t), "invalid bytes not replaced"
+assert any(t == "after" or "after" in t for t in texts), "events after it are missing"
+PY
+ok "an event with invalid UTF-8 is written, its bad bytes replaced"

@@ -1,0 +1,129 @@
+# it_messages.sh — the small things an operator trips over, each as docs and
+# --help promise: hints that work when typed, limits with a way out, config
+# files as editors write them, status -o that never follows a planted link.
+. "$(dirname "$0")/lib.sh"
+it_setup
+
+src=$(simple_template codex)
+mkrepo codex "$src"
+tag=$(mc ensure codex --network none -q 2>"$IT_DIR/err") || { cat "$IT_DIR/err"; it_fail "first ensure"; }
+key=$(sqlite3 "$MOLCACHE_HOME/index.db" "SELECT key FROM entries WHERE image_tag = '$tag'")
+
+# ---- the --offline hint names a command that works ------------------------------------------------
+rc=0
+mc ensure codex --offline --ref nope >/dev/null 2>"$IT_DIR/off.err" || rc=$?
+[ $rc = 8 ] || it_fail "offline miss: exit $rc"
+cmd=$(sed -n "s/^hint: .*'\(molcache ls[^']*\)'.*/\1/p" "$IT_DIR/off.err")
+[ -n "$cmd" ] || { cat "$IT_DIR/off.err"; it_fail "the offline hint names no ls command"; }
+# shellcheck disable=SC2086
+mc ${cmd#molcache } >/dev/null 2>&1 || it_fail "the hint's '$cmd' exits $?"
+ok "the --offline hint's '$cmd' works"
+
+# ---- gc: --registry --max-age 0, --keep 0 ---------------------------------------------------------
+rc=0
+MOLCACHE_REGISTRY=http://$MC_REGISTRY mc gc --registry --max-age 0 --dry-run >"$IT_DIR/reg.out" 2>&1 || rc=$?
+! grep -q "needs --max-age" "$IT_DIR/reg.out" || { cat "$IT_DIR/reg.out"; it_fail "gc --registry --max-age 0 says it needs --max-age"; }
+[ $rc = 0 ] || { cat "$IT_DIR/reg.out"; it_fail "gc --registry --max-age 0 --dry-run: exit $rc"; }
+commit codex two.txt two
+t2=$(mc ensure codex --network none -q 2>/dev/null) || it_fail "second build"
+mc gc --keep 0 --dry-run >"$IT_DIR/keep0.out" 2>&1 || it_fail "gc --keep 0 --dry-run"
+grep -q "would remove.*${key}" "$IT_DIR/keep0.out" || { cat "$IT_DIR/keep0.out"; it_fail "gc --keep 0 alone plans nothing (man page: every other entry is evicted)"; }
+ok "gc --registry --max-age 0 is accepted; gc --keep 0 alone plans the non-latest entries"
+
+# ---- status -o: a missing directory, a planted symlink ---------------------------------------------
+rc=0
+mc status -o /nonexistent/dir/x.prom >/dev/null 2>"$IT_DIR/so.err" || rc=$?
+[ $rc = 1 ] || { cat "$IT_DIR/so.err"; it_fail "status -o into a missing directory: exit $rc, want 1"; }
+grep -q "^molcache: .*'/nonexistent/dir/x.prom'" "$IT_DIR/so.err" || { cat "$IT_DIR/so.err"; it_fail "status -o does not name the file"; }
+! grep -q "tmp" "$IT_DIR/so.err" || it_fail "status -o names its temp file: $(cat "$IT_DIR/so.err")"
+mkdir -p "$IT_DIR/prom"
+echo precious >"$IT_DIR/victim"
+last=$(cat /proc/sys/kernel/ns_last_pid)
+for p in $(seq $((last + 1)) $((last + 300))); do ln -s "$IT_DIR/victim" "$IT_DIR/prom/m.prom.tmp.$p"; done
+mc status -o "$IT_DIR/prom/m.prom" >/dev/null 2>&1 || it_fail "status -o with planted links"
+[ "$(cat "$IT_DIR/victim")" = precious ] || it_fail "status -o wrote through a planted symlink"
+grep -q "^molcache_" "$IT_DIR/prom/m.prom" || it_fail "status -o wrote no metrics"
+ok "status -o: exit 1 naming the file; a planted symlink is never followed"
+
+# ---- leases: capped, and released --------------------------------------------------------------------
+rc=0
+mc ensure codex --network none --lease 30d >/dev/null 2>"$IT_DIR/lease.err" || rc=$?
+[ $rc = 2 ] && grep -q "^molcache: .*lease.*7d\|7 days" "$IT_DIR/lease.err" || { cat "$IT_DIR/lease.err"; it_fail "--lease 30d: exit $rc, want 2 naming the 7-day cap"; }
+mc ensure codex --network none --lease 1h -q >/dev/null || it_fail "--lease 1h"
+[ "$(sqlite3 "$MOLCACHE_HOME/index.db" "SELECT count(*) FROM leases")" = 1 ] || it_fail "no lease written"
+mc lease --release "$t2" || it_fail "lease --release TAG"
+[ "$(sqlite3 "$MOLCACHE_HOME/index.db" "SELECT count(*) FROM leases")" = 0 ] || it_fail "lease --release left the lease"
+mc ensure codex --network none --lease 1h -q >/dev/null || it_fail "--lease 1h again"
+k2=$(sqlite3 "$MOLCACHE_HOME/index.db" "SELECT key FROM leases")
+mc lease --release "$k2" || it_fail "lease --release KEY"
+[ "$(sqlite3 "$MOLCACHE_HOME/index.db" "SELECT count(*) FROM leases")" = 0 ] || it_fail "lease --release KEY left the lease"
+mc lease --help | grep -q -- "--release" || it_fail "lease --help"
+ok "--lease is capped at 7 days; molcache lease --release TAG|KEY drops a lease"
+
+# ---- a sha prefix in --ref ---------------------------------------------------------------------------
+short=$(git -C "$IT_DIR/work/codex" rev-parse --short=7 HEAD)
+rc=0
+mc ensure codex --network none --ref "$short" >/dev/null 2>"$IT_DIR/ref.err" || rc=$?
+[ $rc = 3 ] || it_fail "--ref $short: exit $rc"
+grep -qi "full.*sha\|40" "$IT_DIR/ref.err" || { cat "$IT_DIR/ref.err"; it_fail "a sha prefix: no word that a full sha is needed"; }
+ok "--ref $short says a full sha is needed"
+
+# ---- config files as editors write them ---------------------------------------------------------------
+mkdir -p "$XDG_CONFIG_HOME/molcache"
+printf '\357\273\277ref = main\n' >"$XDG_CONFIG_HOME/molcache/config"
+mc ensure codex --network none -q >/dev/null 2>"$IT_DIR/bom.err" || { cat "$IT_DIR/bom.err"; it_fail "a config with a UTF-8 BOM"; }
+printf 'build_arg = A=1 # a comment\n' >"$XDG_CONFIG_HOME/molcache/config"
+mc explain codex --json >"$IT_DIR/ex.json" 2>/dev/null || it_fail "explain with an inline comment"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); s=json.dumps(d); assert "comment" not in s, s[:300]' "$IT_DIR/ex.json" ||
+	it_fail "build_arg = A=1 # comment kept the comment"
+rm -f "$XDG_CONFIG_HOME/molcache/config"
+ok "config: a UTF-8 BOM is skipped, a ' # comment' after a value is dropped"
+
+# ---- a git server that closes after a 401 ------------------------------------------------------------
+port_file=$IT_DIR/p401
+python3 - "$port_file" <<'PY' &
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", 0)); s.listen(8)
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+s.settimeout(30)
+end = time.time() + 30
+while time.time() < end:
+    try:
+        c, _ = s.accept()
+    except OSError:
+        break
+    c.recv(65536)
+    c.sendall(b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 100\r\n\r\nshort")
+    c.close()
+PY
+srv=$!
+for _ in $(seq 1 100); do [ -s "$port_file" ] && break; sleep 0.05; done
+rc=0
+MOLCACHE_GIT_TOKEN=tok MOLCACHE_REPO_PREFIX="http://127.0.0.1:$(cat "$port_file")/workspace-template-" \
+	mc ensure codex --network none >/dev/null 2>"$IT_DIR/401.err" || rc=$?
+kill $srv 2>/dev/null || true
+wait $srv 2>/dev/null || true
+[ $rc = 3 ] || { cat "$IT_DIR/401.err"; it_fail "401 then close: exit $rc, want 3"; }
+! grep -q "invalid constant string" "$IT_DIR/401.err" || { cat "$IT_DIR/401.err"; it_fail "401 then close: http parser words"; }
+grep -qi "401\|credentials\|authenticat" "$IT_DIR/401.err" || { cat "$IT_DIR/401.err"; it_fail "401 then close: no word of authentication"; }
+ok "a git server closing after 401: '$(grep '^molcache:' "$IT_DIR/401.err" | head -1)'"
+
+# ---- a 5 MB Dockerfile --------------------------------------------------------------------------------
+big=$IT_DIR/src-bigdf
+mkdir -p "$big"
+{ printf 'FROM %s\n' "$MC_BASE_IMAGE"; head -c 5000000 /dev/zero | tr '\0' '#' | fold -w 100; echo; } >"$big/Dockerfile"
+mkrepo hermes "$big"
+rc=0
+mc ensure hermes --network none >/dev/null 2>"$IT_DIR/bigdf.err" || rc=$?
+[ $rc = 5 ] || { cat "$IT_DIR/bigdf.err"; it_fail "5 MB Dockerfile: exit $rc"; }
+! grep -qi "symbolic link" "$IT_DIR/bigdf.err" || { cat "$IT_DIR/bigdf.err"; it_fail "5 MB Dockerfile: the hint talks about symbolic links"; }
+ok "a 5 MB Dockerfile: exit 5 without a word of symbolic links"
+
+# ---- the docs say what the code does ------------------------------------------------------------------
+man=$MC_SRC/docs/molcache.1
+! grep -q "never through a symbolic link" "$man" || it_fail "the man page says a symlinked Dockerfile is refused"
+json=$MC_SRC/docs/json.md
+grep -q '`queued`' "$json" || it_fail "docs/json.md lacks step state queued"
+grep -q "libarchive" "$json" && grep -q "CA loading" "$json" || it_fail "docs/json.md lacks the libarchive or CA loading checks"
+grep -q "nearest.entry.origin\|nearest\.entry.*origin" "$json" || it_fail "docs/json.md lacks explain's nearest.entry.origin"
+ok "man page and docs/json.md match the code"
