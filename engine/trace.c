@@ -3,9 +3,8 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
-
-#include <openssl/evp.h>
 
 #define DIGEST_MAX 256
 #define STATUS_MAX 256
@@ -298,71 +297,11 @@ int mc_trace_decode(const uint8_t *buf, size_t len, const struct mc_trace_visito
 	return rc;
 }
 
-static int b64_char(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '+' || c == '/';
-}
-
-static int is_space(unsigned char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
 int mc_trace_b64_decode(struct mc_buf *out, const char *b64)
 {
-	/* Whole quads at a time through a stack buffer: no allocation sized by the input. */
-	enum { CHUNK = 4096 };
-	unsigned char bin[CHUNK / 4 * 3 + 4], last[4];
-	const unsigned char *s = (const unsigned char *)(b64 ? b64 : "");
-	size_t len, body, pad = 0, i, full, tail;
-	int n, ret = 0;
+	int ret = mc_base64_decode(out, b64, b64 ? strlen(b64) : 0);
 
-	mc_buf_reset(out);
-	/* An empty payload still reads as "". */
-	mc_buf_add(out, "", 0);
-	while (is_space(*s))
-		s++;
-	len = strlen((const char *)s);
-	while (len && is_space(s[len - 1]))
-		len--;
-	while (pad < len && s[len - 1 - pad] == '=')
-		pad++;
-	body = len - pad;
-	if (pad > 2 || (pad && len % 4) || body % 4 == 1) {
-		ret = mc_error_set(MC_EINVAL, "trace record: bad base64 length or padding");
-		goto done;
-	}
-	for (i = 0; i < body; i++) {
-		if (!b64_char(s[i])) {
-			ret = mc_error_set(MC_EINVAL, "trace record: bad base64 character at offset %zu", i);
-			goto done;
-		}
-	}
-	full = body - body % 4;
-	for (i = 0; i < full; i += CHUNK) {
-		size_t k = full - i < CHUNK ? full - i : CHUNK;
-		n = EVP_DecodeBlock(bin, s + i, (int)k);
-		if (n < 0 || (size_t)n != k / 4 * 3) {
-			ret = mc_error_set(MC_EINVAL, "trace record: base64 rejected by openssl");
-			goto done;
-		}
-		mc_buf_add(out, bin, (size_t)n);
-	}
-	tail = body % 4;
-	if (tail) {
-		/* EVP_DecodeBlock wants whole quads and decodes padding as zero bytes. */
-		memcpy(last, s + full, tail);
-		memset(last + tail, '=', 4 - tail);
-		n = EVP_DecodeBlock(bin, last, 4);
-		if (n != 3) {
-			ret = mc_error_set(MC_EINVAL, "trace record: base64 rejected by openssl");
-			goto done;
-		}
-		mc_buf_add(out, bin, tail - 1);
-	}
-done:
-	return ret;
+	return ret ? mc_error_wrap(ret, "trace record") : 0;
 }
 
 /* ---- The progress model --------------------------------------------------- */
