@@ -215,10 +215,9 @@ int engine_perform(struct mc_engine *e, struct xfer *x, const char *method, cons
 	CURLcode rc;
 	struct curl_slist *own = NULL;
 	struct mc_setopts so = MC_SETOPTS_INIT;
-	int ret = 0;
-
 	struct mc_net_opts o = { url, e->errbuf, CONNECT_MS,
 				 timeout == T_PING ? 30L : timeout == T_SHORT ? 600L : 0L, 0 };
+	int ret = 0;
 
 	*status = 0;
 	x->e = e;
