@@ -1,11 +1,37 @@
 /*
- * engine.h — the Docker Engine API over its socket, with libcurl. Never runs
- * the docker CLI or buildx.
+ * engine.h — the Docker Engine API client: molcache's only way to a Docker
+ * engine (images, builds, pulls and pushes), over the engine's socket with
+ * libcurl and JSON with jansson. Never runs the docker CLI or buildx. Only
+ * engine/ knows the API's paths and JSON shapes; the rest of molcache sees
+ * the structs and calls below.
+ *
+ * Call sequence:
+ *
+ *	struct mc_engine *e;
+ *	if (mc_engine_open(&e, getenv("DOCKER_HOST")))   pings, negotiates the version
+ *		… report mc_error_msg() and mc_error_hint_msg()
+ *	mc_engine_image_inspect(e, "repo:tag", &img) / _list / _tag / _remove …
+ *	mc_engine_build(e, &req, id, &log)               a miss: build from a context
+ *	mc_engine_image_pull / _push                     fleet sharing
+ *	mc_engine_free(e);
  *
  * mc_engine_open() pings and negotiates the API version once per process
  * (min(ours=1.41, theirs), refusing below 1.39) and learns whether BuildKit
  * can be used; the native platform is asked for on first use. Every call then
- * reuses one curl handle (keep-alive).
+ * reuses one curl handle (keep-alive). A handle is for one thread at a time.
+ *
+ * Ownership: the handle owns everything it hands out as const char * (valid
+ * until mc_engine_free); the struct mc_image / mc_image_step vectors and JSON
+ * the calls fill belong to the caller, with the release function named beside
+ * each. Strings passed in are copied or used only during the call.
+ *
+ * Errors: every function returns 0 or a negative MC_E… code with the message
+ * set (mc_error_set), the engine's own words kept. The codes to branch on:
+ * MC_EENGINE (the engine does not answer, or the transport failed: socket or
+ * address in the message, and a hint), MC_ENOTFOUND (404: no such image),
+ * MC_ELOCKED (409 on remove: a container uses the image), MC_EBUILD (the build
+ * itself failed, or a gate stopped it), MC_EINVAL (bad input: a DOCKER_HOST, a
+ * reference, a build arg). Anything else is MC_ERR.
  */
 #ifndef MC_ENGINE_H
 #define MC_ENGINE_H
@@ -18,10 +44,13 @@ struct mc_engine;
 
 /*
  * host: "unix:///path", "tcp://host:port" or NULL/"" for
- * unix:///var/run/docker.sock. MC_EENGINE when it does not answer /_ping,
- * with the socket or address in the message and a hint.
+ * unix:///var/run/docker.sock. MC_EENGINE when it does not answer /_ping (or
+ * speaks an API older than 1.39), with the socket or address in the message
+ * and a hint; MC_EINVAL for a host it cannot use (another scheme, a socket
+ * path over 107 bytes). *out is NULL on failure.
  */
 int mc_engine_open(struct mc_engine **out, const char *host);
+/* Frees the handle and its curl handle; NULL is fine. */
 void mc_engine_free(struct mc_engine *e);
 const char *mc_engine_api_version(const struct mc_engine *e); /* "1.41" */
 /* "linux/amd64" (with "/variant" when the engine reports one), from GET
@@ -36,8 +65,7 @@ int mc_engine_buildkit(const struct mc_engine *e);
 /* Forces the builder for tests and doctor: 1 BuildKit, 0 classic. */
 void mc_engine_set_buildkit(struct mc_engine *e, int on);
 
-/* Image facts. Only engine.c knows the Engine API's paths and JSON shapes:
- * the rest of molcache reads images through this struct. */
+/* Image facts: the rest of molcache reads images through this struct. */
 struct mc_image {
 	char id[80];   /* "sha256:…" */
 	int64_t size;
@@ -83,7 +111,9 @@ int mc_engine_image_remove(struct mc_engine *e, const char *name, int force);
 void mc_engine_set_transfer_idle(struct mc_engine *e, int64_t ms);
 /* POST /images/create?fromImage=&tag=[&platform=]: pulls one reference (a
  * missing tag means "latest", never every tag; a digest reference is kept).
- * Checks every streamed line for an error. */
+ * Checks every streamed line for an error: MC_ERR with the engine's words;
+ * MC_ENOTFOUND on 404, MC_EINVAL for a ref that is no image reference,
+ * MC_EENGINE when the pull went silent (mc_engine_set_transfer_idle). */
 int mc_engine_image_pull(struct mc_engine *e, const char *ref, const char *platform);
 
 /* One line of build output, for progress. kind: 's' stream text (classic),
@@ -121,7 +151,10 @@ struct mc_build_req {
 int mc_engine_build(struct mc_engine *e, const struct mc_build_req *req, char out_id[80],
 		    struct mc_buf *log);
 
-/* GET path and return the body (for tests/doctor); status in *status. */
+/* GET path (under /v<api> unless it starts with "/_ping" or "/v1.") and append
+ * the body to body (may be NULL), the status to *status (may be NULL), for
+ * tests and doctor. Any HTTP status is success; MC_EENGINE when the request
+ * fails. */
 int mc_engine_get(struct mc_engine *e, const char *path, long *status, struct mc_buf *body);
 
 /* ---- registry transfers (fleet sharing, docs/fleet.md) ---- */

@@ -4,7 +4,7 @@
  * JSON line is base64 of a moby.buildkit.v1.StatusResponse) and a progress
  * model that merges them into per-step state for a front end. Pure: no I/O,
  * never prints. Hand-written because no packaged library fits (see DESIGN.md);
- * base64 goes through OpenSSL.
+ * base64 is util's (mc_base64_decode, OpenSSL underneath).
  *
  * Call sequence for a front end:
  *
@@ -124,9 +124,10 @@ struct mc_trace_visitor {
 int mc_trace_decode(const uint8_t *buf, size_t len, const struct mc_trace_visitor *vis, void *ud);
 
 /*
- * Decodes standard base64 (RFC 4648, with or without '=' padding, surrounding
- * whitespace ignored) with OpenSSL's EVP_DecodeBlock into out (reset first;
- * NUL-terminated, may hold NULs). MC_EINVAL (message set) for anything else.
+ * mc_base64_decode() of the NUL-terminated b64 (NULL reads as ""): standard
+ * base64 (RFC 4648, with or without '=' padding, surrounding whitespace
+ * ignored) into out (reset first; NUL-terminated, may hold NULs). MC_EINVAL
+ * for anything else, its message under "trace record: ".
  */
 int mc_trace_b64_decode(struct mc_buf *out, const char *b64);
 

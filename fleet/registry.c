@@ -1,6 +1,6 @@
 /* registry.c — the OCI distribution API with libcurl: tag lookups, token and basic auth, listing, deletes. */
 #include "registry.h"
-#include "../net/curl_opt.h"
+#include "../net/net.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -19,59 +19,6 @@ static const char *const ACCEPT_MANIFESTS =
 	"Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, "
 	"application/vnd.docker.distribution.manifest.list.v2+json, "
 	"application/vnd.docker.distribution.manifest.v2+json";
-
-/* ---- base64 ---------------------------------------------------------------- */
-
-static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* Padded base64 (url: the URL-safe alphabet, as the engine's X-Registry-Auth
- * decoder wants). malloc'd. */
-static char *b64_encode(const unsigned char *s, size_t n, int url)
-{
-	struct mc_buf b = MC_BUF_INIT;
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)s[i] << 16 | (i + 1 < n ? (unsigned)s[i + 1] << 8 : 0) | (i + 2 < n ? s[i + 2] : 0);
-		char q[4] = { B64[v >> 18 & 63], B64[v >> 12 & 63], i + 1 < n ? B64[v >> 6 & 63] : '=',
-			      i + 2 < n ? B64[v & 63] : '=' };
-		for (int k = 0; k < 4 && url; k++)
-			q[k] = q[k] == '+' ? '-' : q[k] == '/' ? '_' : q[k];
-		mc_buf_add(&b, q, 4);
-	}
-	mc_buf_adds(&b, "");
-	return mc_buf_detach(&b);
-}
-
-static int b64_val(int c)
-{
-	const char *p = c ? strchr(B64, c) : NULL;
-	return p ? (int)(p - B64) : -1;
-}
-
-/* Standard base64, padding optional; MC_EINVAL on anything else. */
-static int b64_decode(struct mc_buf *out, const char *s, size_t n)
-{
-	unsigned acc = 0;
-	int bits = 0;
-	size_t i = 0;
-
-	for (; i < n && s[i] != '='; i++) {
-		int v = b64_val((unsigned char)s[i]);
-		if (v < 0)
-			return MC_EINVAL;
-		acc = acc << 6 | (unsigned)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			char c = (char)(acc >> bits & 0xff);
-			mc_buf_add(out, &c, 1);
-		}
-	}
-	for (; i < n; i++)
-		if (s[i] != '=')
-			return MC_EINVAL;
-	mc_buf_adds(out, "");
-	return 0;
-}
 
 /* ---- WWW-Authenticate ------------------------------------------------------ */
 
@@ -203,7 +150,7 @@ int mc_registry_docker_auth(char **user, char **password, const char *text, size
 		mc_error_set(MC_ENOTFOUND, "docker config: no credentials for '%s'", host);
 		goto done;
 	}
-	if (b64_decode(&plain, auth, strlen(auth)) || !plain.len || memchr(plain.ptr, 0, plain.len) ||
+	if (mc_base64_decode(&plain, auth, strlen(auth)) || !plain.len || memchr(plain.ptr, 0, plain.len) ||
 	    !(colon = strchr(plain.ptr, ':')) || colon == plain.ptr) {
 		/* never quote the value: it is the secret */
 		ret = mc_error_set(MC_EINVAL, "docker config: the auth of '%s' is not base64 of user:password", host);
@@ -234,7 +181,7 @@ char *mc_registry_xauth(const char *user, const char *password, const char *host
 	text = json_dumps(o, JSON_COMPACT);
 	if (!text)
 		MC_BUG("json_dumps failed");
-	out = b64_encode((const unsigned char *)text, strlen(text), 1);
+	out = mc_base64_encode(text, strlen(text), 1);
 	memset(text, 0, strlen(text));
 	free(text);
 	json_decref(o);
@@ -385,11 +332,10 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 {
 	struct resp *rs = ud;
 	size_t n = size * nmemb;
-	if (rs->body.len + n > BODY_MAX) {
+	if (mc_buf_put(&rs->body, data, n)) {
 		rs->too_big = 1;
 		return 0;
 	}
-	mc_buf_add(&rs->body, data, n);
 	return n;
 }
 
@@ -450,18 +396,12 @@ static int perform(struct mc_registry *r, const char *method, const char *url, s
 	CURL *c = r->curl;
 	CURLcode rc;
 	struct mc_setopts so = MC_SETOPTS_INIT;
+	struct mc_net_opts o = { url, r->errbuf, MC_REGISTRY_CONNECT_MS, TOTAL_TIMEOUT_S, MC_REGISTRY_IDLE_S };
 
 	*status = 0;
-	curl_easy_reset(c);
-	r->errbuf[0] = 0;
-	SETOPT(&so, c, CURLOPT_ERRORBUFFER, r->errbuf);
-	SETOPT(&so, c, CURLOPT_URL, url);
-	SETOPT(&so, c, CURLOPT_NOSIGNAL, 1L);
+	mc_buf_set_max(&rs->body, BODY_MAX);
+	mc_net_setup(&so, c, &o);
 	SETOPT(&so, c, CURLOPT_PROTOCOLS_STR, "http,https");
-	SETOPT(&so, c, CURLOPT_CONNECTTIMEOUT_MS, (long)MC_REGISTRY_CONNECT_MS);
-	SETOPT(&so, c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	SETOPT(&so, c, CURLOPT_LOW_SPEED_TIME, (long)MC_REGISTRY_IDLE_S);
-	SETOPT(&so, c, CURLOPT_TIMEOUT, TOTAL_TIMEOUT_S);
 	SETOPT(&so, c, CURLOPT_WRITEFUNCTION, on_body);
 	SETOPT(&so, c, CURLOPT_WRITEDATA, rs);
 	SETOPT(&so, c, CURLOPT_HEADERFUNCTION, on_head);

@@ -1,7 +1,7 @@
 /*
- * curl_opt.h — module-private to cache/ (engine.c, registry.c): every
- * curl_easy_setopt goes through SETOPT, as curl's own tool checks each of its
- * my_setopt calls. The first option libcurl refuses (an unknown one, out of
+ * curl_opt.h — private to the libcurl users (net/, engine/, fleet/registry.c):
+ * every curl_easy_setopt goes through SETOPT, as curl's own tool checks each of
+ * its my_setopt calls. The first option libcurl refuses (an unknown one, out of
  * memory, a feature this libcurl lacks) is kept with its name, and the caller
  * does not send the request: check so.rc after the last SETOPT.
  */

@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "engine/trace.h"
 
 static void check_text(const char *s, size_t max)
@@ -72,14 +70,6 @@ static void check_model(const struct mc_trace *t)
 		abort();
 }
 
-static char *b64_encode(const uint8_t *data, size_t size)
-{
-	char *out = mc_malloc((size + 2) / 3 * 4 + 1);
-
-	EVP_EncodeBlock((unsigned char *)out, data, (int)size);
-	return out;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	size_t lines = 0;
@@ -97,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_model(t);
 	mc_trace_free(t);
 	t = mc_trace_new(&cb);
-	enc = b64_encode(data, size);
+	enc = mc_base64_encode(data, size, 0);
 	rc2 = mc_trace_feed_b64(t, enc);
 	free(enc);
 	if (rc2 != rc)
@@ -113,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (n > size - i)
 			n = size - i;
 		if (k % 3 == 2) {
-			enc = b64_encode(data + i, n);
+			enc = mc_base64_encode(data + i, n, 0);
 			rc = mc_trace_feed_b64(t, enc);
 			free(enc);
 		} else {

@@ -1,0 +1,37 @@
+/* net.c — the libcurl setup every request of molcache starts from: global init once, then reset, URL, timeouts, no signals. */
+#include "net.h"
+
+/*
+ * Here rather than at start: curl_global_init loads OpenSSL's configuration,
+ * which commands that never reach the network (version, --help) need not pay
+ * for. molcache opens its handles from one thread.
+ */
+int mc_net_global_init(void)
+{
+	static CURLcode rc = CURLE_OK;
+	static int tried;
+
+	if (!tried) {
+		rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+		tried = 1;
+	}
+	if (rc != CURLE_OK)
+		return mc_error_set(MC_ERR, "libcurl: initialisation failed: %s", curl_easy_strerror(rc));
+	return 0;
+}
+
+void mc_net_setup(struct mc_setopts *so, CURL *c, const struct mc_net_opts *o)
+{
+	curl_easy_reset(c);
+	o->errbuf[0] = 0;
+	SETOPT(so, c, CURLOPT_ERRORBUFFER, o->errbuf);
+	SETOPT(so, c, CURLOPT_URL, o->url);
+	SETOPT(so, c, CURLOPT_NOSIGNAL, 1L);
+	SETOPT(so, c, CURLOPT_CONNECTTIMEOUT_MS, o->connect_ms);
+	if (o->timeout_s > 0)
+		SETOPT(so, c, CURLOPT_TIMEOUT, o->timeout_s);
+	if (o->low_speed_time_s > 0) {
+		SETOPT(so, c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		SETOPT(so, c, CURLOPT_LOW_SPEED_TIME, o->low_speed_time_s);
+	}
+}
