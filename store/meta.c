@@ -1,4 +1,4 @@
-/* meta.c — small named facts in the index: counters, Dockerfile hashes, meta values, the root id, :latest pointers. */
+/* meta.c — small named facts in the index: counters, Dockerfile hashes, meta, the root id, :latest pointers. */
 #include "index_impl.h"
 
 #include <errno.h>

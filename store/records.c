@@ -1,4 +1,4 @@
-/* records.c — what the index remembers beside the entries: build attempts, failures, leases, gc runs, image layers. */
+/* records.c — what the index keeps beside the entries: build attempts, failures, leases, gc runs, image layers. */
 #include "index_impl.h"
 
 #include <stdlib.h>
