@@ -334,6 +334,7 @@ static int read_ignore(struct mc_ignore **out, int rootfd)
 	int fd, ret = 0;
 
 	*out = NULL;
+	mc_buf_set_max(&text, IGNORE_MAX);
 	fd = openat(rootfd, ".dockerignore", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT)
@@ -357,11 +358,10 @@ static int read_ignore(struct mc_ignore **out, int rootfd)
 		}
 		if (n == 0)
 			break;
-		if ((size_t)n > IGNORE_MAX - text.len) {
+		if (mc_buf_put(&text, buf, (size_t)n)) {
 			ret = mc_error_set(MC_EINVAL, "cannot read '.dockerignore': larger than %d bytes", IGNORE_MAX);
 			goto done;
 		}
-		mc_buf_add(&text, buf, (size_t)n);
 	}
 	ret = mc_ignore_parse(out, mc_buf_cstr(&text), text.len);
 done:

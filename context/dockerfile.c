@@ -120,12 +120,11 @@ struct lex {
 	int err; /* MC_EINVAL once an output (the value, or a ${X:-word}) would grow past VALUE_MAX */
 };
 
+/* out is capped at VALUE_MAX (the parser's value, a ${X:-word}'s word). */
 static void lex_put(struct lex *lx, struct mc_buf *out, const char *p, size_t n)
 {
-	if (!lx->err && n > VALUE_MAX - out->len)
+	if (!lx->err && mc_buf_put(out, p, n))
 		lx->err = MC_EINVAL;
-	if (!lx->err)
-		mc_buf_add(out, p, n);
 }
 
 static void lex_until(struct lex *lx, struct mc_buf *out, char stop);
@@ -164,6 +163,7 @@ static void lex_dollar(struct lex *lx, struct mc_buf *out)
 		lx->pos++;
 	} else if (lx->pos < lx->len) {
 		struct mc_buf word = MC_BUF_INIT;
+		mc_buf_set_max(&word, VALUE_MAX);
 		if (lx->s[lx->pos] == ':') {
 			colon = 1;
 			lx->pos++;
@@ -514,6 +514,7 @@ int mc_dockerfile_from_images(struct mc_strv *out, const char *text, size_t len,
 	const char *line;
 	int lineno = 0, ret = 0;
 
+	mc_buf_set_max(&p.val, VALUE_MAX);
 	if (!text)
 		len = 0;
 	if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3)) {

@@ -12,6 +12,11 @@
  * re-checks everything under the key lock before it deletes, because the world
  * moves between planning and acting.
  *
+ * Where it lives: parse.c, plan.c (pure); run.c (mc_gc_run, the executor),
+ * sweep.c, gather.c (the facts), sharing the gc-internal run_impl.h; facts.c
+ * (the engine's layer lists); report.c renders a finished report and depends on
+ * nothing of the run.
+ *
  * Safety: a tree is only ever removed as root/trees/<key> with key validated as
  * 64 lowercase hex; the stored tree_path is never used for deletion. Removal
  * renames the tree into tmp/ first (rename moves a symlink, never its target)
@@ -24,7 +29,7 @@
 #include <stdint.h>
 #include "../store/store.h"
 
-struct mc_engine; /* cache/engine.h */
+struct mc_engine; /* engine/engine.h */
 
 /* ---- parsers (pure; fuzzed) --------------------------------------------- */
 

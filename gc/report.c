@@ -1,8 +1,22 @@
-/* report.c — a gc report as JSON (schema in docs/json.md, "gc"), for --json and the gc_runs record. */
+/* report.c — a finished gc report: outcome names, its JSON (docs/json.md, "gc") for --json and gc_runs, its release. */
 #include "gc.h"
 
 #include <jansson.h>
 #include <stdlib.h>
+#include <string.h>
+
+const char *mc_gc_outcome_name(enum mc_gc_outcome o)
+{
+	switch (o) {
+	case MC_GC_DONE: return "done";
+	case MC_GC_PLANNED: return "planned";
+	case MC_GC_SKIP_BUSY: return "skipped-in-use";
+	case MC_GC_SKIP_CHANGED: return "skipped-changed";
+	case MC_GC_SKIP_BUDGET: return "skipped-budget";
+	case MC_GC_FAILED: return "failed";
+	default: return "unknown";
+	}
+}
 
 static json_t *opt_int(int64_t v) { return v < 0 ? json_null() : json_integer(v); }
 
@@ -59,4 +73,22 @@ char *mc_gc_report_json(const struct mc_gc_report *r, const struct mc_gc_policy 
 	s = root ? json_dumps(root, JSON_COMPACT) : NULL;
 	json_decref(root);
 	return s ? s : mc_strdup("{}");
+}
+
+void mc_gc_report_release(struct mc_gc_report *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; r->results && i < r->plan.n; i++) {
+		free(r->results[i].msg);
+		free(r->results[i].note);
+	}
+	free(r->results);
+	mc_gc_plan_release(&r->plan);
+	for (size_t i = 0; i < r->n_stale; i++) {
+		free(r->stale[i].what);
+		free(r->stale[i].msg);
+	}
+	free(r->stale);
+	memset(r, 0, sizeof(*r));
 }

@@ -74,18 +74,6 @@ static const char *git_msg(void)
 	return e && e->message ? e->message : "unknown error";
 }
 
-static int is_sha(const char *s)
-{
-	size_t i;
-
-	if (!s)
-		return 0;
-	for (i = 0; i < 40; i++)
-		if (!isxdigit((unsigned char)s[i]))
-			return 0;
-	return s[40] == '\0';
-}
-
 static void creds_add_secret(struct mc_git_creds *c, const char *s)
 {
 	size_t i;
@@ -290,7 +278,7 @@ int mc_git_resolve(char out[41], char **resolved_ref, const char *url, const cha
 	memset(&creds, 0, sizeof(creds));
 	if (resolved_ref)
 		*resolved_ref = NULL;
-	if (is_sha(ref)) {
+	if (mc_is_hex(ref, 40)) {
 		for (i = 0; i < 40; i++)
 			out[i] = (char)tolower((unsigned char)ref[i]);
 		out[40] = '\0';
@@ -511,7 +499,7 @@ int mc_git_mirror_fetch(const char *mirror_path, const char *url, const char *re
 	memset(&creds, 0, sizeof(creds));
 	if (fetched)
 		*fetched = 0;
-	if (!is_sha(sha) || git_oid_fromstr(&oid, sha) < 0) {
+	if (!mc_is_hex(sha, 40) || git_oid_fromstr(&oid, sha) < 0) {
 		ret = mc_error_set(MC_EINVAL, "mirror '%s': '%s' is not a 40-hex commit sha", mirror_path,
 				   sha ? sha : "(null)");
 		goto done;
@@ -554,7 +542,7 @@ int mc_git_mirror_fetch(const char *mirror_path, const char *url, const char *re
 		goto done;
 	if (fetched)
 		*fetched = 1;
-	if (resolved_ref && *resolved_ref && !is_sha(resolved_ref)) {
+	if (resolved_ref && *resolved_ref && !mc_is_hex(resolved_ref, 40)) {
 		const char *rest = strncmp(resolved_ref, "refs/", 5) ? resolved_ref : resolved_ref + 5;
 
 		one = mc_asprintf("+%s:refs/molcache/%s", resolved_ref, rest);
@@ -588,7 +576,7 @@ static int commit_tree(git_tree **out, git_repository **repo_out, const char *mi
 
 	*out = NULL;
 	*repo_out = NULL;
-	if (!is_sha(sha) || git_oid_fromstr(&oid, sha) < 0) {
+	if (!mc_is_hex(sha, 40) || git_oid_fromstr(&oid, sha) < 0) {
 		ret = mc_error_set(MC_EINVAL, "mirror '%s': '%s' is not a 40-hex commit sha", mirror_path,
 				   sha ? sha : "(null)");
 		goto done;

@@ -1,13 +1,10 @@
-/* index.c — the SQLite index: schema migrations and the cached prepared queries on it. */
-#include "store.h"
+/* index.c — the SQLite index: opening it, schema migrations, the cached prepared statements, transactions. */
+#include "index_impl.h"
 
 #include <errno.h>
-#include <sqlite3.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 /*
@@ -60,62 +57,7 @@ static const char *const migrations[] = {
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
-#define ENTRY_COLS                                                                              \
-	"key, runtime, repo_prefix, ref, head_sha, dockerfile_path, dockerfile_hash, platform, " \
-	"build_args, image_tag, image_id, tree_path, state, tree_bytes, image_bytes, created_ms, " \
-	"last_used_ms, build_ms, use_count"
-
-/* Column order of ENTRY_COLS: the strings first, then state, then the int64s. */
-static const size_t entry_str[] = {
-	offsetof(struct mc_entry, key),		    offsetof(struct mc_entry, runtime),
-	offsetof(struct mc_entry, repo_prefix),	    offsetof(struct mc_entry, ref),
-	offsetof(struct mc_entry, head_sha),	    offsetof(struct mc_entry, dockerfile_path),
-	offsetof(struct mc_entry, dockerfile_hash), offsetof(struct mc_entry, platform),
-	offsetof(struct mc_entry, build_args),	    offsetof(struct mc_entry, image_tag),
-	offsetof(struct mc_entry, image_id),	    offsetof(struct mc_entry, tree_path),
-};
-#define N_STR ((int)(sizeof(entry_str) / sizeof(entry_str[0])))
-static const size_t entry_i64[] = {
-	offsetof(struct mc_entry, tree_bytes),	 offsetof(struct mc_entry, image_bytes),
-	offsetof(struct mc_entry, created_ms),	 offsetof(struct mc_entry, last_used_ms),
-	offsetof(struct mc_entry, build_ms),	 offsetof(struct mc_entry, use_count),
-};
-#define N_I64 ((int)(sizeof(entry_i64) / sizeof(entry_i64[0])))
-
-enum {
-	ST_GET,
-	ST_PUT,
-	ST_SET_STATE,
-	ST_TOUCH,
-	ST_DELETE,
-	ST_NEWEST,
-	ST_LIST_ALL,
-	ST_LIST_RUNTIME,
-	ST_COUNTER_ADD,
-	ST_COUNTER_GET,
-	ST_DFHASH_GET,
-	ST_DFHASH_PUT,
-	ST_BUILD_RECORD,
-	ST_LATEST_SET,
-	ST_LATEST_GET,
-	ST_LATEST_ALL,
-	ST_LEASE_PUT,
-	ST_LEASE_GET,
-	ST_LEASES_ACTIVE,
-	ST_LEASES_EXPIRE,
-	ST_GC_RECORD,
-	ST_GC_LAST,
-	ST_DROP_TREE,
-	ST_BEGIN,
-	ST_COMMIT,
-	ST_META_GET,
-	ST_META_PUT,
-	ST_META_ADD,
-	ST_LEGACY_ROOT,
-	ST_ANY_ENTRY,
-	ST_COUNT
-};
-
+/* The SQL of every cached statement, by id (index_impl.h). */
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_GET] = "SELECT " ENTRY_COLS " FROM entries WHERE key = ?1",
 	[ST_PUT] = "INSERT INTO entries (" ENTRY_COLS ") VALUES"
@@ -169,15 +111,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_COMMIT] = "COMMIT",
 };
 
-struct mc_index {
-	sqlite3 *db;
-	char *path;
-	/* Prepared on first use and kept: a cache hit must not pay for parsing. */
-	sqlite3_stmt *stmt[ST_COUNT];
-};
+/* ---- the helpers of index_impl.h -------------------------------------------- */
 
-/* The one adapter from SQLite errors: BUSY/LOCKED means the busy timeout ran out. */
-static int ix_err(struct mc_index *ix, int rc, const char *what)
+/* BUSY/LOCKED means the busy timeout ran out. */
+int ix_err(struct mc_index *ix, int rc, const char *what)
 {
 	int prim = rc & 0xff;
 	int code = prim == SQLITE_BUSY || prim == SQLITE_LOCKED ? MC_ELOCKED : MC_ERR;
@@ -196,7 +133,7 @@ static int ix_err(struct mc_index *ix, int rc, const char *what)
 	return code;
 }
 
-static int prepare(sqlite3_stmt **out, struct mc_index *ix, int id)
+int ix_prepare(sqlite3_stmt **out, struct mc_index *ix, int id)
 {
 	if (!ix->stmt[id]) {
 		int rc = sqlite3_prepare_v3(ix->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &ix->stmt[id],
@@ -210,8 +147,7 @@ static int prepare(sqlite3_stmt **out, struct mc_index *ix, int id)
 	return 0;
 }
 
-/* Makes a cached statement ready for its next use; NULL is fine. */
-static void finish(sqlite3_stmt *st)
+void ix_finish(sqlite3_stmt *st)
 {
 	if (st) {
 		sqlite3_reset(st);
@@ -219,12 +155,42 @@ static void finish(sqlite3_stmt *st)
 	}
 }
 
-/* Steps a statement that returns no row. */
-static int step_done(struct mc_index *ix, sqlite3_stmt *st, const char *what)
+int ix_step_done(struct mc_index *ix, sqlite3_stmt *st, const char *what)
 {
 	int rc = sqlite3_step(st);
 	return rc == SQLITE_DONE ? 0 : ix_err(ix, rc, what);
 }
+
+char *ix_column_str(sqlite3_stmt *st, int col)
+{
+	const unsigned char *s = sqlite3_column_text(st, col);
+	return s ? mc_strndup((const char *)s, (size_t)sqlite3_column_bytes(st, col)) : NULL;
+}
+
+int ix_step_rows(struct mc_index *ix, sqlite3_stmt *st, void **v, size_t *len, size_t size,
+		 void (*read)(void *elem, sqlite3_stmt *st), const char *what)
+{
+	size_t cap = 0;
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*len == cap) {
+			cap = cap ? cap * 2 : 16;
+			*v = mc_realloc(*v, cap * size);
+		}
+		read((char *)*v + *len * size, st);
+		(*len)++;
+	}
+	return rc == SQLITE_DONE ? 0 : ix_err(ix, rc, what);
+}
+
+int ix_prepare_once(sqlite3_stmt **out, struct mc_index *ix, const char *sql)
+{
+	int rc = sqlite3_prepare_v2(ix->db, sql, -1, out, NULL);
+	return rc == SQLITE_OK ? 0 : ix_err(ix, rc, "prepare");
+}
+
+/* ---- open and migrate ---------------------------------------------------------- */
 
 /* Runs one statement with no values and no cache (open, migrations). */
 static int exec(struct mc_index *ix, const char *sql, const char *what)
@@ -393,382 +359,36 @@ int mc_index_schema_version(void) { return SCHEMA_VERSION; }
 
 sqlite3 *mc_index_db(struct mc_index *ix) { return ix->db; }
 
-const char *mc_state_name(int state)
-{
-	switch (state) {
-	case MC_STATE_BUILDING: return "building";
-	case MC_STATE_READY: return "ready";
-	case MC_STATE_FAILED: return "failed";
-	case MC_STATE_EVICTING: return "evicting";
-	default: return "unknown";
-	}
-}
+/* ---- transactions and checks --------------------------------------------------- */
 
-static char *column_str(sqlite3_stmt *st, int col)
-{
-	const unsigned char *s = sqlite3_column_text(st, col);
-	return s ? mc_strndup((const char *)s, (size_t)sqlite3_column_bytes(st, col)) : NULL;
-}
-
-static void read_entry(void *elem, sqlite3_stmt *st)
-{
-	struct mc_entry *out = elem;
-
-	memset(out, 0, sizeof(*out));
-	for (int i = 0; i < N_STR; i++)
-		*(char **)((char *)out + entry_str[i]) = column_str(st, i);
-	out->state = sqlite3_column_int(st, N_STR);
-	for (int i = 0; i < N_I64; i++)
-		*(int64_t *)((char *)out + entry_i64[i]) = sqlite3_column_int64(st, N_STR + 1 + i);
-}
-
-/*
- * Steps st to its end, appending one element of size bytes to *v per row,
- * filled by read (which initialises the whole element). *v and *len hold the
- * rows read so far even on failure, for the caller's free; what names the
- * query in the error.
- */
-static int step_rows(struct mc_index *ix, sqlite3_stmt *st, void **v, size_t *len, size_t size,
-		     void (*read)(void *elem, sqlite3_stmt *st), const char *what)
-{
-	size_t cap = 0;
-	int rc;
-
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (*len == cap) {
-			cap = cap ? cap * 2 : 16;
-			*v = mc_realloc(*v, cap * size);
-		}
-		read((char *)*v + *len * size, st);
-		(*len)++;
-	}
-	return rc == SQLITE_DONE ? 0 : ix_err(ix, rc, what);
-}
-
-/* Steps a query for at most one entry. */
-static int one_entry(struct mc_index *ix, struct mc_entry *out, sqlite3_stmt *st, const char *what,
-		     const char *subject)
-{
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		read_entry(out, st);
-		return 0;
-	}
-	if (rc == SQLITE_DONE)
-		return mc_error_set(MC_ENOTFOUND, "index '%s': %s '%s': not found", ix->path, what, subject);
-	return ix_err(ix, rc, what);
-}
-
-int mc_index_get(struct mc_index *ix, struct mc_entry *out, const char *key)
+static int tx(struct mc_index *ix, int id, const char *what)
 {
 	sqlite3_stmt *st = NULL;
 	int ret;
 
-	memset(out, 0, sizeof(*out));
-	if ((ret = prepare(&st, ix, ST_GET)) < 0)
+	if ((ret = ix_prepare(&st, ix, id)) < 0)
 		goto done;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	ret = one_entry(ix, out, st, "entry", key);
+	ret = ix_step_done(ix, st, what);
 done:
-	finish(st);
+	ix_finish(st);
 	return ret;
 }
 
-int mc_index_put(struct mc_index *ix, const struct mc_entry *e)
-{
-	sqlite3_stmt *st = NULL;
-	int ret;
+int mc_index_begin(struct mc_index *ix) { return tx(ix, ST_BEGIN, "begin transaction"); }
 
-	if (!e->key)
-		MC_BUG("mc_index_put: entry without key");
-	if ((ret = prepare(&st, ix, ST_PUT)) < 0)
-		goto done;
-	/* A NULL pointer binds SQL NULL. */
-	for (int i = 0; i < N_STR; i++)
-		sqlite3_bind_text(st, i + 1, *(char *const *)((const char *)e + entry_str[i]), -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, N_STR + 1, e->state);
-	for (int i = 0; i < N_I64; i++)
-		sqlite3_bind_int64(st, N_STR + 2 + i, *(const int64_t *)((const char *)e + entry_i64[i]));
-	ret = step_done(ix, st, "store entry");
-done:
-	finish(st);
-	return ret;
+int mc_index_commit(struct mc_index *ix) { return tx(ix, ST_COMMIT, "commit"); }
+
+/* Runs on error paths: it must leave the caller's error message alone. */
+void mc_index_rollback(struct mc_index *ix)
+{
+	if (ix && !sqlite3_get_autocommit(ix->db))
+		sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-/* Runs an UPDATE/DELETE keyed on ?1 = key, ?2 = value; MC_ENOTFOUND when no row matched. */
-static int update_key(struct mc_index *ix, int id, const char *key, int64_t value, const char *what,
-		      int missing_ok)
+int mc_index_rc_corrupt(int sqlite_rc)
 {
-	sqlite3_stmt *st = NULL;
-	int ret;
-
-	if ((ret = prepare(&st, ix, id)) < 0)
-		goto done;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	if (sqlite3_bind_parameter_count(st) >= 2)
-		sqlite3_bind_int64(st, 2, value);
-	if ((ret = step_done(ix, st, what)) < 0)
-		goto done;
-	if (!missing_ok && sqlite3_changes(ix->db) == 0)
-		ret = mc_error_set(MC_ENOTFOUND, "index '%s': %s '%s': not found", ix->path, what, key);
-done:
-	finish(st);
-	return ret;
-}
-
-int mc_index_set_state(struct mc_index *ix, const char *key, int state)
-{
-	return update_key(ix, ST_SET_STATE, key, state, "set state of entry", 0);
-}
-
-int mc_index_touch(struct mc_index *ix, const char *key, int64_t now_ms)
-{
-	return update_key(ix, ST_TOUCH, key, now_ms, "touch entry", 0);
-}
-
-/* Deleting what is already gone succeeds: gc and ensure may race to it. */
-int mc_index_delete(struct mc_index *ix, const char *key)
-{
-	return update_key(ix, ST_DELETE, key, 0, "delete entry", 1);
-}
-
-int mc_index_newest_ready(struct mc_index *ix, struct mc_entry *out, const char *runtime)
-{
-	sqlite3_stmt *st = NULL;
-	int ret;
-
-	memset(out, 0, sizeof(*out));
-	if ((ret = prepare(&st, ix, ST_NEWEST)) < 0)
-		goto done;
-	sqlite3_bind_text(st, 1, runtime, -1, SQLITE_STATIC);
-	ret = one_entry(ix, out, st, "ready entry for runtime", runtime);
-done:
-	finish(st);
-	return ret;
-}
-
-int mc_index_list(struct mc_index *ix, struct mc_entry **out, size_t *n, const char *runtime)
-{
-	sqlite3_stmt *st = NULL;
-	void *v = NULL; /* struct mc_entry[len] */
-	size_t len = 0;
-	int ret;
-
-	*out = NULL;
-	*n = 0;
-	if ((ret = prepare(&st, ix, runtime ? ST_LIST_RUNTIME : ST_LIST_ALL)) < 0)
-		goto done;
-	if (runtime)
-		sqlite3_bind_text(st, 1, runtime, -1, SQLITE_STATIC);
-	if ((ret = step_rows(ix, st, &v, &len, sizeof(struct mc_entry), read_entry, "list entries")) < 0)
-		goto done;
-	*out = v;
-	*n = len;
-	v = NULL;
-done:
-	mc_entries_free(v, len);
-	finish(st);
-	return ret;
-}
-
-void mc_entry_release(struct mc_entry *e)
-{
-	if (!e)
-		return;
-	for (int i = 0; i < N_STR; i++)
-		free(*(char **)((char *)e + entry_str[i]));
-	memset(e, 0, sizeof(*e));
-}
-
-void mc_entries_free(struct mc_entry *v, size_t n)
-{
-	if (!v)
-		return;
-	for (size_t i = 0; i < n; i++)
-		mc_entry_release(&v[i]);
-	free(v);
-}
-
-int mc_index_counter_add(struct mc_index *ix, const char *name, int64_t delta)
-{
-	sqlite3_stmt *st = NULL;
-	int ret;
-
-	if ((ret = prepare(&st, ix, ST_COUNTER_ADD)) < 0)
-		goto done;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, delta);
-	ret = step_done(ix, st, "add to counter");
-done:
-	finish(st);
-	return ret;
-}
-
-int mc_index_counter_get(struct mc_index *ix, const char *name, int64_t *out)
-{
-	sqlite3_stmt *st = NULL;
-	int ret, rc;
-
-	*out = 0;
-	if ((ret = prepare(&st, ix, ST_COUNTER_GET)) < 0)
-		goto done;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*out = sqlite3_column_int64(st, 0);
-	else if (rc != SQLITE_DONE)
-		ret = ix_err(ix, rc, "read counter");
-done:
-	finish(st);
-	return ret;
-}
-
-int mc_index_dfhash_get(struct mc_index *ix, char out[65], const char *repo_url, const char *commit,
-			const char *path)
-{
-	sqlite3_stmt *st = NULL;
-	int ret, rc;
-
-	out[0] = 0;
-	if ((ret = prepare(&st, ix, ST_DFHASH_GET)) < 0)
-		goto done;
-	sqlite3_bind_text(st, 1, repo_url, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, commit, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, path, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		const unsigned char *h = sqlite3_column_text(st, 0);
-		int len = sqlite3_column_bytes(st, 0);
-		if (!h || len > 64) {
-			ret = mc_error_set(MC_ERR, "index '%s': dockerfile hash of '%s' at %s: malformed (%d bytes)",
-					   ix->path, path, commit, len);
-			goto done;
-		}
-		memcpy(out, h, (size_t)len);
-		out[len] = 0;
-	} else if (rc == SQLITE_DONE) {
-		ret = mc_error_set(MC_ENOTFOUND, "index '%s': dockerfile hash of '%s' at %s: not found", ix->path,
-				   path, commit);
-	} else {
-		ret = ix_err(ix, rc, "read dockerfile hash");
-	}
-done:
-	finish(st);
-	return ret;
-}
-
-int mc_index_dfhash_put(struct mc_index *ix, const char *repo_url, const char *commit, const char *path,
-			const char *hash)
-{
-	sqlite3_stmt *st = NULL;
-	int ret;
-
-	if ((ret = prepare(&st, ix, ST_DFHASH_PUT)) < 0)
-		goto done;
-	sqlite3_bind_text(st, 1, repo_url, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, commit, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, path, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, hash, -1, SQLITE_STATIC);
-	ret = step_done(ix, st, "store dockerfile hash");
-done:
-	finish(st);
-	return ret;
-}
-
-int mc_index_meta_get(struct mc_index *ix, char **out, const char *name)
-{
-	sqlite3_stmt *st = NULL;
-	int ret, rc;
-
-	*out = NULL;
-	if ((ret = prepare(&st, ix, ST_META_GET)) < 0)
-		goto done;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*out = mc_strdup((const char *)sqlite3_column_text(st, 0));
-	else if (rc == SQLITE_DONE)
-		ret = MC_ENOTFOUND;
-	else
-		ret = ix_err(ix, rc, "read meta");
-done:
-	finish(st);
-	return ret;
-}
-
-int mc_index_meta_put(struct mc_index *ix, const char *name, const char *value)
-{
-	sqlite3_stmt *st = NULL;
-	int ret;
-
-	if ((ret = prepare(&st, ix, ST_META_PUT)) < 0)
-		goto done;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-	ret = step_done(ix, st, "store meta");
-done:
-	finish(st);
-	return ret;
-}
-
-/* 16 random bytes as 32 hex digits (getrandom(2)). */
-static int random_hex(char out[33])
-{
-	unsigned char b[16];
-	size_t got = 0;
-
-	while (got < sizeof(b)) {
-		ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return mc_error_errno("getrandom");
-		got += (size_t)n;
-	}
-	for (size_t i = 0; i < sizeof(b); i++)
-		snprintf(out + 2 * i, 3, "%02x", b[i]);
-	return 0;
-}
-
-int mc_index_root_id(struct mc_index *ix, char out[65], const char *legacy)
-{
-	sqlite3_stmt *st = NULL;
-	char fresh[33];
-	char *known = NULL;
-	int ret, rc, upgraded;
-
-	out[0] = 0;
-	ret = mc_index_meta_get(ix, &known, MC_META_ROOT_ID);
-	if (ret != MC_ENOTFOUND)
-		goto done;
-	if ((ret = prepare(&st, ix, ST_LEGACY_ROOT)) < 0)
-		goto done;
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		ret = ix_err(ix, rc, "read meta");
-		goto done;
-	}
-	upgraded = rc == SQLITE_ROW;
-	finish(st);
-	st = NULL;
-	if ((ret = random_hex(fresh)))
-		goto done;
-	/* a root from before ids existed keeps the id its images already carry */
-	const char *id = upgraded && legacy && *legacy ? legacy : fresh;
-	if ((ret = prepare(&st, ix, ST_META_ADD)) < 0)
-		goto done;
-	sqlite3_bind_text(st, 1, MC_META_ROOT_ID, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-	if ((ret = step_done(ix, st, "store the root id")))
-		goto done;
-	/* another process may have made it first: its id wins */
-	ret = mc_index_meta_get(ix, &known, MC_META_ROOT_ID);
-done:
-	finish(st);
-	if (!ret)
-		snprintf(out, 65, "%s", known);
-	free(known);
-	return ret;
+	int prim = sqlite_rc & 0xff;
+	return prim == SQLITE_CORRUPT || prim == SQLITE_NOTADB;
 }
 
 int mc_index_check(struct mc_index *ix)
@@ -804,519 +424,6 @@ int mc_index_check(struct mc_index *ix)
 		ret = mc_error_set(MC_ERR, "index '%s': integrity check: %s", ix->path, mc_buf_cstr(&b));
 		mc_buf_release(&b);
 	}
-done:
-	sqlite3_finalize(st);
-	return ret;
-}
-
-int mc_index_build_record(struct mc_index *ix, const char *key, int64_t started_ms, int64_t duration_ms,
-			  int ok, const char *log_path)
-{
-	sqlite3_stmt *st = NULL;
-	int ret;
-
-	if ((ret = prepare(&st, ix, ST_BUILD_RECORD)) < 0)
-		goto done;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, started_ms);
-	sqlite3_bind_int64(st, 3, duration_ms);
-	sqlite3_bind_int(st, 4, ok ? 1 : 0);
-	sqlite3_bind_text(st, 5, log_path, -1, SQLITE_STATIC);
-	ret = step_done(ix, st, "record build");
-done:
-	finish(st);
-	return ret;
-}
-
-int mc_index_latest_set(struct mc_index *ix, const char *runtime, const char *key)
-{
-	sqlite3_stmt *st = NULL;
-	int ret;
-
-	if ((ret = prepare(&st, ix, ST_LATEST_SET)) < 0)
-		goto done;
-	sqlite3_bind_text(st, 1, runtime, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-	ret = step_done(ix, st, "set latest");
-done:
-	finish(st);
-	return ret;
-}
-
-int mc_index_latest_get(struct mc_index *ix, char out[65], const char *runtime)
-{
-	sqlite3_stmt *st = NULL;
-	int ret, rc;
-
-	out[0] = 0;
-	if ((ret = prepare(&st, ix, ST_LATEST_GET)) < 0)
-		goto done;
-	sqlite3_bind_text(st, 1, runtime, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		const unsigned char *k = sqlite3_column_text(st, 0);
-		int len = sqlite3_column_bytes(st, 0);
-		if (!k || len > 64) {
-			ret = mc_error_set(MC_ERR, "index '%s': latest of runtime '%s': malformed (%d bytes)", ix->path,
-					   runtime, len);
-			goto done;
-		}
-		memcpy(out, k, (size_t)len);
-		out[len] = 0;
-	} else if (rc == SQLITE_DONE) {
-		ret = mc_error_set(MC_ENOTFOUND, "index '%s': latest of runtime '%s': not found", ix->path, runtime);
-	} else {
-		ret = ix_err(ix, rc, "read latest");
-	}
-done:
-	finish(st);
-	return ret;
-}
-
-int mc_index_latest_all(struct mc_index *ix, struct mc_strv *out)
-{
-	sqlite3_stmt *st = NULL;
-	int ret, rc;
-
-	if ((ret = prepare(&st, ix, ST_LATEST_ALL)) < 0)
-		goto done;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const unsigned char *k = sqlite3_column_text(st, 0);
-		if (k)
-			mc_strv_push(out, (const char *)k);
-	}
-	if (rc != SQLITE_DONE)
-		ret = ix_err(ix, rc, "list latest");
-done:
-	finish(st);
-	return ret;
-}
-
-int mc_index_lease_put(struct mc_index *ix, const char *key, int64_t until_ms)
-{
-	sqlite3_stmt *st = NULL;
-	int ret;
-
-	if ((ret = prepare(&st, ix, ST_LEASE_PUT)) < 0)
-		goto done;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, until_ms);
-	ret = step_done(ix, st, "store lease");
-done:
-	finish(st);
-	return ret;
-}
-
-int mc_index_lease_get(struct mc_index *ix, const char *key, int64_t *out_until_ms)
-{
-	sqlite3_stmt *st = NULL;
-	int ret, rc;
-
-	*out_until_ms = 0;
-	if ((ret = prepare(&st, ix, ST_LEASE_GET)) < 0)
-		goto done;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*out_until_ms = sqlite3_column_int64(st, 0);
-	else if (rc != SQLITE_DONE)
-		ret = ix_err(ix, rc, "read lease");
-done:
-	finish(st);
-	return ret;
-}
-
-static void read_lease(void *elem, sqlite3_stmt *st)
-{
-	struct mc_lease *l = elem;
-
-	l->key = column_str(st, 0);
-	if (!l->key)
-		l->key = mc_strdup("");
-	l->until_ms = sqlite3_column_int64(st, 1);
-}
-
-int mc_index_leases_active(struct mc_index *ix, struct mc_lease **out, size_t *n, int64_t now_ms)
-{
-	sqlite3_stmt *st = NULL;
-	void *v = NULL; /* struct mc_lease[len] */
-	size_t len = 0;
-	int ret;
-
-	*out = NULL;
-	*n = 0;
-	if ((ret = prepare(&st, ix, ST_LEASES_ACTIVE)) < 0)
-		goto done;
-	sqlite3_bind_int64(st, 1, now_ms);
-	if ((ret = step_rows(ix, st, &v, &len, sizeof(struct mc_lease), read_lease, "list leases")) < 0)
-		goto done;
-	*out = v;
-	*n = len;
-	v = NULL;
-done:
-	mc_leases_free(v, len);
-	finish(st);
-	return ret;
-}
-
-void mc_leases_free(struct mc_lease *v, size_t n)
-{
-	if (!v)
-		return;
-	for (size_t i = 0; i < n; i++)
-		free(v[i].key);
-	free(v);
-}
-
-int mc_index_leases_expire(struct mc_index *ix, int64_t now_ms)
-{
-	sqlite3_stmt *st = NULL;
-	int ret;
-
-	if ((ret = prepare(&st, ix, ST_LEASES_EXPIRE)) < 0)
-		goto done;
-	sqlite3_bind_int64(st, 1, now_ms);
-	ret = step_done(ix, st, "expire leases");
-done:
-	finish(st);
-	return ret;
-}
-
-int mc_index_gc_record(struct mc_index *ix, int64_t *out_id, const struct mc_gc_run *run)
-{
-	sqlite3_stmt *st = NULL;
-	int ret;
-
-	if (out_id)
-		*out_id = 0;
-	if ((ret = prepare(&st, ix, ST_GC_RECORD)) < 0)
-		goto done;
-	sqlite3_bind_int64(st, 1, run->started_ms);
-	sqlite3_bind_int64(st, 2, run->duration_ms);
-	sqlite3_bind_int64(st, 3, run->evicted);
-	sqlite3_bind_int64(st, 4, run->bytes_freed);
-	sqlite3_bind_int64(st, 5, run->errors);
-	sqlite3_bind_text(st, 6, run->detail, -1, SQLITE_STATIC);
-	if ((ret = step_done(ix, st, "record gc run")) < 0)
-		goto done;
-	if (out_id)
-		*out_id = sqlite3_last_insert_rowid(ix->db);
-done:
-	finish(st);
-	return ret;
-}
-
-int mc_index_last_gc(struct mc_index *ix, struct mc_gc_run *out)
-{
-	sqlite3_stmt *st = NULL;
-	int ret, rc;
-
-	memset(out, 0, sizeof(*out));
-	if ((ret = prepare(&st, ix, ST_GC_LAST)) < 0)
-		goto done;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		out->id = sqlite3_column_int64(st, 0);
-		out->started_ms = sqlite3_column_int64(st, 1);
-		out->duration_ms = sqlite3_column_int64(st, 2);
-		out->evicted = sqlite3_column_int64(st, 3);
-		out->bytes_freed = sqlite3_column_int64(st, 4);
-		out->errors = sqlite3_column_int64(st, 5);
-		out->detail = column_str(st, 6);
-	} else if (rc == SQLITE_DONE) {
-		ret = mc_error_set(MC_ENOTFOUND, "index '%s': last gc run: not found", ix->path);
-	} else {
-		ret = ix_err(ix, rc, "read last gc run");
-	}
-done:
-	finish(st);
-	return ret;
-}
-
-void mc_gc_run_release(struct mc_gc_run *r)
-{
-	if (!r)
-		return;
-	free(r->detail);
-	memset(r, 0, sizeof(*r));
-}
-
-int mc_index_drop_tree(struct mc_index *ix, const char *key)
-{
-	return update_key(ix, ST_DROP_TREE, key, 0, "drop tree of entry", 0);
-}
-
-static int tx(struct mc_index *ix, int id, const char *what)
-{
-	sqlite3_stmt *st = NULL;
-	int ret;
-
-	if ((ret = prepare(&st, ix, id)) < 0)
-		goto done;
-	ret = step_done(ix, st, what);
-done:
-	finish(st);
-	return ret;
-}
-
-int mc_index_begin(struct mc_index *ix) { return tx(ix, ST_BEGIN, "begin transaction"); }
-
-int mc_index_commit(struct mc_index *ix) { return tx(ix, ST_COMMIT, "commit"); }
-
-/* Runs on error paths: it must leave the caller's error message alone. */
-void mc_index_rollback(struct mc_index *ix)
-{
-	if (ix && !sqlite3_get_autocommit(ix->db))
-		sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
-}
-
-/* ---- recovery and failure memory ------------------------------------------- */
-
-int mc_index_rc_corrupt(int sqlite_rc)
-{
-	int prim = sqlite_rc & 0xff;
-	return prim == SQLITE_CORRUPT || prim == SQLITE_NOTADB;
-}
-
-/* A statement of the rare paths below: prepared for one use, not cached. */
-static int prepare_once(sqlite3_stmt **out, struct mc_index *ix, const char *sql)
-{
-	int rc = sqlite3_prepare_v2(ix->db, sql, -1, out, NULL);
-	return rc == SQLITE_OK ? 0 : ix_err(ix, rc, "prepare");
-}
-
-int mc_index_has_entries(struct mc_index *ix, int *out)
-{
-	sqlite3_stmt *st = NULL;
-	int ret, rc;
-
-	*out = 0;
-	if ((ret = prepare(&st, ix, ST_ANY_ENTRY)) < 0)
-		goto done;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*out = 1;
-	else if (rc != SQLITE_DONE)
-		ret = ix_err(ix, rc, "read entries");
-done:
-	finish(st);
-	return ret;
-}
-
-int mc_index_root_id_claim(struct mc_index *ix, char out[65], const char *id, int force)
-{
-	sqlite3_stmt *st = NULL;
-	char *known = NULL;
-	int ret;
-
-	out[0] = 0;
-	if ((ret = prepare(&st, ix, force ? ST_META_PUT : ST_META_ADD)) < 0)
-		goto done;
-	sqlite3_bind_text(st, 1, MC_META_ROOT_ID, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-	if ((ret = step_done(ix, st, "store the root id")))
-		goto done;
-	if (!(ret = mc_index_meta_get(ix, &known, MC_META_ROOT_ID)))
-		snprintf(out, 65, "%s", known);
-done:
-	finish(st);
-	free(known);
-	return ret;
-}
-
-int mc_index_build_count(struct mc_index *ix, const char *key, int64_t *out)
-{
-	sqlite3_stmt *st = NULL;
-	int ret, rc;
-
-	*out = 0;
-	if ((ret = prepare_once(&st, ix, "SELECT count(*) FROM builds WHERE key = ?1")))
-		goto done;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*out = sqlite3_column_int64(st, 0);
-	else
-		ret = ix_err(ix, rc, "count builds");
-done:
-	sqlite3_finalize(st);
-	return ret;
-}
-
-int mc_index_failure_get(struct mc_index *ix, struct mc_failure *out, const char *key)
-{
-	sqlite3_stmt *st = NULL;
-	int ret, rc;
-
-	memset(out, 0, sizeof(*out));
-	if ((ret = prepare_once(&st, ix, "SELECT key, count, last_ms, next_ms, step, output, log_path"
-					 " FROM failures WHERE key = ?1")))
-		goto done;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		out->key = column_str(st, 0);
-		out->count = sqlite3_column_int64(st, 1);
-		out->last_ms = sqlite3_column_int64(st, 2);
-		out->next_ms = sqlite3_column_int64(st, 3);
-		out->step = column_str(st, 4);
-		out->output = column_str(st, 5);
-		out->log_path = column_str(st, 6);
-	} else if (rc == SQLITE_DONE) {
-		ret = MC_ENOTFOUND;
-	} else {
-		ret = ix_err(ix, rc, "read failure");
-	}
-done:
-	sqlite3_finalize(st);
-	return ret;
-}
-
-int mc_index_failure_put(struct mc_index *ix, const struct mc_failure *f)
-{
-	sqlite3_stmt *st = NULL;
-	int ret;
-
-	if ((ret = prepare_once(&st, ix, "INSERT INTO failures (key, count, last_ms, next_ms, step, output, log_path)"
-					 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (key) DO UPDATE SET"
-					 " count = excluded.count, last_ms = excluded.last_ms,"
-					 " next_ms = excluded.next_ms, step = excluded.step,"
-					 " output = excluded.output, log_path = excluded.log_path")))
-		goto done;
-	sqlite3_bind_text(st, 1, f->key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, f->count);
-	sqlite3_bind_int64(st, 3, f->last_ms);
-	sqlite3_bind_int64(st, 4, f->next_ms);
-	sqlite3_bind_text(st, 5, f->step, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, f->output, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 7, f->log_path, -1, SQLITE_STATIC);
-	ret = step_done(ix, st, "record failure");
-done:
-	sqlite3_finalize(st);
-	return ret;
-}
-
-int mc_index_failure_clear(struct mc_index *ix, const char *key)
-{
-	sqlite3_stmt *st = NULL;
-	int ret;
-
-	if ((ret = prepare_once(&st, ix, "DELETE FROM failures WHERE key = ?1")))
-		goto done;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	ret = step_done(ix, st, "clear failure");
-done:
-	sqlite3_finalize(st);
-	return ret;
-}
-
-void mc_failure_release(struct mc_failure *f)
-{
-	if (!f)
-		return;
-	free(f->key);
-	free(f->step);
-	free(f->output);
-	free(f->log_path);
-	memset(f, 0, sizeof(*f));
-}
-
-int mc_index_list_ready(struct mc_index *ix, struct mc_entry **out, size_t *n, const char *runtime)
-{
-	static const char sql[] = "SELECT " ENTRY_COLS " FROM entries WHERE runtime = ?1 AND state = 1"
-				  " ORDER BY created_ms DESC, last_used_ms DESC, key";
-	sqlite3_stmt *st = NULL;
-	void *v = NULL; /* struct mc_entry[len] */
-	size_t len = 0;
-	int ret = 0;
-
-	*out = NULL;
-	*n = 0;
-	/* not kept prepared: only --offline and its hint ask, never a hit */
-	if ((ret = prepare_once(&st, ix, sql)))
-		goto done;
-	sqlite3_bind_text(st, 1, runtime, -1, SQLITE_STATIC);
-	if ((ret = step_rows(ix, st, &v, &len, sizeof(struct mc_entry), read_entry, "list ready entries")) < 0)
-		goto done;
-	*out = v;
-	*n = len;
-	v = NULL;
-	len = 0;
-done:
-	mc_entries_free(v, len);
-	sqlite3_finalize(st);
-	return ret;
-}
-
-/* ---- image layers (schema v5) ---------------------------------------------- */
-
-static void read_image_layers(void *elem, sqlite3_stmt *st)
-{
-	struct mc_image_layers *l = elem;
-
-	l->image_id = column_str(st, 0);
-	l->layers = column_str(st, 1);
-}
-
-int mc_index_image_layers_all(struct mc_index *ix, struct mc_image_layers **out, size_t *n)
-{
-	sqlite3_stmt *st = NULL;
-	void *v = NULL; /* struct mc_image_layers[len] */
-	size_t len = 0;
-	int ret;
-
-	*out = NULL;
-	*n = 0;
-	if ((ret = prepare_once(&st, ix, "SELECT image_id, layers FROM image_layers ORDER BY image_id")))
-		goto done;
-	if ((ret = step_rows(ix, st, &v, &len, sizeof(struct mc_image_layers), read_image_layers, "read image layers")) < 0)
-		goto done;
-	*out = v;
-	*n = len;
-	v = NULL;
-	len = 0;
-done:
-	mc_image_layers_free(v, len);
-	sqlite3_finalize(st);
-	return ret;
-}
-
-void mc_image_layers_free(struct mc_image_layers *v, size_t n)
-{
-	if (!v)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		free(v[i].image_id);
-		free(v[i].layers);
-	}
-	free(v);
-}
-
-int mc_index_image_layers_put(struct mc_index *ix, const char *image_id, const char *layers)
-{
-	sqlite3_stmt *st = NULL;
-	int ret;
-
-	if ((ret = prepare_once(&st, ix, "INSERT INTO image_layers (image_id, layers) VALUES (?1, ?2)"
-					  " ON CONFLICT (image_id) DO UPDATE SET layers = excluded.layers")))
-		goto done;
-	sqlite3_bind_text(st, 1, image_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, layers, -1, SQLITE_STATIC);
-	ret = step_done(ix, st, "store image layers");
-done:
-	sqlite3_finalize(st);
-	return ret;
-}
-
-int mc_index_image_layers_delete(struct mc_index *ix, const char *image_id)
-{
-	sqlite3_stmt *st = NULL;
-	int ret;
-
-	if ((ret = prepare_once(&st, ix, "DELETE FROM image_layers WHERE image_id = ?1")))
-		goto done;
-	sqlite3_bind_text(st, 1, image_id, -1, SQLITE_STATIC);
-	ret = step_done(ix, st, "forget image layers");
 done:
 	sqlite3_finalize(st);
 	return ret;

@@ -265,15 +265,11 @@ static int collect(sqlite3 *db, struct mc_strv *out, const char *sql, const char
 	return ret;
 }
 
-static int is_hex(const char *s)
+/* 1 to 64 hex digits, any case: what may be a key's prefix. */
+static int is_key_prefix(const char *s)
 {
 	size_t n = strlen(s);
-	if (n < 1 || n > 64)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!isxdigit((unsigned char)s[i]))
-			return 0;
-	return 1;
+	return n >= 1 && n <= 64 && mc_is_hex(s, n);
 }
 
 /* The key a runtime name stands for: its :latest pointer when the row is
@@ -345,7 +341,7 @@ int mc_query_find(struct mc_index *ix, struct mc_strv *out, const char **how, co
 		kind = "tag";
 		goto done;
 	}
-	if (is_hex(what)) {
+	if (is_key_prefix(what)) {
 		/* keys are lowercase hex: a range on the primary key, not a scan */
 		lower = mc_strdup(what);
 		for (char *p = lower; *p; p++)

@@ -4,6 +4,12 @@
  *
  * Call sequence: mc_paths_resolve() → mc_paths_create() → mc_index_open() →
  * queries … → mc_index_free(); mc_paths_release().
+ *
+ * Where it lives: paths.c, lock.c; the index in index.c (open, schema,
+ * migrations, transactions), entries.c (entry rows, states, lists), meta.c
+ * (counters, Dockerfile hashes, meta, the root id, :latest), records.c (build
+ * attempts, failures, leases, gc runs, image layers), sharing the store-internal
+ * index_impl.h; read-only views in query.h; keys and names in key.h, names.h.
  */
 #ifndef MC_STORE_H
 #define MC_STORE_H
@@ -207,7 +213,7 @@ void mc_gc_run_release(struct mc_gc_run *r);
 int mc_index_drop_tree(struct mc_index *ix, const char *key);
 
 /* The SQLite handle (owned by ix) for read-only views (store/query.c); the
- * schema is this file's contract, so nothing outside store/ should write through it. */
+ * schema is the index's contract, so nothing outside store/ should write through it. */
 struct sqlite3;
 struct sqlite3 *mc_index_db(struct mc_index *ix);
 

@@ -552,6 +552,32 @@ static void test_errors(const char *dir)
 	mc_rm_rf(bad);
 	free(bad);
 
+	/* A .dockerignore is read up to 1 MiB: exactly that is fine, a byte more is not. */
+	char *huge = mc_asprintf("%s/huge", tmp_root);
+	struct mc_buf ig = MC_BUF_INIT;
+	for (int i = 0; i < 1024; i++) {
+		mc_buf_adds(&ig, "#");
+		for (int k = 0; k < 1022; k++)
+			mc_buf_adds(&ig, "x");
+		mc_buf_adds(&ig, "\n");
+	}
+	CHECK_INT((int)ig.len, 1 << 20);
+	mc_rm_rf(huge);
+	mc_mkdir_p(huge, 0755);
+	write_file(huge, "Dockerfile", "FROM scratch\n", 13, 0644);
+	write_file(huge, ".dockerignore", ig.ptr, ig.len, 0644);
+	CHECK_INT(mc_context_open(&c, huge, "Dockerfile"), 0);
+	mc_context_free(c);
+	c = NULL;
+	mc_buf_adds(&ig, "#");
+	write_file(huge, ".dockerignore", ig.ptr, ig.len, 0644);
+	CHECK_INT(mc_context_open(&c, huge, "Dockerfile"), MC_EINVAL);
+	CHECK(c == NULL);
+	CHECK(strstr(mc_error_msg(), "'.dockerignore': larger than 1048576 bytes") != NULL);
+	mc_buf_release(&ig);
+	mc_rm_rf(huge);
+	free(huge);
+
 	/* A file whose size changed between the walk and its turn. */
 	char *fp = mc_asprintf("%s/file.txt", dir);
 	CHECK_INT(mc_context_open(&c, dir, "Dockerfile"), 0);
