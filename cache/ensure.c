@@ -30,8 +30,6 @@ void mc_ensure_result_release(struct mc_ensure_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* ---- one run ------------------------------------------------------------ */
-
 static void on_fetch_progress(void *ud, const struct mc_git_progress *p)
 {
 	struct run *r = ud;
@@ -203,8 +201,8 @@ done:
 }
 
 /* BuildKit without a session cannot pull: every external FROM image is pulled
- * first. The Dockerfile is read from the commit, as for its hash (tree, the
- * checkout, is not read: see read_template_file). */
+ * first. The Dockerfile is read from the commit, as for its hash (the
+ * checkout is not read: see run_read_template_file). */
 static int prepull(struct run *r, const struct mc_strv *args)
 {
 	struct mc_strv images = MC_STRV_INIT;
@@ -248,6 +246,7 @@ done:
 	return ret;
 }
 
+/* This run's inputs as a row without an image (pointers into r). */
 void run_entry(struct mc_entry *e, const struct run *r)
 {
 	*e = (struct mc_entry){ 0 };
@@ -316,86 +315,6 @@ done:
 	return ret;
 }
 
-/* ---- fleet sharing (docs/fleet.md) ----------------------------------------- */
-
-/* The registry of the config, or none (r->fleet.reg NULL) when none is set
- * or the mode is off. */
-static int open_registry(struct run *r)
-{
-	const struct mc_config *cfg = &r->ctx->cfg;
-
-	if (!cfg->registry || !*cfg->registry || cfg->registry_mode == MC_REGISTRY_OFF)
-		return 0;
-	return mc_registry_open(&r->fleet.reg, cfg->registry, cfg->registry_user, cfg->registry_password);
-}
-
-/* Under the exclusive key lock, on a local miss: the key's image from the
- * registry, checked, recorded and served. 1 served, 0 not there (or the
- * registry failed: warned), < 0 error. */
-static int fleet_fetch(struct run *r, struct mc_ensure_result *out)
-{
-	struct mc_entry e;
-	struct mc_image img = MC_IMAGE_INIT;
-	char id[80];
-	int ret;
-
-	if (!r->fleet.reg && (ret = open_registry(r)))
-		return ret;
-	if (!r->fleet.reg)
-		return 0;
-	run_entry(&e, r);
-	if ((ret = mc_fleet_pull(&r->fleet, &e, id)) <= 0)
-		return ret;
-	if ((ret = mc_engine_image_inspect(r->eng, id, &img)))
-		goto done;
-	e.image_id = id;
-	e.image_bytes = img.size;
-	e.state = MC_STATE_READY;
-	e.created_ms = e.last_used_ms = mc_now_ms();
-	if ((ret = mc_index_put(r->ix, &e)) || (ret = mc_index_failure_clear(r->ix, r->key)) ||
-	    (ret = mc_fleet_origin_set(r->ix, r->key, "pulled")) || (ret = run_serve(r, &e, &img, NULL, out)))
-		goto done;
-	ret = 1;
-done:
-	mc_image_release(&img);
-	return ret;
-}
-
-/* After a build: the image goes to the registry (mode pull-push). */
-static int fleet_share(struct run *r, const struct mc_ensure_result *out)
-{
-	struct mc_entry e;
-
-	mc_fleet_origin_set(r->ix, r->key, "built");
-	mc_error_clear();
-	if (!r->fleet.reg || r->fleet.down || r->ctx->cfg.registry_mode != MC_REGISTRY_PULL_PUSH)
-		return 0;
-	run_entry(&e, r);
-	e.image_id = out->image_id;
-	return mc_fleet_push(&r->fleet, &e);
-}
-
-/* Partial sharing: with a registry, images carry BuildKit's inline cache, and
- * the previous commit's image (local, else pulled) is offered as cachefrom. */
-static void fleet_seed(struct run *r, const struct mc_entry *e, struct mc_strv *args, struct mc_strv *seeds,
-		       char **seed_ref)
-{
-	if (!r->fleet.reg || !mc_engine_buildkit(r->eng))
-		return;
-	if (r->ctx->cfg.registry_mode == MC_REGISTRY_PULL_PUSH)
-		mc_strv_push(args, "BUILDKIT_INLINE_CACHE=1");
-	mc_fleet_cache_from(&r->fleet, e, seeds, seed_ref);
-}
-
-/* The pulled seed's remote name goes (by name): local gc owns only its own tags. */
-static void fleet_seed_release(struct run *r, struct mc_strv *seeds, char *seed_ref)
-{
-	if (seed_ref && mc_engine_image_remove(r->eng, seed_ref, 0))
-		mc_error_clear();
-	free(seed_ref);
-	mc_strv_release(seeds);
-}
-
 /* Under the exclusive key lock: tree, pre-pull, build, record. */
 static int build(struct run *r, struct mc_ensure_result *out)
 {
@@ -439,7 +358,7 @@ static int build(struct run *r, struct mc_ensure_result *out)
 	}
 	run_build_log_open(&bl, r, log_path);
 	const char *tags[] = { r->tag, NULL };
-	fleet_seed(r, &e, &args, &seeds, &seed_ref);
+	run_share_seed(r, &e, &args, &seeds, &seed_ref);
 	struct mc_build_req req = {
 		.context = tar,
 		.dockerfile = df_path,
@@ -484,7 +403,7 @@ done:
 	if (ret && ret != MC_ELOCKED)
 		run_build_failed(r, out, ret, started, log_path, &tail);
 	run_build_log_release(&bl);
-	fleet_seed_release(r, &seeds, seed_ref);
+	run_share_seed_release(r, &seeds, seed_ref);
 	mc_context_free(tar);
 	mc_strv_release(&args);
 	mc_strv_release(&labels);
@@ -604,11 +523,11 @@ static int ensure_online(struct run *r, struct mc_ensure_result *out)
 			mc_error_clear();
 		goto done;
 	}
-	if ((ret = fleet_fetch(r, out)) || (ret = run_failure_gate(r, out)))
+	if ((ret = run_share_fetch(r, out)) || (ret = run_failure_gate(r, out)))
 		goto done;
 	mc_index_counter_add(r->ix, "misses", 1);
 	if (!(ret = build(r, out)))
-		ret = fleet_share(r, out);
+		ret = run_share_push(r, out);
 done:
 	mc_lock_release(&lock);
 	return ret == 1 ? 0 : ret;

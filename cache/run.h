@@ -3,7 +3,8 @@
  * the steps its files share. ensure.c holds the pipeline (resolve → key →
  * index → fetch → context → engine) and defines the run_* steps below it;
  * template.c reads the template's files from the commit; failures.c keeps the
- * failure memory and the per-attempt build logs; offline.c serves --offline.
+ * failure memory and the per-attempt build logs; share.c asks and feeds the
+ * registry (fleet/); offline.c serves --offline.
  * The public surface stays ensure.h.
  */
 #ifndef MC_RUN_H
@@ -112,6 +113,21 @@ int run_failure_gate(struct run *r, struct mc_ensure_result *out);
  * the backoff). tail: the engine's last lines. */
 void run_build_failed(struct run *r, struct mc_ensure_result *out, int code, int64_t started, const char *log_path,
 		      const struct mc_buf *tail);
+
+/* ---- share.c: fleet sharing, with r->fleet ---- */
+
+/* Under the exclusive key lock, on a local miss: the key's image from the
+ * registry (opened on first use when configured), checked, recorded and
+ * served. 1 served, 0 not there (or the registry failed: warned), < 0 error. */
+int run_share_fetch(struct run *r, struct mc_ensure_result *out);
+/* After a build: origin "built", and the image to the registry (pull-push). */
+int run_share_push(struct run *r, const struct mc_ensure_result *out);
+/* Before a build, with a registry and BuildKit: the inline-cache arg, and the
+ * previous commit's image as cachefrom (seeds); *seed_ref a pulled copy. */
+void run_share_seed(struct run *r, const struct mc_entry *e, struct mc_strv *args, struct mc_strv *seeds,
+		    char **seed_ref);
+/* After the build: the pulled seed's remote name goes; seeds released. */
+void run_share_seed_release(struct run *r, struct mc_strv *seeds, char *seed_ref);
 
 /* ---- offline.c ---- */
 

@@ -5,9 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../store/key.h"
-#include "../store/names.h"
-
 /* Registry tags looked at for a partial-sharing seed: each costs two GETs. */
 #define SEED_TAGS_MAX 50
 

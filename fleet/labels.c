@@ -1,4 +1,4 @@
-/* labels.c — molcache's image labels: every key input of a row and the root id, written at build, read back by fleet's trust check, adoption and repair. */
+/* labels.c — molcache's image labels: a row's key inputs and the root id, written at build, read back. */
 #include "fleet.h"
 
 #include <stdio.h>

@@ -32,8 +32,10 @@ void mc_emit_warn(const struct mc_emitter *em, const char *fmt, ...)
 
 int64_t mc_emit_phase_begin(const struct mc_emitter *em, const char *phase)
 {
+	int64_t t0 = mc_mono_ms(); /* the phase's time includes showing it began */
+
 	mc_emit(em, &(struct mc_event){ .kind = MC_EV_PHASE_BEGIN, .phase = phase });
-	return mc_mono_ms();
+	return t0;
 }
 
 void mc_emit_phase_end(const struct mc_emitter *em, const char *phase, int64_t t0)

@@ -58,7 +58,7 @@ void mc_emit(const struct mc_emitter *em, const struct mc_event *ev);
 void mc_emit_text(const struct mc_emitter *em, enum mc_event_kind kind, const char *phase, const char *text);
 /* MC_EV_WARN, printf-style, without a phase. */
 void mc_emit_warn(const struct mc_emitter *em, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* MC_EV_PHASE_BEGIN; returns mc_mono_ms(), the t0 for the matching end. */
+/* MC_EV_PHASE_BEGIN; returns mc_mono_ms() taken just before, the t0 for the matching end. */
 int64_t mc_emit_phase_begin(const struct mc_emitter *em, const char *phase);
 /* MC_EV_PHASE_END with ms = mc_mono_ms() - t0. */
 void mc_emit_phase_end(const struct mc_emitter *em, const char *phase, int64_t t0);
