@@ -100,9 +100,7 @@ static int parse_runtimes(struct mc_strv *out, const char *list, const char *whe
 		if (e > s) {
 			mc_strv_pushn(&rt, s, (size_t)(e - s));
 			if (mc_runtime_check(rt.v[rt.n - 1], NULL)) {
-				char *why = mc_strdup(mc_error_msg());
-				ret = mc_error_set(MC_EINVAL, "%s: %s", where, why);
-				free(why);
+				ret = mc_error_wrap(MC_EINVAL, "%s", where);
 				goto done;
 			}
 		}

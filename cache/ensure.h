@@ -1,13 +1,14 @@
 /*
  * ensure.h — the ensure pipeline: runtime → head commit → key → a tag that
- * exists in the engine, building on a miss. Also the handles a command works
- * with (struct mc_ctx), which the front end creates and passes explicitly.
+ * exists in the engine, building on a miss. The handles it works with are a
+ * struct mc_ctx (ctx.h); what it reports while it works are events
+ * (util/events.h) sent through opts->events.
  *
  * Hit:  resolve (1 remote round trip) → key → index row (shared key lock) →
  *       engine inspect → retag :latest → touch.
  * Miss: exclusive key lock → re-read → adopt an image labelled with this
  *       root and key (a lost row) → with a registry, pull the key's
- *       remote tag if it is there and its labels match (cache/fleet.h) →
+ *       remote tag if it is there and its labels match (fleet/fleet.h) →
  *       a recent failure of the key fails at once (unless retry) → fetch
  *       into the mirror (repo lock) → checkout into tmp/ → rename to
  *       trees/<key> → pre-pull FROM images → build (with a registry: inline
@@ -21,63 +22,15 @@
 #define MC_ENSURE_H
 
 #include <stdint.h>
-#include "../store/store.h"
-#include "config.h"
-#include "../engine/engine.h"
-#include "../git/git.h"
-
-struct mc_ctx {
-	struct mc_paths paths;
-	struct mc_config cfg;
-	struct mc_index *index;   /* opened by mc_ctx_index() */
-	struct mc_engine *engine; /* opened by mc_ctx_engine() */
-	char root_id[65];         /* filled by mc_ctx_root_id() */
-};
-
-/* Resolves paths and loads config (file, then env). Creates nothing. */
-int mc_ctx_init(struct mc_ctx *ctx);
-/* Creates the cache root if needed and opens the index once. */
-int mc_ctx_index(struct mc_ctx *ctx, struct mc_index **out);
-/* Connects to the engine once (DOCKER_HOST / config). */
-int mc_ctx_engine(struct mc_ctx *ctx, struct mc_engine **out);
-/* The root's identity (label molcache.root), made once and kept in the index. */
-int mc_ctx_root_id(struct mc_ctx *ctx, const char **out);
-void mc_ctx_release(struct mc_ctx *ctx);
-
-/* What ensure reports while it works; the front end decides how to show it. */
-enum mc_event_kind {
-	MC_EV_PHASE_BEGIN, /* phase */
-	MC_EV_PHASE_END,   /* phase, ms */
-	MC_EV_FETCH,       /* git */
-	MC_EV_BUILD,       /* build_kind ('s' stream, 't' trace, 'e' error), text */
-	MC_EV_PULL,        /* text: the image being pulled */
-	MC_EV_WARN,        /* text */
-	MC_EV_STEP,        /* step: a BuildKit step changed state */
-	MC_EV_STEP_LOG,    /* step, text: one output line of a BuildKit step */
-	MC_EV_PUSH,        /* text: push progress or outcome (fleet sharing) */
-};
-
-struct mc_trace_vertex;
-
-struct mc_event {
-	enum mc_event_kind kind;
-	const char *phase; /* "resolve", "fetch", "checkout", "pull", "build", "tag" */
-	int64_t ms;
-	char build_kind;
-	const char *text;
-	const struct mc_git_progress *git;
-	const struct mc_trace_vertex *step; /* see cache/trace.h */
-};
-
-typedef void (*mc_event_fn)(void *ud, const struct mc_event *ev);
+#include "../util/events.h"
+#include "ctx.h"
 
 struct mc_ensure_opts {
 	const char *runtime;  /* checked with mc_runtime_check before any I/O */
 	int offline;          /* no remote: newest ready entry built from the same inputs but the commit */
 	int retry;            /* build now even if the key's last build failed recently */
 	int64_t lease_ms;     /* > 0: protect the returned entry from gc for this long */
-	mc_event_fn event;    /* may be NULL */
-	void *ud;
+	struct mc_emitter events; /* progress and warnings; fn may be NULL */
 };
 
 struct mc_ensure_result {
@@ -112,8 +65,5 @@ void mc_ensure_result_release(struct mc_ensure_result *r);
  * a live image exists for the key. Errors as for mc_ensure.
  */
 int mc_ensure_inputs(struct mc_ctx *ctx, const struct mc_ensure_opts *opts, struct mc_entry *out, int *cached);
-
-/* "molcache/<runtime>" — the image repository molcache tags into; malloc'd. */
-char *mc_image_repo(const char *runtime);
 
 #endif

@@ -1,7 +1,6 @@
-/* recover.c — rows from image labels: the labels build() writes, adoption's and doctor --repair's reading of them. */
+/* recover.c — doctor --repair: a sound index again, its rows and tags from the images' labels. */
 #include "recover.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,195 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../store/key.h"
-
-static void label(struct mc_strv *out, const char *name, const char *value)
-{
-	char *s = mc_asprintf("%s=%s", name, value ? value : "");
-	mc_strv_push(out, s);
-	free(s);
-}
-
-void mc_labels_of_entry(struct mc_strv *out, const struct mc_entry *e, const char *root_id)
-{
-	char fmt[16];
-
-	snprintf(fmt, sizeof(fmt), "%d", MC_KEY_FORMAT_VERSION);
-	label(out, "molcache.key", e->key);
-	label(out, "molcache.key-format", fmt);
-	label(out, "molcache.root", root_id);
-	label(out, "molcache.runtime", e->runtime);
-	label(out, "molcache.repo-prefix", e->repo_prefix);
-	label(out, "molcache.ref", e->ref);
-	label(out, "molcache.commit", e->head_sha);
-	label(out, "molcache.dockerfile", e->dockerfile_path);
-	label(out, "molcache.dockerfile-hash", e->dockerfile_hash);
-	label(out, "molcache.platform", e->platform);
-	label(out, "molcache.build-args", e->build_args);
-}
-
-static int is_key(const char *s)
-{
-	size_t n = 0;
-	for (; s[n]; n++)
-		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
-			return 0;
-	return n == 64;
-}
-
-int mc_entry_from_image(struct mc_entry *out, const struct mc_image *image, const char *trees_dir, int64_t now_ms)
-{
-	static const char *const need[] = { "molcache.key",	   "molcache.key-format",      "molcache.runtime",
-					    "molcache.repo-prefix", "molcache.ref",	       "molcache.commit",
-					    "molcache.dockerfile",  "molcache.dockerfile-hash", "molcache.platform",
-					    "molcache.build-args" };
-	const char *v[sizeof(need) / sizeof(need[0])];
-	const char *id = image->id[0] ? image->id : NULL;
-	struct mc_strv args = MC_STRV_INIT;
-	char fmt[16], key[65], *tree = NULL;
-	struct stat st;
-	int ret = 0;
-
-	memset(out, 0, sizeof(*out));
-	if (!id) {
-		ret = mc_error_set(MC_EINVAL, "image without an id");
-		goto done;
-	}
-	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
-		if (!(v[i] = mc_image_label(image, need[i]))) {
-			ret = mc_error_set(MC_EINVAL, "no label %s (built before labels carried every input)", need[i]);
-			goto done;
-		}
-	snprintf(fmt, sizeof(fmt), "%d", MC_KEY_FORMAT_VERSION);
-	if (strcmp(v[1], fmt)) {
-		ret = mc_error_set(MC_EINVAL, "key format %.16s, not %s", v[1], fmt);
-		goto done;
-	}
-	/* canonical build args: "K=V" lines */
-	for (const char *p = v[9]; *p;) {
-		size_t n = strcspn(p, "\n");
-		if (n)
-			mc_strv_pushn(&args, p, n);
-		p += n + (p[n] ? 1 : 0);
-	}
-	{
-		struct mc_key_inputs in = { v[2], v[3], v[5], v[7], v[8], &args };
-		if (!is_key(v[0]) || mc_key_derive(key, &in) || strcmp(key, v[0])) {
-			ret = mc_error_set(MC_EINVAL, "its labelled inputs do not give its key %.12s", v[0]);
-			goto done;
-		}
-	}
-	out->key = mc_strdup(v[0]);
-	out->runtime = mc_strdup(v[2]);
-	out->repo_prefix = mc_strdup(v[3]);
-	out->ref = mc_strdup(v[4]);
-	out->head_sha = mc_strdup(v[5]);
-	out->dockerfile_path = mc_strdup(v[6]);
-	out->dockerfile_hash = mc_strdup(v[7]);
-	out->platform = mc_strdup(v[8]);
-	out->build_args = mc_key_build_args_canonical(&args);
-	out->image_tag = mc_asprintf("molcache/%s:%.12s", v[2], v[0]);
-	out->image_id = mc_strdup(id);
-	tree = mc_asprintf("%s/%s", trees_dir, v[0]);
-	if (lstat(tree, &st) == 0 && S_ISDIR(st.st_mode)) {
-		out->tree_path = tree;
-		out->tree_bytes = mc_du(tree);
-		tree = NULL;
-	}
-	out->state = MC_STATE_READY;
-	out->image_bytes = image->size;
-	out->created_ms = image->created * 1000;
-	/* when it was last used is not in the engine: now keeps gc's age policy
-	 * from evicting everything at once right after a repair */
-	out->last_used_ms = now_ms;
-done:
-	if (ret)
-		mc_entry_release(out);
-	mc_strv_release(&args);
-	free(tree);
-	return ret;
-}
-
-/* The key-named directories under trees/, sorted. */
-static int tree_keys(struct mc_strv *out, const char *trees_dir)
-{
-	DIR *d = opendir(trees_dir);
-	struct dirent *de;
-
-	if (!d)
-		return errno == ENOENT ? 0 : mc_error_errno(trees_dir);
-	while ((de = readdir(d)))
-		if (is_key(de->d_name))
-			mc_strv_push(out, de->d_name);
-	closedir(d);
-	mc_strv_sort(out);
-	return 0;
-}
-
-int mc_recover_root_id(struct mc_ctx *ctx, char out[65])
-{
-	struct mc_strv keys = MC_STRV_INIT, want = MC_STRV_INIT, ids = MC_STRV_INIT;
-	struct mc_engine *eng;
-	struct mc_image *list = NULL;
-	int64_t *count = NULL;
-	size_t i, n = 0, best = 0;
-	int ret, tie = 0;
-
-	out[0] = 0;
-	if ((ret = tree_keys(&keys, ctx->paths.trees)))
-		goto done;
-	if (!keys.n) {
-		ret = mc_error_set(MC_ENOTFOUND, "root '%s': no trees to recognise its images by", ctx->paths.root);
-		goto done;
-	}
-	mc_strv_push(&want, "molcache.root");
-	mc_strv_push(&want, "molcache.key");
-	if ((ret = mc_ctx_engine(ctx, &eng)) || (ret = mc_engine_image_list(&list, &n, eng, &want, 0)))
-		goto done;
-	count = mc_calloc(n + 1, sizeof(*count));
-	for (i = 0; i < n; i++) {
-		const char *k = mc_image_label(&list[i], "molcache.key");
-		const char *r = mc_image_label(&list[i], "molcache.root");
-		long at;
-		if (!k || !r || !*r || strlen(r) > 64 || !mc_strv_has_sorted(&keys, k))
-			continue;
-		if ((at = mc_strv_find(&ids, r)) < 0) {
-			at = (long)ids.n;
-			mc_strv_push(&ids, r);
-		}
-		count[at]++;
-	}
-	if (!ids.n) {
-		ret = mc_error_set(MC_ENOTFOUND, "root '%s': no labelled image matches a tree of it", ctx->paths.root);
-		goto done;
-	}
-	for (i = 1; i < ids.n; i++) {
-		if (count[i] > count[best]) {
-			best = i;
-			tie = 0;
-		} else if (count[i] == count[best]) {
-			tie = 1;
-		}
-	}
-	if (tie) {
-		struct mc_buf b = MC_BUF_INIT;
-		for (i = 0; i < ids.n; i++)
-			mc_buf_addf(&b, "%s%s (%lld)", i ? ", " : "", ids.v[i], (long long)count[i]);
-		ret = mc_error_set(MC_EINVAL, "root '%s': images of several root ids match its trees equally: %s",
-				   ctx->paths.root, mc_buf_cstr(&b));
-		mc_error_hint("name the right one: 'molcache doctor --repair --root-id ID'");
-		mc_buf_release(&b);
-		goto done;
-	}
-	snprintf(out, 65, "%s", ids.v[best]);
-done:
-	mc_images_free(list, n);
-	free(count);
-	mc_strv_release(&keys);
-	mc_strv_release(&want);
-	mc_strv_release(&ids);
-	return ret;
-}
 
 void mc_repair_report_release(struct mc_repair_report *r)
 {
@@ -299,7 +109,7 @@ static int repair_root_id(struct mc_ctx *ctx, struct mc_index *ix, const struct 
 		ret = mc_index_root_id_claim(ix, out->root_id, old_id, 0);
 		goto done;
 	}
-	ret = mc_recover_root_id(ctx, found);
+	ret = mc_ctx_recover_root_id(ctx, found);
 	if (!ret) {
 		out->root_from = "labels";
 		ret = mc_index_root_id_claim(ix, out->root_id, found, 0);
@@ -450,7 +260,7 @@ int mc_repair(struct mc_ctx *ctx, const struct mc_repair_opts *opts, struct mc_r
 		goto rollback;
 	/* the key tag ensure serves by */
 	for (size_t i = 0; i < nrows; i++) {
-		char *repo = mc_asprintf("molcache/%s", rows[i].runtime);
+		char *repo = mc_image_repo(rows[i].runtime);
 		if (!has_tag(images[i], rows[i].image_tag))
 			ret = mc_engine_image_tag(eng, rows[i].image_id, repo, rows[i].image_tag + strlen(repo) + 1);
 		free(repo);

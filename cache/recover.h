@@ -4,39 +4,18 @@
  * schema is in docs/json.md, "Image labels"), so a lost or damaged index is
  * rebuilt from the engine and trees/ instead of rebuilding images.
  *
- * build() labels with mc_labels_of_entry(); ensure adopts a labelled image of
- * its key on a miss; mc_ctx_root_id() takes the root id back from the labels
- * (mc_recover_root_id) when a new index has none; `doctor --repair` runs
- * mc_repair().
+ * The labels themselves (mc_labels_of_entry, mc_entry_from_image) are
+ * fleet's (fleet/fleet.h): build() writes them, fleet checks a pulled image by
+ * them, ensure adopts a labelled image of its key on a miss, mc_ctx_root_id()
+ * takes the root id back from them (mc_ctx_recover_root_id, ctx.h) when a new
+ * index has none; `doctor --repair` runs mc_repair().
  */
 #ifndef MC_RECOVER_H
 #define MC_RECOVER_H
 
 #include "../engine/engine.h"
-#include "ensure.h"
-
-/* Appends "name=value" labels for every key input of e and the root id. */
-void mc_labels_of_entry(struct mc_strv *out, const struct mc_entry *e, const char *root_id);
-
-/*
- * A ready row from one image of mc_engine_image_list() (id, created, size,
- * labels): its inputs from the labels, image id and size from the engine,
- * trees/<key> under trees_dir when that directory exists, last use now_ms.
- * The key is derived again from the labelled inputs and must equal the
- * molcache.key label: MC_EINVAL (message says why) for an image whose labels
- * are incomplete (built before they carried every input) or disagree.
- */
-int mc_entry_from_image(struct mc_entry *out, const struct mc_image *image, const char *trees_dir, int64_t now_ms);
-
-/*
- * The root id of this cache root, from the engine: among images labelled
- * molcache.root and molcache.key, those whose key has a directory under
- * trees/; the root id that covers the most such keys wins. MC_ENOTFOUND when
- * trees/ is empty or no image matches (out empty); MC_EINVAL when two ids
- * cover equally many keys (the message lists them). Asks the engine only when
- * trees/ holds something.
- */
-int mc_recover_root_id(struct mc_ctx *ctx, char out[65]);
+#include "../fleet/fleet.h"
+#include "ctx.h"
 
 struct mc_repair_opts {
 	const char *root_id; /* --root-id: use this id, whatever else says; may be NULL */
@@ -60,7 +39,7 @@ void mc_repair_report_release(struct mc_repair_report *r);
  * not open, or fails PRAGMA integrity_check) is renamed to
  * index.db.corrupt-<UTC time> (its -wal beside it) after its root id is read
  * from it if it still can be; a new index is made. The root id: opts->root_id,
- * else the index's, else the damaged index's, else mc_recover_root_id().
+ * else the index's, else the damaged index's, else mc_ctx_recover_root_id().
  * Then every image labelled with this root gives its row (mc_entry_from_image;
  * rows already right are kept), its molcache/<runtime>:<key12> tag is put back
  * when missing, and each runtime without a live :latest gets the image that

@@ -168,8 +168,7 @@ int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 		ctx->cfg.registry_required = 1;
 
 	mc_progress_init(&prog, mode);
-	eo.event = mc_progress_event;
-	eo.ud = &prog;
+	eo.events = (struct mc_emitter){ mc_progress_event, &prog };
 	err = mc_ensure(ctx, &eo, &res);
 	if (err && prog.mode == MC_PROGRESS_JSON) {
 		char *msg = mc_cli_scrub(ctx, mc_error_msg()[0] ? mc_error_msg() : "unknown error");

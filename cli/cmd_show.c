@@ -223,7 +223,7 @@ static void print_text(const struct view *v, FILE *f)
 	mc_fmt_size(a, e->tree_bytes);
 	fprintf(f, "%-18s%s%s%s%s\n", "tree:", e->tree_path ? e->tree_path : "(none)", e->tree_path ? " (" : "",
 		e->tree_path ? a : "", e->tree_path ? ")" : "");
-	mc_fmt_time(a, e->created_ms);
+	mc_format_utc(a, e->created_ms);
 	mc_fmt_duration(b, e->build_ms);
 	if (e->build_ms)
 		fprintf(f, "%-18s%s, built in %s\n", "created:", a, b);
@@ -295,7 +295,7 @@ static void print_text(const struct view *v, FILE *f)
 		mc_table_cell(&t, "LOG");
 		for (size_t i = 0; i < v->n_builds; i++) {
 			const struct mc_query_build *bd = &v->builds[i];
-			mc_fmt_time(a, bd->started_ms);
+			mc_format_utc(a, bd->started_ms);
 			mc_table_cellf(&t, "  %s", a);
 			mc_fmt_ago(a, bd->started_ms, v->now_ms);
 			mc_table_cell(&t, a);

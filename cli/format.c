@@ -4,7 +4,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 void mc_fmt_size(char out[32], int64_t bytes)
@@ -70,14 +69,6 @@ void mc_fmt_duration(char out[32], int64_t ms)
 		snprintf(out, 32, "%lld h %02lld min", s / 3600, (s % 3600) / 60);
 	else
 		snprintf(out, 32, "%lld d %02lld h", s / 86400, (s % 86400) / 3600);
-}
-
-void mc_fmt_time(char out[32], int64_t ms)
-{
-	struct tm tm;
-	time_t t = (time_t)(ms / 1000);
-	if (ms == 0 || !gmtime_r(&t, &tm) || !strftime(out, 32, "%Y-%m-%d %H:%M:%SZ", &tm))
-		snprintf(out, 32, "-");
 }
 
 int mc_fmt_color_wanted(int is_tty, const char *no_color, const char *term)
@@ -289,7 +280,7 @@ char *mc_fmt_failure(const struct mc_failure *f, int64_t now_ms)
 {
 	char when[32];
 
-	mc_fmt_time(when, f->next_ms);
+	mc_format_utc(when, f->next_ms);
 	if (f->next_ms > now_ms)
 		return mc_asprintf("failed %lld time%s, next try after %s (or ensure --retry)", (long long)f->count,
 				   f->count == 1 ? "" : "s", when);

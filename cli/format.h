@@ -26,8 +26,7 @@ void mc_fmt_size(char out[32], int64_t bytes);
 void mc_fmt_ago(char out[32], int64_t then_ms, int64_t now_ms);
 /* "850 ms", "12.3 s", "4 min 05 s", "2 h 07 min", "3 d 04 h". */
 void mc_fmt_duration(char out[32], int64_t ms);
-/* UTC, "2025-11-23 11:22:33Z"; "-" when ms is 0. */
-void mc_fmt_time(char out[32], int64_t ms);
+/* Times are UTC, "2025-11-23 11:22:33Z", "-" when ms is 0: mc_format_utc (util). */
 
 /* Colour is wanted when the stream is a terminal, NO_COLOR is unset or
  * empty (no-color.org) and TERM is not "dumb". */

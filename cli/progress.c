@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../engine/trace.h"
+#include "../git/git.h"
 
 void mc_progress_init(struct mc_progress *p, int forced_mode)
 {

@@ -1,51 +1,12 @@
 /* fleet.c — sharing builds through a registry: look, pull and check, push, cache seeds, the seeds' compat mode, remote gc. */
 #include "fleet.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#include "../store/key.h"
-#include "../store/names.h"
-#include "../cache/recover.h"
 
 /* Registry tags looked at for a partial-sharing seed: each costs two GETs. */
 #define SEED_TAGS_MAX 50
-
-static void emit(const struct mc_ensure_opts *opts, enum mc_event_kind kind, const char *phase, const char *text)
-{
-	if (opts && opts->event)
-		opts->event(opts->ud, &(struct mc_event){ .kind = kind, .phase = phase, .text = text });
-}
-
-static void end_phase(const struct mc_ensure_opts *opts, const char *phase, int64_t t0)
-{
-	if (opts && opts->event)
-		opts->event(opts->ud, &(struct mc_event){ .kind = MC_EV_PHASE_END, .phase = phase, .ms = mc_mono_ms() - t0 });
-}
-
-static void warn(const struct mc_ensure_opts *opts, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void warn(const struct mc_ensure_opts *opts, const char *fmt, ...)
-{
-	struct mc_buf b = MC_BUF_INIT;
-	va_list ap;
-
-	va_start(ap, fmt);
-	mc_buf_vaddf(&b, fmt, ap);
-	va_end(ap);
-	emit(opts, MC_EV_WARN, NULL, mc_buf_cstr(&b));
-	mc_buf_release(&b);
-}
-
-int mc_fleet_registry(struct mc_registry **out, const struct mc_config *cfg)
-{
-	*out = NULL;
-	if (!cfg->registry || !*cfg->registry || cfg->registry_mode == MC_REGISTRY_OFF)
-		return 0;
-	return mc_registry_open(out, cfg->registry, cfg->registry_user, cfg->registry_password);
-}
 
 char *mc_fleet_repo(const struct mc_registry *reg, const char *runtime)
 {
@@ -81,19 +42,17 @@ int mc_fleet_origin_set(struct mc_index *ix, const char *key, const char *origin
 
 /* The registry failed (the error is set): one warning and a local build, or,
  * when it is required, the error (exit 3) with a hint. */
-static int degrade(struct mc_ctx *ctx, struct mc_index *ix, const struct mc_ensure_opts *opts, const char *doing)
+static int degrade(struct mc_fleet *f, struct mc_index *ix, const char *doing)
 {
-	if (ctx->cfg.registry_required) {
-		char *msg = mc_strdup(mc_error_msg());
-		int ret = mc_error_set(MC_EUNREACHABLE, "%s", msg);
+	if (f->required) {
+		int ret = mc_error_set(MC_EUNREACHABLE, "%s", mc_error_msg());
 		mc_error_hint("--registry-required (registry_required = 1) makes a registry failure an error; make the "
 			      "registry reachable, or drop it to build locally");
-		free(msg);
 		return ret;
 	}
 	if (ix)
 		mc_index_counter_add(ix, "registry_errors", 1);
-	warn(opts, "%s: %s; building locally", doing, mc_error_msg());
+	mc_emit_warn(f->ev, "%s: %s; building locally", doing, mc_error_msg());
 	mc_error_clear();
 	return 0;
 }
@@ -140,11 +99,11 @@ static char *untrusted(json_t *img, const struct mc_entry *e, char **carried)
 	return why;
 }
 
-int mc_fleet_pull(struct mc_ctx *ctx, struct mc_registry *reg, const struct mc_entry *e,
-		  const struct mc_ensure_opts *opts, char image_id[80], int *down)
+int mc_fleet_pull(struct mc_fleet *f, const struct mc_entry *e, char image_id[80])
 {
-	struct mc_engine *eng;
-	struct mc_index *ix;
+	struct mc_registry *reg = f->reg;
+	struct mc_engine *eng = f->eng;
+	struct mc_index *ix = f->ix;
 	json_t *img = NULL;
 	char *repo = mc_fleet_repo(reg, e->runtime), *ref = mc_fleet_ref(reg, e->runtime, e->key);
 	char *local = mc_image_repo(e->runtime), *why = NULL, *carried = NULL, digest[80] = "";
@@ -153,9 +112,7 @@ int mc_fleet_pull(struct mc_ctx *ctx, struct mc_registry *reg, const struct mc_e
 	int ret;
 
 	image_id[0] = 0;
-	*down = 0;
-	if ((ret = mc_ctx_index(ctx, &ix)) || (ret = mc_ctx_engine(ctx, &eng)))
-		goto done;
+	f->down = 0;
 	ret = mc_registry_manifest_head(reg, repo, e->key, digest);
 	if (ret == MC_ENOTFOUND) {
 		mc_error_clear();
@@ -164,20 +121,19 @@ int mc_fleet_pull(struct mc_ctx *ctx, struct mc_registry *reg, const struct mc_e
 		goto done;
 	}
 	if (ret) {
-		*down = 1;
-		ret = degrade(ctx, ix, opts, "registry lookup");
+		f->down = 1;
+		ret = degrade(f, ix, "registry lookup");
 		goto done;
 	}
-	t0 = mc_mono_ms();
-	emit(opts, MC_EV_PHASE_BEGIN, "pull", NULL);
-	emit(opts, MC_EV_PULL, "pull", ref);
+	t0 = mc_emit_phase_begin(f->ev, "pull");
+	mc_emit_text(f->ev, MC_EV_PULL, "pull", ref);
 	ret = mc_engine_image_pull_auth(eng, ref, e->platform, mc_registry_engine_auth(reg));
-	end_phase(opts, "pull", t0);
+	mc_emit_phase_end(f->ev, "pull", t0);
 	if (ret == MC_EENGINE)
 		goto done;
 	if (ret) {
-		*down = 1;
-		ret = degrade(ctx, ix, opts, "registry pull");
+		f->down = 1;
+		ret = degrade(f, ix, "registry pull");
 		goto done;
 	}
 	if ((ret = mc_engine_image_json(&img, eng, ref)))
@@ -187,7 +143,7 @@ int mc_fleet_pull(struct mc_ctx *ctx, struct mc_registry *reg, const struct mc_e
 		if (mc_engine_image_remove(eng, ref, 0))
 			mc_error_clear();
 		mc_index_counter_add(ix, "registry_refused", 1);
-		warn(opts, "registry image for key %s carries key %s, ignored (%s); building locally", e->key, carried, why);
+		mc_emit_warn(f->ev, "registry image for key %s carries key %s, ignored (%s); building locally", e->key, carried, why);
 		goto done;
 	}
 	id = json_string_value(json_object_get(img, "Id"));
@@ -213,50 +169,43 @@ done:
 	return ret;
 }
 
-struct push_ud {
-	const struct mc_ensure_opts *opts;
-};
-
 static void on_push(void *ud, const char *text)
 {
-	struct push_ud *p = ud;
-	emit(p->opts, MC_EV_PUSH, "push", text);
+	const struct mc_fleet *f = ud;
+	mc_emit_text(f->ev, MC_EV_PUSH, "push", text);
 }
 
-int mc_fleet_push(struct mc_ctx *ctx, struct mc_registry *reg, const struct mc_entry *e,
-		  const struct mc_ensure_opts *opts)
+int mc_fleet_push(struct mc_fleet *f, const struct mc_entry *e)
 {
-	struct mc_engine *eng;
-	struct mc_index *ix;
-	struct push_ud pu = { opts };
+	struct mc_registry *reg = f->reg;
+	struct mc_engine *eng = f->eng;
+	struct mc_index *ix = f->ix;
 	char *repo = mc_fleet_repo(reg, e->runtime);
 	char *name = mc_asprintf("%s/%s", mc_registry_host(reg), repo), *ref = mc_fleet_ref(reg, e->runtime, e->key);
 	char digest[80] = "", *msg;
 	int64_t t0 = mc_mono_ms();
 	int ret;
 
-	if ((ret = mc_ctx_index(ctx, &ix)) || (ret = mc_ctx_engine(ctx, &eng)))
-		goto done;
 	if ((ret = mc_engine_image_tag(eng, e->image_id, name, e->key)))
 		goto done;
-	emit(opts, MC_EV_PHASE_BEGIN, "push", NULL);
+	mc_emit_phase_begin(f->ev, "push");
 	msg = mc_asprintf("pushing %s", ref);
-	emit(opts, MC_EV_PUSH, "push", msg);
+	mc_emit_text(f->ev, MC_EV_PUSH, "push", msg);
 	free(msg);
-	ret = mc_engine_image_push(eng, name, e->key, mc_registry_engine_auth(reg), on_push, &pu, digest);
-	end_phase(opts, "push", t0);
+	ret = mc_engine_image_push(eng, name, e->key, mc_registry_engine_auth(reg), on_push, f, digest);
+	mc_emit_phase_end(f->ev, "push", t0);
 	if (mc_engine_image_remove(eng, ref, 0) && !ret)
 		mc_error_clear();
 	if (ret == MC_EENGINE)
 		goto done;
 	if (ret) {
 		mc_index_counter_add(ix, "push_failures", 1);
-		ret = degrade(ctx, NULL, opts, "registry push");
+		ret = degrade(f, NULL, "registry push");
 		goto done;
 	}
 	mc_index_counter_add(ix, "pushes", 1);
 	msg = mc_asprintf("pushed %s%s%s", ref, digest[0] ? " " : "", digest);
-	emit(opts, MC_EV_PUSH, "push", msg);
+	mc_emit_text(f->ev, MC_EV_PUSH, "push", msg);
 	free(msg);
 done:
 	free(repo);
@@ -267,34 +216,18 @@ done:
 
 static int same(const char *a, const char *b) { return !strcmp(a ? a : "", b ? b : ""); }
 
-static int is_key(const char *s) { return strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64; }
-
-/* RFC 3339 "2024-05-01T12:34:56.123Z" → ms (UTC); 0 when unreadable. */
-static int64_t rfc3339_ms(const char *s)
-{
-	struct tm tm = { 0 };
-	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
-			 &tm.tm_sec) != 6)
-		return 0;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	return (int64_t)timegm(&tm) * 1000;
-}
-
-void mc_fleet_cache_from(struct mc_ctx *ctx, struct mc_registry *reg, const struct mc_entry *e,
-			 const struct mc_ensure_opts *opts, struct mc_strv *out, char **pulled_ref)
+void mc_fleet_cache_from(struct mc_fleet *f, const struct mc_entry *e, struct mc_strv *out, char **pulled_ref)
 {
 	struct mc_entry *v = NULL;
 	struct mc_strv tags = MC_STRV_INIT;
-	struct mc_engine *eng;
-	struct mc_index *ix;
+	struct mc_registry *reg = f->down ? NULL : f->reg;
+	struct mc_engine *eng = f->eng;
+	struct mc_index *ix = f->ix;
 	char *repo = NULL, *best = NULL, *ref = NULL;
 	int64_t best_ms = -1;
 	size_t n = 0, looked = 0;
 
 	*pulled_ref = NULL;
-	if (mc_ctx_index(ctx, &ix) || mc_ctx_engine(ctx, &eng))
-		goto done;
 	/* the previous commit built or pulled here */
 	if (!mc_index_list_ready(ix, &v, &n, e->runtime))
 		for (size_t i = 0; i < n; i++)
@@ -313,7 +246,7 @@ void mc_fleet_cache_from(struct mc_ctx *ctx, struct mc_registry *reg, const stru
 		goto quiet;
 	for (size_t i = 0; i < tags.n && looked < SEED_TAGS_MAX; i++) {
 		json_t *cfg = NULL, *labels;
-		if (!is_key(tags.v[i]) || !strcmp(tags.v[i], e->key))
+		if (!mc_is_key(tags.v[i]) || !strcmp(tags.v[i], e->key))
 			continue;
 		looked++;
 		if (mc_registry_image_config(reg, &cfg, NULL, repo, tags.v[i], e->platform)) {
@@ -321,7 +254,7 @@ void mc_fleet_cache_from(struct mc_ctx *ctx, struct mc_registry *reg, const stru
 			continue;
 		}
 		labels = json_object_get(json_object_get(cfg, "config"), "Labels");
-		int64_t ms = rfc3339_ms(json_string_value(json_object_get(cfg, "created")));
+		int64_t ms = mc_rfc3339_ms(json_string_value(json_object_get(cfg, "created")));
 		if (same(json_string_value(json_object_get(labels, "molcache.key")), tags.v[i]) &&
 		    same(json_string_value(json_object_get(labels, "molcache.repo-prefix")), e->repo_prefix) &&
 		    same(json_string_value(json_object_get(labels, "molcache.dockerfile")), e->dockerfile_path) &&
@@ -335,7 +268,7 @@ void mc_fleet_cache_from(struct mc_ctx *ctx, struct mc_registry *reg, const stru
 	if (!best)
 		goto done;
 	ref = mc_fleet_ref(reg, e->runtime, best);
-	emit(opts, MC_EV_PULL, "pull", ref);
+	mc_emit_text(f->ev, MC_EV_PULL, "pull", ref);
 	if (mc_engine_image_pull_auth(eng, ref, e->platform, mc_registry_engine_auth(reg)))
 		goto quiet;
 	mc_strv_push(out, ref);
@@ -344,7 +277,7 @@ void mc_fleet_cache_from(struct mc_ctx *ctx, struct mc_registry *reg, const stru
 	goto done;
 quiet:
 	/* a seed is an optimisation: say so, build anyway */
-	warn(opts, "no build cache from the registry: %s", mc_error_msg());
+	mc_emit_warn(f->ev, "no build cache from the registry: %s", mc_error_msg());
 	mc_error_clear();
 done:
 	mc_entries_free(v, n);
@@ -354,22 +287,16 @@ done:
 	free(ref);
 }
 
-int mc_fleet_compat(struct mc_ctx *ctx, const struct mc_ensure_opts *opts, struct mc_ensure_result *out)
+int mc_fleet_compat(struct mc_fleet *f, const char *runtime, const char *platform, char **tag, char **image_id)
 {
-	struct mc_registry *reg = NULL;
-	struct mc_engine *eng;
-	struct mc_index *ix;
+	struct mc_registry *reg = f->reg;
 	struct mc_image img = MC_IMAGE_INIT;
-	char *ref = NULL, *local = mc_image_repo(opts->runtime);
+	char *ref = NULL, *local = mc_image_repo(runtime);
 	int ret;
 
-	if ((ret = mc_runtime_check(opts->runtime, &ctx->cfg.runtimes)) || (ret = mc_ctx_index(ctx, &ix)) ||
-	    (ret = mc_ctx_engine(ctx, &eng)) ||
-	    (ret = mc_registry_open(&reg, ctx->cfg.compat_registry, ctx->cfg.registry_user, ctx->cfg.registry_password)))
-		goto done;
-	ref = mc_asprintf("%s/workspace-template-%s:latest", mc_registry_prefix(reg), opts->runtime);
-	emit(opts, MC_EV_PULL, "pull", ref);
-	if ((ret = mc_engine_image_pull_auth(eng, ref, ctx->cfg.platform, mc_registry_engine_auth(reg)))) {
+	ref = mc_asprintf("%s/workspace-template-%s:latest", mc_registry_prefix(reg), runtime);
+	mc_emit_text(f->ev, MC_EV_PULL, "pull", ref);
+	if ((ret = mc_engine_image_pull_auth(f->eng, ref, platform, mc_registry_engine_auth(reg)))) {
 		if (ret != MC_EENGINE) {
 			ret = mc_error_set(MC_EUNREACHABLE, "%s", mc_error_msg());
 			mc_error_hint("MOLECULE_IMAGE_REGISTRY names a registry of prebuilt templates (compatibility mode: "
@@ -377,15 +304,14 @@ int mc_fleet_compat(struct mc_ctx *ctx, const struct mc_ensure_opts *opts, struc
 		}
 		goto done;
 	}
-	if ((ret = mc_engine_image_inspect(eng, ref, &img)) || (ret = mc_engine_image_tag(eng, img.id, local, "latest")))
+	if ((ret = mc_engine_image_inspect(f->eng, ref, &img)) ||
+	    (ret = mc_engine_image_tag(f->eng, img.id, local, "latest")))
 		goto done;
-	mc_index_counter_add(ix, "compat_pulls", 1);
-	out->tag = mc_asprintf("%s:latest", local);
-	out->image_id = mc_strdup(img.id);
-	out->commit = mc_strdup("");
+	mc_index_counter_add(f->ix, "compat_pulls", 1);
+	*tag = mc_asprintf("%s:latest", local);
+	*image_id = mc_strdup(img.id);
 done:
 	mc_image_release(&img);
-	mc_registry_free(reg);
 	free(ref);
 	free(local);
 	return ret;
@@ -432,7 +358,7 @@ int mc_fleet_gc(struct mc_registry *reg, int64_t max_age_ms, int dry_run, int64_
 		for (size_t t = 0; t < tags.n; t++) {
 			json_t *cfg = NULL;
 			char digest[80] = "";
-			if (!is_key(tags.v[t]))
+			if (!mc_is_key(tags.v[t]))
 				continue;
 			out->scanned++;
 			if (mc_registry_image_config(reg, &cfg, digest, repos.v[i], tags.v[t], NULL)) {
@@ -441,7 +367,7 @@ int mc_fleet_gc(struct mc_registry *reg, int64_t max_age_ms, int dry_run, int64_
 				continue;
 			}
 			json_t *labels = json_object_get(json_object_get(cfg, "config"), "Labels");
-			int64_t created = rfc3339_ms(json_string_value(json_object_get(cfg, "created")));
+			int64_t created = mc_rfc3339_ms(json_string_value(json_object_get(cfg, "created")));
 			int ours = same(json_string_value(json_object_get(labels, "molcache.key")), tags.v[t]);
 			json_decref(cfg);
 			if (!ours || !digest[0]) {

@@ -1,16 +1,18 @@
 /*
  * fleet.h — sharing builds between hosts through an OCI registry
- * (docs/fleet.md). ensure calls these on a local miss; they talk to the
- * registry (registry.h) to look, and to the engine (engine.h) to pull and
- * push, so that BuildKit and the engine's auth stay where they are.
+ * (docs/fleet.md), and the image labels that make a row of an image anywhere.
+ * ensure calls these on a local miss; they talk to the registry (registry.h)
+ * to look, and to the engine (engine.h) to pull and push, so that BuildKit and
+ * the engine's auth stay where they are. fleet knows nothing of cache/: the
+ * caller lends its handles and settings in a struct mc_fleet.
  *
  * Remote name: <registry>/<runtime>:<key>, the full 64-hex key as the tag.
  * A pulled image is served only if its labels name this key and every key
  * input (runtime, repo prefix, commit, Dockerfile path and hash, platform,
  * build args) and its platform is the one asked for; else it is removed by
  * name and the key is built here. A registry that fails never fails ensure
- * (one warning, a local build) unless registry_required is set: then
- * MC_EUNREACHABLE (exit 3) with a hint.
+ * (one warning, a local build) unless required is set: then MC_EUNREACHABLE
+ * (exit 3) with a hint.
  *
  * Counters (index): registry_hits, registry_misses, registry_errors,
  * registry_refused, pushes, push_failures, compat_pulls. Where an entry came
@@ -19,12 +21,25 @@
 #ifndef MC_FLEET_H
 #define MC_FLEET_H
 
-#include "../cache/ensure.h"
+#include "../engine/engine.h"
+#include "../store/store.h"
+#include "../util/events.h"
 #include "registry.h"
 
-/* The registry of ctx's config, or *out NULL when none is set or the mode is
- * off (0). Opens it once per ctx call; the caller frees it. */
-int mc_fleet_registry(struct mc_registry **out, const struct mc_config *cfg);
+/*
+ * What the sharing calls work with, filled by the caller (cache/ensure.c):
+ * handles it owns and lends, and plain settings. Nothing here is freed by
+ * fleet.
+ */
+struct mc_fleet {
+	struct mc_index *ix;
+	struct mc_engine *eng;
+	struct mc_registry *reg;     /* NULL: no registry (mc_fleet_cache_from looks locally only) */
+	int required;                /* registry_required: a registry failure is an error (exit 3) */
+	int down;                    /* set by mc_fleet_pull when the registry failed (warned): push and
+				      * registry seeds are then skipped, so a lost registry costs one warning */
+	const struct mc_emitter *ev; /* progress and warnings; may be NULL */
+};
 
 /* "<registry name>/<runtime>" inside the registry, e.g. "team/mc/claude-code"
  * (malloc'd), and the full reference "<host>/<that>:<key>". */
@@ -32,47 +47,63 @@ char *mc_fleet_repo(const struct mc_registry *reg, const char *runtime);
 char *mc_fleet_ref(const struct mc_registry *reg, const char *runtime, const char *key);
 
 /*
- * On a local miss: is e's key in the registry? If so, pull it through the
- * engine (X-Registry-Auth, e->platform), check its labels and platform
- * (root_id aside: another host's root built it), tag it as e->image_tag and
- * drop the remote name. 1 with image_id (80 bytes) set: the image is local
- * and trusted. 0: not there, refused (warned) or the registry failed (warned,
- * unless required). < 0: an error (registry required, engine error).
+ * On a local miss: is e's key in f->reg? If so, pull it through the engine
+ * (X-Registry-Auth, e->platform), check its labels and platform (root_id
+ * aside: another host's root built it), tag it as e->image_tag and drop the
+ * remote name. 1 with image_id (80 bytes) set: the image is local and
+ * trusted. 0: not there, refused (warned) or the registry failed (warned,
+ * f->down set, unless required). < 0: an error (registry required, engine
+ * error).
  */
-int mc_fleet_pull(struct mc_ctx *ctx, struct mc_registry *reg, const struct mc_entry *e,
-		  const struct mc_ensure_opts *opts, char image_id[80], int *down);
-/* *down is set to 1 when the registry failed (the warning is out): push and
- * cachefrom lookups are then skipped, so a lost registry costs one warning. */
+int mc_fleet_pull(struct mc_fleet *f, const struct mc_entry *e, char image_id[80]);
 
-/* After a build: tag e->image_id as the remote name, push it (progress and
- * outcome as events), drop the remote name. A failure is a warning (0),
- * unless required. Counts pushes / push_failures. */
-int mc_fleet_push(struct mc_ctx *ctx, struct mc_registry *reg, const struct mc_entry *e,
-		  const struct mc_ensure_opts *opts);
+/* After a build: tag e->image_id as the remote name, push it to f->reg
+ * (progress and outcome as events), drop the remote name. A failure is a
+ * warning (0), unless required. Counts pushes / push_failures. */
+int mc_fleet_push(struct mc_fleet *f, const struct mc_entry *e);
 
 /*
  * Partial sharing: a ready image of the same runtime, repo prefix, Dockerfile
  * path and platform but another commit, offered to BuildKit as cachefrom.
- * The newest such local entry whose image is alive; else the newest such
- * image in the registry (by its config's created time), pulled first (BuildKit
- * without a session cannot authenticate). Appends refs to out; *pulled_ref
- * (malloc'd, may stay NULL) names a pulled copy to untag after the build.
- * Never fails the build: problems are warnings.
+ * The newest such local entry whose image is alive; else (f->reg set and not
+ * down) the newest such image in the registry (by its config's created time),
+ * pulled first (BuildKit without a session cannot authenticate). Appends refs
+ * to out; *pulled_ref (malloc'd, may stay NULL) names a pulled copy to untag
+ * after the build. Never fails the build: problems are warnings.
  */
-void mc_fleet_cache_from(struct mc_ctx *ctx, struct mc_registry *reg, const struct mc_entry *e,
-			 const struct mc_ensure_opts *opts, struct mc_strv *out, char **pulled_ref);
+void mc_fleet_cache_from(struct mc_fleet *f, const struct mc_entry *e, struct mc_strv *out, char **pulled_ref);
 
 /*
- * MOLECULE_IMAGE_REGISTRY compatibility: pull
- * <registry>/workspace-template-<runtime>:latest, tag it molcache/<runtime>:latest,
- * build nothing. out gets tag and image_id. Errors: MC_EUNREACHABLE (pull failed).
+ * MOLECULE_IMAGE_REGISTRY compatibility, f->reg opened on that registry: pull
+ * <registry>/workspace-template-<runtime>:latest (for platform, may be NULL),
+ * tag it molcache/<runtime>:latest, build nothing. *tag and *image_id
+ * (malloc'd) are set on success. Errors: MC_EUNREACHABLE (pull failed),
+ * MC_EENGINE.
  */
-int mc_fleet_compat(struct mc_ctx *ctx, const struct mc_ensure_opts *opts, struct mc_ensure_result *out);
+int mc_fleet_compat(struct mc_fleet *f, const char *runtime, const char *platform, char **tag, char **image_id);
 
 /* Where key's image came from: "built", "pulled" or "adopted" (malloc'd);
  * "built" when nothing was recorded (entries older than fleet sharing). */
 char *mc_fleet_origin(struct mc_index *ix, const char *key);
 int mc_fleet_origin_set(struct mc_index *ix, const char *key, const char *origin);
+
+/* ---- image names and labels (labels.c; docs/json.md, "Image labels") ---- */
+
+/* "molcache/<runtime>" — the image repository molcache tags into; malloc'd. */
+char *mc_image_repo(const char *runtime);
+
+/* Appends "name=value" labels for every key input of e and the root id. */
+void mc_labels_of_entry(struct mc_strv *out, const struct mc_entry *e, const char *root_id);
+
+/*
+ * A ready row from one image of mc_engine_image_list() (id, created, size,
+ * labels): its inputs from the labels, image id and size from the engine,
+ * trees/<key> under trees_dir when that directory exists, last use now_ms.
+ * The key is derived again from the labelled inputs and must equal the
+ * molcache.key label: MC_EINVAL (message says why) for an image whose labels
+ * are incomplete (built before they carried every input) or disagree.
+ */
+int mc_entry_from_image(struct mc_entry *out, const struct mc_image *image, const char *trees_dir, int64_t now_ms);
 
 /* ---- gc --registry ---- */
 

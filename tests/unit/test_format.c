@@ -83,9 +83,9 @@ static void test_duration(void)
 static void test_time(void)
 {
 	char out[32];
-	mc_fmt_time(out, 0);
+	mc_format_utc(out, 0);
 	CHECK_STR(out, "-");
-	mc_fmt_time(out, 1700000000123LL);
+	mc_format_utc(out, 1700000000123LL);
 	CHECK_STR(out, "2023-11-14 22:13:20Z");
 }
 

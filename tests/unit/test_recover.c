@@ -1,6 +1,6 @@
 /* test_recover.c — image labels carry every input of a row: labels → row round trip, and refusals. */
 #include "../../store/key.h"
-#include "../../cache/recover.h"
+#include "../../fleet/fleet.h" /* the labels (fleet/labels.c) that recover reads rows from */
 #include "t.h"
 
 /* An image as mc_engine_image_list() gives it, labelled like build() does. */

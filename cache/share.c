@@ -1,0 +1,83 @@
+/* share.c — ensure's side of fleet sharing: the registry on a miss, the push after a build, cache seeds. */
+#include "ensure.h"
+#include "run.h"
+
+#include <stdlib.h>
+
+/* The registry of the config, or none (r->fleet.reg NULL) when none is set
+ * or the mode is off. */
+static int open_registry(struct run *r)
+{
+	const struct mc_config *cfg = &r->ctx->cfg;
+
+	if (!cfg->registry || !*cfg->registry || cfg->registry_mode == MC_REGISTRY_OFF)
+		return 0;
+	return mc_registry_open(&r->fleet.reg, cfg->registry, cfg->registry_user, cfg->registry_password);
+}
+
+/* Under the exclusive key lock, on a local miss: the key's image from the
+ * registry, checked, recorded and served. 1 served, 0 not there (or the
+ * registry failed: warned), < 0 error. */
+int run_share_fetch(struct run *r, struct mc_ensure_result *out)
+{
+	struct mc_entry e;
+	struct mc_image img = MC_IMAGE_INIT;
+	char id[80];
+	int ret;
+
+	if (!r->fleet.reg && (ret = open_registry(r)))
+		return ret;
+	if (!r->fleet.reg)
+		return 0;
+	run_entry(&e, r);
+	if ((ret = mc_fleet_pull(&r->fleet, &e, id)) <= 0)
+		return ret;
+	if ((ret = mc_engine_image_inspect(r->eng, id, &img)))
+		goto done;
+	e.image_id = id;
+	e.image_bytes = img.size;
+	e.state = MC_STATE_READY;
+	e.created_ms = e.last_used_ms = mc_now_ms();
+	if ((ret = mc_index_put(r->ix, &e)) || (ret = mc_index_failure_clear(r->ix, r->key)) ||
+	    (ret = mc_fleet_origin_set(r->ix, r->key, "pulled")) || (ret = run_serve(r, &e, &img, NULL, out)))
+		goto done;
+	ret = 1;
+done:
+	mc_image_release(&img);
+	return ret;
+}
+
+/* After a build: the image goes to the registry (mode pull-push). */
+int run_share_push(struct run *r, const struct mc_ensure_result *out)
+{
+	struct mc_entry e;
+
+	mc_fleet_origin_set(r->ix, r->key, "built");
+	mc_error_clear();
+	if (!r->fleet.reg || r->fleet.down || r->ctx->cfg.registry_mode != MC_REGISTRY_PULL_PUSH)
+		return 0;
+	run_entry(&e, r);
+	e.image_id = out->image_id;
+	return mc_fleet_push(&r->fleet, &e);
+}
+
+/* Partial sharing: with a registry, images carry BuildKit's inline cache, and
+ * the previous commit's image (local, else pulled) is offered as cachefrom. */
+void run_share_seed(struct run *r, const struct mc_entry *e, struct mc_strv *args, struct mc_strv *seeds,
+		    char **seed_ref)
+{
+	if (!r->fleet.reg || !mc_engine_buildkit(r->eng))
+		return;
+	if (r->ctx->cfg.registry_mode == MC_REGISTRY_PULL_PUSH)
+		mc_strv_push(args, "BUILDKIT_INLINE_CACHE=1");
+	mc_fleet_cache_from(&r->fleet, e, seeds, seed_ref);
+}
+
+/* The pulled seed's remote name goes (by name): local gc owns only its own tags. */
+void run_share_seed_release(struct run *r, struct mc_strv *seeds, char *seed_ref)
+{
+	if (seed_ref && mc_engine_image_remove(r->eng, seed_ref, 0))
+		mc_error_clear();
+	free(seed_ref);
+	mc_strv_release(seeds);
+}
