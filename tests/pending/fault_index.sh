@@ -7,7 +7,7 @@
 #    and ensure name "permission denied", each with a hint;
 #  - doctor --repair moves nothing aside for a newer schema or a busy index, nor
 #    while the engine does not answer.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../integration/lib.sh"
 it_setup
 
 src=$(simple_template codex)

@@ -1,7 +1,7 @@
 # it_messages.sh — the small things an operator trips over, each as docs and
 # --help promise: hints that work when typed, limits with a way out, config
 # files as editors write them, status -o that never follows a planted link.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../integration/lib.sh"
 it_setup
 
 src=$(simple_template codex)

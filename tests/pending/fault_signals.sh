@@ -4,7 +4,7 @@
 # was streamed, a --log-format json stream that ends with phase_end, error and
 # result, and no tmp/ checkout left behind (also when the signal lands in the
 # checkout). kill -9 stays the leftovers sweep's (fault_ensure_leftovers.sh).
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../integration/lib.sh"
 it_setup
 
 src=$IT_DIR/src-codex

@@ -6,7 +6,7 @@
 #  - a template path over PATH_MAX: exit 5 "path too long", naming the path;
 #  - --log-format json writes every event, invalid UTF-8 in a build's output
 #    included (replaced, the line still JSON).
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../integration/lib.sh"
 it_setup
 
 # ---- the mirror found through the .git fallback ---------------------------------------------

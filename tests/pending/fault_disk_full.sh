@@ -6,7 +6,7 @@
 #  - gc frees first and records afterwards: trees, tmp/ and images go, rows are
 #    deleted, exit 0 (a failed run record is a warning);
 #  - after that the next ensure builds, and the index is intact.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../integration/lib.sh"
 it_setup
 
 src=$(simple_template codex)
