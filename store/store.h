@@ -160,7 +160,7 @@ void mc_root_id_legacy(char out[17], const char *root);
 /* The meta name that holds it (doctor --repair restores it from the labels). */
 #define MC_META_ROOT_ID "root-id"
 /* meta "origin:<key>": "built", "pulled" (from a registry) or "adopted"
- * (cache/fleet.h); gc removes a pulled image's tags though another root's id
+ * (fleet/fleet.h); gc removes a pulled image's tags though another root's id
  * labels it. */
 #define MC_META_ORIGIN_PREFIX "origin:"
 

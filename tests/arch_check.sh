@@ -12,7 +12,7 @@
 #  5. every curl_easy_setopt is checked: called only inside SETOPT (net/curl_opt.h);
 #  6. no include circle between modules (a module is x.c with its x.h);
 #  7. no .c file of the program is over 900 lines.
-# tests/ and bench/ are left out: ctest_engine.c drives engine.c's raw GET on purpose.
+# tests/ and bench/ are left out: ctest_engine.c drives the engine's raw GET on purpose.
 set -euo pipefail
 SRC=${MC_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$SRC"
