@@ -194,9 +194,37 @@ json_t *mc_json_doc(void)
 	return o;
 }
 
+/* Bytes of the UTF-8 sequence a lead byte starts; 0 for a byte no sequence starts with. */
+static size_t utf8_len(unsigned char c)
+{
+	return c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+}
+
 json_t *mc_json_str(const char *s)
 {
+	struct mc_buf b = MC_BUF_INIT;
 	json_t *v = s ? json_string(s) : NULL;
+
+	if (v || !s)
+		return v ? v : json_null();
+	/* Not UTF-8 (a build's output may be anything): every sequence jansson
+	 * refuses becomes U+FFFD, so the event is written, never dropped. */
+	for (const char *p = s; *p;) {
+		size_t n = utf8_len((unsigned char)*p), k = 0;
+		json_t *one = NULL;
+		while (k < n && p[k])
+			k++;
+		if (n && k == n && (one = json_stringn(p, n))) {
+			mc_buf_add(&b, p, n);
+			p += n;
+		} else {
+			mc_buf_adds(&b, "\xef\xbf\xbd");
+			p++;
+		}
+		json_decref(one);
+	}
+	v = json_string(mc_buf_cstr(&b));
+	mc_buf_release(&b);
 	return v ? v : json_null();
 }
 

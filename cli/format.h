@@ -67,7 +67,7 @@ void mc_table_release(struct mc_table *t);
 
 /* {"schema_version": 1} — the start of every --json document. */
 json_t *mc_json_doc(void);
-/* A JSON string, or null for NULL or text that is not valid UTF-8. */
+/* A JSON string (null for NULL); bytes that are not UTF-8 become U+FFFD. */
 json_t *mc_json_str(const char *s);
 /* A JSON integer, or null when v is 0 (an unset time). */
 json_t *mc_json_time(int64_t ms);

@@ -9,6 +9,7 @@
 
 #include "../engine/trace.h"
 #include "../git/git.h"
+#include "format.h"
 
 void mc_progress_init(struct mc_progress *p, int forced_mode)
 {
@@ -43,25 +44,27 @@ static void emit_json(struct mc_progress *p, const struct mc_event *ev)
 	json_object_set_new(o, "level", json_string(ev->kind == MC_EV_WARN ? "warning" : "info"));
 	json_object_set_new(o, "event", json_string(kind_name(ev->kind)));
 	if (ev->phase)
-		json_object_set_new(o, "phase", json_string(ev->phase));
+		json_object_set_new(o, "phase", mc_json_str(ev->phase));
 	if (ev->kind == MC_EV_PHASE_END)
 		json_object_set_new(o, "ms", json_integer(ev->ms));
 	if (ev->text)
-		json_object_set_new(o, "text", json_string(ev->text));
+		json_object_set_new(o, "text", mc_json_str(ev->text));
 	if (ev->git) {
 		json_object_set_new(o, "objects", json_integer(ev->git->received_objects));
 		json_object_set_new(o, "total_objects", json_integer(ev->git->total_objects));
 		json_object_set_new(o, "bytes", json_integer((json_int_t)ev->git->received_bytes));
 	}
 	if (ev->step) {
-		json_object_set_new(o, "step", json_string(ev->step->name));
+		json_object_set_new(o, "step", mc_json_str(ev->step->name));
 		json_object_set_new(o, "state", json_string(mc_trace_state_name(ev->step->state)));
 		if (ev->step->error[0])
-			json_object_set_new(o, "error", json_string(ev->step->error));
+			json_object_set_new(o, "error", mc_json_str(ev->step->error));
 	}
 	char *s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
-	if (s)
+	if (s) {
 		fprintf(p->out, "%s\n", s);
+		fflush(p->out); /* a stream: a reader (or a signal) sees each event as it happens */
+	}
 	free(s);
 	json_decref(o);
 }
@@ -202,15 +205,15 @@ void mc_progress_fail(struct mc_progress *p, const struct mc_ensure_result *res,
 		json_decref(e);
 	}
 	if (hint && *hint)
-		json_object_set_new(o, "hint", json_string(hint));
+		json_object_set_new(o, "hint", mc_json_str(hint));
 	if (res->failed_step)
-		json_object_set_new(o, "failed_step", json_string(res->failed_step));
+		json_object_set_new(o, "failed_step", mc_json_str(res->failed_step));
 	for (size_t i = 0; i < res->failed_output.n; i++)
-		json_array_append_new(lines, json_string(res->failed_output.v[i]));
+		json_array_append_new(lines, mc_json_str(res->failed_output.v[i]));
 	if (res->failed_output.n)
 		json_object_set(o, "failed_output", lines);
 	if (res->log_path)
-		json_object_set_new(o, "log", json_string(res->log_path));
+		json_object_set_new(o, "log", mc_json_str(res->log_path));
 	s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
 	if (s)
 		fprintf(p->out, "%s\n", s);

@@ -1,11 +1,10 @@
-# it_limits.sh — mirrors, input limits and event encoding:
+# it_limits.sh — mirrors and input limits (event encoding, item 9, is
+# tests/integration/it_events_utf8.sh):
 #  - gc --prune-mirrors keeps a mirror that a row uses, also when ensure found
 #    the repository only with the ".git" fallback;
 #  - a build-arg value over the limit (120 KB, 1 MB) is refused before any I/O:
 #    exit 2, naming the limit, no row, no attempt;
 #  - a template path over PATH_MAX: exit 5 "path too long", naming the path;
-#  - --log-format json writes every event, invalid UTF-8 in a build's output
-#    included (replaced, the line still JSON).
 . "$(dirname "$0")/../integration/lib.sh"
 it_setup
 
@@ -60,21 +59,3 @@ grep -q "^molcache: .*path too long" "$IT_DIR/long.err" || { cat "$IT_DIR/long.e
 grep -q "d001" "$IT_DIR/long.err" || it_fail "the message does not name the path in the template"
 [ -z "$(ls -A "$MOLCACHE_HOME/tmp")" ] || it_fail "tmp/ left after the long path"
 ok "a path over PATH_MAX: exit 5, '$(grep '^molcache: ' "$IT_DIR/long.err" | head -1 | cut -c1-120)…'"
-
-# ---- invalid UTF-8 in an event ------------------------------------------------------------------
-src=$IT_DIR/src-bytes
-mkdir -p "$src"
-printf 'FROM %s\nRUN printf "before\\n\\377\\376 bad bytes \\303\\n" && echo after\n' "$MC_BASE_IMAGE" >"$src/Dockerfile"
-mkrepo crewai "$src"
-mc ensure crewai --network none --log-format json >"$IT_DIR/j.out" 2>/dev/null || it_fail "build with invalid UTF-8 output"
-python3 - "$IT_DIR/j.out" <<'PY' || it_fail "the JSON stream lost or broke an event: $(grep -a bad "$IT_DIR/j.out")"
-import json, sys
-texts = []
-for l in open(sys.argv[1], "rb"):
-    e = json.loads(l.decode("utf-8"))   # strict: every line is valid UTF-8 JSON
-    texts.append(e.get("text", ""))
-assert any("bad bytes" in t for t in texts), "the event with invalid UTF-8 is missing"
-assert any("\ufffd" in t for t in texts if "bad bytes" in t), "invalid bytes not replaced"
-assert any(t == "after" or "after" in t for t in texts), "events after it are missing"
-PY
-ok "an event with invalid UTF-8 is written, its bad bytes replaced"

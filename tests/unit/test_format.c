@@ -207,7 +207,7 @@ static void test_json(void)
 	CHECK_STR(s, "null");
 	free(s);
 	s = dump(mc_json_str("bad \xff utf-8"));
-	CHECK_STR(s, "null");
+	CHECK_STR(s, "\"bad \xef\xbf\xbd utf-8\"");
 	free(s);
 	s = dump(mc_json_str("é"));
 	CHECK_STR(s, "\"é\"");
@@ -274,8 +274,32 @@ static void test_json(void)
 	CHECK_INT(mc_json_print(NULL, stdout), MC_ERR);
 }
 
+/* Text that is not UTF-8 (a build's output) is written with U+FFFD, never dropped or null. */
+static void test_json_str_utf8(void)
+{
+	static const struct { const char *in, *out; } t[] = {
+		{ "plain", "plain" },
+		{ "caf\xc3\xa9", "caf\xc3\xa9" },
+		{ "\xff\xfe bad", "\xef\xbf\xbd\xef\xbf\xbd bad" },
+		{ "cut \xc3", "cut \xef\xbf\xbd" },
+		{ "\xc3\xa9\xe2\x82", "\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd" },
+		{ "over\xc0\xaflong", "over\xef\xbf\xbd\xef\xbf\xbdlong" },
+		{ "surrogate \xed\xa0\x80", "surrogate \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		json_t *v = mc_json_str(t[i].in);
+		CHECK(json_is_string(v));
+		CHECK_STR(json_string_value(v), t[i].out);
+		json_decref(v);
+	}
+	json_t *n = mc_json_str(NULL);
+	CHECK(json_is_null(n));
+	json_decref(n);
+}
+
 int main(void)
 {
+	test_json_str_utf8();
 	test_size();
 	test_ago();
 	test_duration();
