@@ -345,6 +345,9 @@ int mc_config_load_buffer(struct mc_config *c, const char *name, const char *tex
 	size_t pos = 0;
 	int lineno = 0, ret = 0;
 
+	/* editors on some systems start a UTF-8 file with a byte order mark */
+	if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3))
+		pos = 3;
 	while (pos < len) {
 		const char *line = text + pos, *eq, *nl = memchr(line, '\n', len - pos);
 		size_t n = nl ? (size_t)(nl - line) : len - pos, klen;
@@ -373,10 +376,25 @@ int mc_config_load_buffer(struct mc_config *c, const char *name, const char *tex
 			while (v < line + n && is_blank(*v))
 				v++;
 			size_t vlen = (size_t)(line + n - v);
-			/* value wrapped in matching quotes, as shell-minded users write it: the quotes go */
-			if (vlen >= 2 && (*v == '"' || *v == '\'') && v[vlen - 1] == *v) {
+			const char *close = vlen >= 2 && (*v == '"' || *v == '\'') ? memchr(v + 1, *v, vlen - 1) : NULL;
+			const char *rest = close ? close + 1 : NULL;
+			while (rest && rest < v + vlen && is_blank(*rest))
+				rest++;
+			if (close && (rest == v + vlen || *rest == '#')) {
+				/* value wrapped in matching quotes, as shell-minded users write it: the
+				 * quotes go, and so does a comment after them */
+				vlen = (size_t)(close - v) - 1;
 				v++;
-				vlen -= 2;
+			} else {
+				/* " # …" after a value is a comment, as in shell; a '#' inside a
+				 * word (A=x#y) is the value's */
+				for (size_t i = 1; i < vlen; i++)
+					if (v[i] == '#' && is_blank(v[i - 1])) {
+						vlen = i;
+						break;
+					}
+				while (vlen && is_blank(v[vlen - 1]))
+					vlen--;
 			}
 			mc_buf_reset(&val);
 			mc_buf_add(&val, v, vlen);

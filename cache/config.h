@@ -1,7 +1,8 @@
 /*
  * config.h — molcache settings: built-in defaults < config file < environment
  * < command-line flags. The file is $XDG_CONFIG_HOME/molcache/config (else
- * ~/.config/molcache/config), lines "key = value", '#' comments:
+ * ~/.config/molcache/config), lines "key = value", '#' comments (a whole line, or after a value
+ * following a blank: "A=1 # why"; a leading UTF-8 byte order mark is skipped):
  *   repo_prefix, ref, dockerfile, platform, docker_host, networkmode, ca_file,
  *   runtimes (comma-separated allowlist), build_arg (repeatable K=V),
  *   lock_timeout (seconds), remote_timeout (seconds), build_stall_grace and

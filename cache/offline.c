@@ -131,7 +131,7 @@ int run_offline(struct run *r, struct mc_ensure_result *out)
 				   "runtime '%s': nothing cached to use offline for %s (%zu cached entr%s, the newest "
 				   "with another %s)",
 				   r->runtime, words, n, n == 1 ? "y" : "ies", why);
-		mc_error_hint("'molcache ls %s' lists what is cached; run with the remote reachable to build it",
+		mc_error_hint("'molcache ls --runtime %s' lists what is cached; run with the remote reachable to build it",
 			      r->runtime);
 	} else {
 		ret = mc_error_set(MC_ENOTFOUND,

@@ -1,6 +1,7 @@
 # it_messages.sh — the small things an operator trips over, each as docs and
 # --help promise: hints that work when typed, limits with a way out, config
-# files as editors write them, status -o that never follows a planted link.
+# status -o that never follows a planted link (the --offline hint and config
+# files are done: tests/integration/it_config_file.sh).
 . "$(dirname "$0")/../integration/lib.sh"
 it_setup
 
@@ -8,16 +9,6 @@ src=$(simple_template codex)
 mkrepo codex "$src"
 tag=$(mc ensure codex --network none -q 2>"$IT_DIR/err") || { cat "$IT_DIR/err"; it_fail "first ensure"; }
 key=$(sqlite3 "$MOLCACHE_HOME/index.db" "SELECT key FROM entries WHERE image_tag = '$tag'")
-
-# ---- the --offline hint names a command that works ------------------------------------------------
-rc=0
-mc ensure codex --offline --ref nope >/dev/null 2>"$IT_DIR/off.err" || rc=$?
-[ $rc = 8 ] || it_fail "offline miss: exit $rc"
-cmd=$(sed -n "s/^hint: .*'\(molcache ls[^']*\)'.*/\1/p" "$IT_DIR/off.err")
-[ -n "$cmd" ] || { cat "$IT_DIR/off.err"; it_fail "the offline hint names no ls command"; }
-# shellcheck disable=SC2086
-mc ${cmd#molcache } >/dev/null 2>&1 || it_fail "the hint's '$cmd' exits $?"
-ok "the --offline hint's '$cmd' works"
 
 # ---- gc: --registry --max-age 0, --keep 0 ---------------------------------------------------------
 rc=0
@@ -67,17 +58,6 @@ mc ensure codex --network none --ref "$short" >/dev/null 2>"$IT_DIR/ref.err" || 
 [ $rc = 3 ] || it_fail "--ref $short: exit $rc"
 grep -qi "full.*sha\|40" "$IT_DIR/ref.err" || { cat "$IT_DIR/ref.err"; it_fail "a sha prefix: no word that a full sha is needed"; }
 ok "--ref $short says a full sha is needed"
-
-# ---- config files as editors write them ---------------------------------------------------------------
-mkdir -p "$XDG_CONFIG_HOME/molcache"
-printf '\357\273\277ref = main\n' >"$XDG_CONFIG_HOME/molcache/config"
-mc ensure codex --network none -q >/dev/null 2>"$IT_DIR/bom.err" || { cat "$IT_DIR/bom.err"; it_fail "a config with a UTF-8 BOM"; }
-printf 'build_arg = A=1 # a comment\n' >"$XDG_CONFIG_HOME/molcache/config"
-mc explain codex --json >"$IT_DIR/ex.json" 2>/dev/null || it_fail "explain with an inline comment"
-python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); s=json.dumps(d); assert "comment" not in s, s[:300]' "$IT_DIR/ex.json" ||
-	it_fail "build_arg = A=1 # comment kept the comment"
-rm -f "$XDG_CONFIG_HOME/molcache/config"
-ok "config: a UTF-8 BOM is skipped, a ' # comment' after a value is dropped"
 
 # ---- a git server that closes after a 401 ------------------------------------------------------------
 port_file=$IT_DIR/p401

@@ -110,6 +110,27 @@ static void test_empty_value_resets(void)
 	mc_config_release(&c);
 }
 
+/* Config files as editors write them: a UTF-8 byte order mark, a comment after a value. */
+static void test_bom_and_inline_comments(void)
+{
+	static const char text[] = "\xef\xbb\xbfref = main\n"
+				   "build_arg = A=1 # the comment goes\n"
+				   "build_arg = B=x#y\n"
+				   "dockerfile = \"ci/Dockerfile # quoted\"   # and a comment\n"
+				   "networkmode = none\t# tab before it\n";
+	struct mc_config c;
+
+	mc_config_init(&c);
+	CHECK_INT(mc_config_load_buffer(&c, "mem", text, sizeof(text) - 1), 0);
+	CHECK_STR(c.ref, "main");
+	CHECK_INT((int)c.build_args.n, 2);
+	CHECK_STR(c.build_args.v[0], "A=1");
+	CHECK_STR(c.build_args.v[1], "B=x#y");
+	CHECK_STR(c.dockerfile, "ci/Dockerfile # quoted");
+	CHECK_STR(c.networkmode, "none");
+	mc_config_release(&c);
+}
+
 static void test_gc_defaults(void)
 {
 	static const char text[] = "gc_max_age = 7d\ngc_max_size = 20G\ngc_keep = 3\n";
@@ -439,6 +460,7 @@ int main(void)
 	const char *base = getenv("MC_TEST_TMP");
 	char *tmpl;
 
+	test_bom_and_inline_comments();
 	if (!base || !*base)
 		base = "/tmp";
 	if (mc_mkdir_p(base, 0700)) {
