@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../store/query.h"
@@ -310,15 +311,21 @@ static void print_text(const struct status *s, FILE *f)
 }
 
 /* Writes the textfile next to its final name and renames it into place, so
- * the collector never reads half a file. */
+ * the collector never reads half a file. The temp name is mkstemp's: made with
+ * O_EXCL, so a symlink planted at a guessable name is never followed. Errors
+ * name the file asked for (exit 1), never the temp file. */
 static int write_file(const struct status *s, const char *path, enum fmt fmt)
 {
-	char *tmp = mc_asprintf("%s.tmp.%ld", path, (long)getpid());
-	FILE *f = fopen(tmp, "w");
-	int ret = 0;
+	char *tmp = mc_asprintf("%s.tmp.XXXXXX", path);
+	FILE *f = NULL;
+	int fd = mkstemp(tmp), ret = 0;
 
-	if (!f) {
-		ret = mc_error_errno(tmp);
+	if (fd < 0 || fchmod(fd, 0644) || !(f = fdopen(fd, "w"))) {
+		ret = mc_error_set(MC_ERR, "status output '%s': %s", path, strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+			unlink(tmp);
+		}
 		goto done;
 	}
 	if (fmt == F_PROM)
@@ -328,9 +335,9 @@ static int write_file(const struct status *s, const char *path, enum fmt fmt)
 	else
 		print_text(s, f);
 	if ((ferror(f) | fclose(f)) && !ret)
-		ret = mc_error_set(MC_ERR, "writing '%s': %s", tmp, strerror(errno));
+		ret = mc_error_set(MC_ERR, "status output '%s': %s", path, strerror(errno));
 	if (!ret && rename(tmp, path))
-		ret = mc_error_errno(path);
+		ret = mc_error_set(MC_ERR, "status output '%s': %s", path, strerror(errno));
 	if (ret)
 		unlink(tmp);
 done:

@@ -1,7 +1,7 @@
 # it_messages.sh — the small things an operator trips over, each as docs and
 # --help promise: hints that work when typed, limits with a way out, config
-# status -o that never follows a planted link (the --offline hint and config
-# files are done: tests/integration/it_config_file.sh).
+# (done and moved out: the --offline hint and config files,
+# tests/integration/it_config_file.sh; status -o, it_status_output.sh).
 . "$(dirname "$0")/../integration/lib.sh"
 it_setup
 
@@ -20,21 +20,6 @@ t2=$(mc ensure codex --network none -q 2>/dev/null) || it_fail "second build"
 mc gc --keep 0 --dry-run >"$IT_DIR/keep0.out" 2>&1 || it_fail "gc --keep 0 --dry-run"
 grep -q "would remove.*${key}" "$IT_DIR/keep0.out" || { cat "$IT_DIR/keep0.out"; it_fail "gc --keep 0 alone plans nothing (man page: every other entry is evicted)"; }
 ok "gc --registry --max-age 0 is accepted; gc --keep 0 alone plans the non-latest entries"
-
-# ---- status -o: a missing directory, a planted symlink ---------------------------------------------
-rc=0
-mc status -o /nonexistent/dir/x.prom >/dev/null 2>"$IT_DIR/so.err" || rc=$?
-[ $rc = 1 ] || { cat "$IT_DIR/so.err"; it_fail "status -o into a missing directory: exit $rc, want 1"; }
-grep -q "^molcache: .*'/nonexistent/dir/x.prom'" "$IT_DIR/so.err" || { cat "$IT_DIR/so.err"; it_fail "status -o does not name the file"; }
-! grep -q "tmp" "$IT_DIR/so.err" || it_fail "status -o names its temp file: $(cat "$IT_DIR/so.err")"
-mkdir -p "$IT_DIR/prom"
-echo precious >"$IT_DIR/victim"
-last=$(cat /proc/sys/kernel/ns_last_pid)
-for p in $(seq $((last + 1)) $((last + 300))); do ln -s "$IT_DIR/victim" "$IT_DIR/prom/m.prom.tmp.$p"; done
-mc status -o "$IT_DIR/prom/m.prom" >/dev/null 2>&1 || it_fail "status -o with planted links"
-[ "$(cat "$IT_DIR/victim")" = precious ] || it_fail "status -o wrote through a planted symlink"
-grep -q "^molcache_" "$IT_DIR/prom/m.prom" || it_fail "status -o wrote no metrics"
-ok "status -o: exit 1 naming the file; a planted symlink is never followed"
 
 # ---- leases: capped, and released --------------------------------------------------------------------
 rc=0
