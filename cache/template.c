@@ -24,6 +24,9 @@ static int read_in_mirror(struct run *r, const char *path, size_t max, int follo
 		else
 			mc_error_hint("make '%s' a regular file of the template: molcache never reads it through a "
 				      "symbolic link, and reads at most %zu bytes", path, max);
+	} else if (ret == MC_ETOOBIG) {
+		ret = mc_error_wrap(MC_EBUILD, "template '%s' at %.12s", r->clean_url, r->sha);
+		mc_error_hint("molcache reads at most %zu bytes of '%s': make the template's file smaller", max, path);
 	}
 	return ret;
 }

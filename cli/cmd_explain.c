@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../fleet/fleet.h"
 #include "../store/key.h"
 #include "cli.h"
 #include "format.h"
@@ -161,6 +162,7 @@ struct explanation {
 	const char *reason;
 	const struct mc_entry *near;
 	int near_latest;
+	char *near_origin; /* built, pulled, adopted (meta origin:<key>) */
 	struct diffs d;
 	struct mc_failure fail; /* fail.count == 0: none on record */
 	char *fail_reason;
@@ -202,6 +204,7 @@ static json_t *to_json(const struct explanation *x)
 		json_t *a = json_array();
 		n = json_object();
 		json_object_set_new(n, "entry", mc_json_entry(x->near, x->near_latest));
+		json_object_set_new(json_object_get(n, "entry"), "origin", mc_json_str(x->near_origin));
 		for (size_t i = 0; i < x->d.n; i++) {
 			json_t *o = json_object();
 			json_object_set_new(o, "field", json_string(x->d.v[i].field));
@@ -372,6 +375,7 @@ int cmd_explain(struct mc_ctx *ctx, int argc, char **argv)
 		x.near = nearest(v, n, &x.in, latest_key[0] ? latest_key : NULL);
 		if (x.near) {
 			x.near_latest = latest_key[0] && !strcmp(x.near->key, latest_key);
+			x.near_origin = mc_fleet_origin(ix, x.near->key);
 			diff_entries(&x.d, x.near, &x.in);
 		}
 	}
@@ -385,6 +389,7 @@ done:
 	diffs_release(&x.d);
 	mc_failure_release(&x.fail);
 	free(x.fail_reason);
+	free(x.near_origin);
 	mc_entry_release(&x.in);
 	mc_entry_release(&row);
 	mc_entries_free(v, n);

@@ -329,6 +329,9 @@ int mc_git_resolve(char out[41], char **resolved_ref, const char *url, const cha
 	if (!hit) {
 		ret = mc_error_set(MC_ENOTFOUND, "remote '%s': ref '%s' not found", red,
 				   ref && *ref ? ref : "HEAD");
+		if (ref && strlen(ref) >= 4 && strlen(ref) < 40 && mc_is_hex(ref, strlen(ref)))
+			mc_error_hint("'%s' looks like an abbreviated commit: --ref takes a branch, a tag or a "
+				      "full 40-digit commit sha (a remote is asked for names, not prefixes)", ref);
 		goto done;
 	}
 	git_oid_tostr(out, 41, &hit->oid);
@@ -739,7 +742,7 @@ int mc_git_read_file(struct mc_buf *out, const char *mirror_path, const char *sh
 	}
 	size = git_blob_rawsize(blob);
 	if (size > (git_object_size_t)max_bytes) {
-		ret = mc_error_set(MC_EINVAL, "file '%s' in commit %s: %llu bytes, over the limit of %zu", path,
+		ret = mc_error_set(MC_ETOOBIG, "file '%s' in commit %s: %llu bytes, over the limit of %zu", path,
 				   sha, (unsigned long long)size, max_bytes);
 		goto done;
 	}

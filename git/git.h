@@ -91,7 +91,8 @@ int mc_git_mirror_fetch(const char *mirror_path, const char *url, const char *re
  * max_bytes). follow: symlinks on the way are followed while they stay inside
  * the tree (MC_GIT_MAX_LINKS at most); else any symlink is refused. MC_ENOTFOUND
  * when the commit has no such file; MC_EINVAL for a refused or escaping link
- * (the message names the path and its target) or a file over the cap. */
+ * (the message names the path and its target); MC_ETOOBIG for a file over the
+ * cap (the message gives its size and the cap). */
 int mc_git_read_file(struct mc_buf *out, const char *mirror_path, const char *sha, const char *path,
 		     size_t max_bytes, int follow);
 /* The path of the file that path names inside commit sha, every in-tree

@@ -504,7 +504,7 @@ static void test_read_file(const char *mirror)
 	CHECK_INT(b.len, 25);
 	CHECK_INT(mc_git_read_file(&b, mirror, c_main, long_path, 100, 0), 0);
 	CHECK_STR(mc_buf_cstr(&b), "long\n");
-	CHECK_INT(mc_git_read_file(&b, mirror, c_main, "Dockerfile", 10, 0), MC_EINVAL);
+	CHECK_INT(mc_git_read_file(&b, mirror, c_main, "Dockerfile", 10, 0), MC_ETOOBIG);
 	CHECK_INT(mc_git_read_file(&b, mirror, c_main, "Dockerfile", 25, 0), 0);
 	CHECK_INT(mc_git_read_file(&b, mirror, c_main, "nope/Dockerfile", 100, 0), MC_ENOTFOUND);
 	CHECK(strstr(mc_error_msg(), "nope/Dockerfile") != NULL);

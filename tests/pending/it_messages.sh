@@ -1,7 +1,8 @@
 # it_messages.sh — the small things an operator trips over, each as docs and
 # --help promise: hints that work when typed, limits with a way out, config
 # (done and moved out: the --offline hint and config files,
-# tests/integration/it_config_file.sh; status -o, it_status_output.sh).
+# tests/integration/it_config_file.sh; status -o, it_status_output.sh; a sha
+# prefix in --ref, a 5 MB Dockerfile and the docs, it_template_messages.sh).
 . "$(dirname "$0")/../integration/lib.sh"
 it_setup
 
@@ -36,14 +37,6 @@ mc lease --release "$k2" || it_fail "lease --release KEY"
 mc lease --help | grep -q -- "--release" || it_fail "lease --help"
 ok "--lease is capped at 7 days; molcache lease --release TAG|KEY drops a lease"
 
-# ---- a sha prefix in --ref ---------------------------------------------------------------------------
-short=$(git -C "$IT_DIR/work/codex" rev-parse --short=7 HEAD)
-rc=0
-mc ensure codex --network none --ref "$short" >/dev/null 2>"$IT_DIR/ref.err" || rc=$?
-[ $rc = 3 ] || it_fail "--ref $short: exit $rc"
-grep -qi "full.*sha\|40" "$IT_DIR/ref.err" || { cat "$IT_DIR/ref.err"; it_fail "a sha prefix: no word that a full sha is needed"; }
-ok "--ref $short says a full sha is needed"
-
 # ---- a git server that closes after a 401 ------------------------------------------------------------
 port_file=$IT_DIR/p401
 python3 - "$port_file" <<'PY' &
@@ -72,23 +65,3 @@ wait $srv 2>/dev/null || true
 ! grep -q "invalid constant string" "$IT_DIR/401.err" || { cat "$IT_DIR/401.err"; it_fail "401 then close: http parser words"; }
 grep -qi "401\|credentials\|authenticat" "$IT_DIR/401.err" || { cat "$IT_DIR/401.err"; it_fail "401 then close: no word of authentication"; }
 ok "a git server closing after 401: '$(grep '^molcache:' "$IT_DIR/401.err" | head -1)'"
-
-# ---- a 5 MB Dockerfile --------------------------------------------------------------------------------
-big=$IT_DIR/src-bigdf
-mkdir -p "$big"
-{ printf 'FROM %s\n' "$MC_BASE_IMAGE"; head -c 5000000 /dev/zero | tr '\0' '#' | fold -w 100; echo; } >"$big/Dockerfile"
-mkrepo hermes "$big"
-rc=0
-mc ensure hermes --network none >/dev/null 2>"$IT_DIR/bigdf.err" || rc=$?
-[ $rc = 5 ] || { cat "$IT_DIR/bigdf.err"; it_fail "5 MB Dockerfile: exit $rc"; }
-! grep -qi "symbolic link" "$IT_DIR/bigdf.err" || { cat "$IT_DIR/bigdf.err"; it_fail "5 MB Dockerfile: the hint talks about symbolic links"; }
-ok "a 5 MB Dockerfile: exit 5 without a word of symbolic links"
-
-# ---- the docs say what the code does ------------------------------------------------------------------
-man=$MC_SRC/docs/molcache.1
-! grep -q "never through a symbolic link" "$man" || it_fail "the man page says a symlinked Dockerfile is refused"
-json=$MC_SRC/docs/json.md
-grep -q '`queued`' "$json" || it_fail "docs/json.md lacks step state queued"
-grep -q "libarchive" "$json" && grep -q "CA loading" "$json" || it_fail "docs/json.md lacks the libarchive or CA loading checks"
-grep -q "nearest.entry.origin\|nearest\.entry.*origin" "$json" || it_fail "docs/json.md lacks explain's nearest.entry.origin"
-ok "man page and docs/json.md match the code"
