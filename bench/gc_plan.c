@@ -63,7 +63,7 @@ int main(int argc, char **argv)
 			pol.max_age_ms = 7LL * 86400000;
 		else
 			pol.max_size_bytes = 1LL << 40;
-		pol.keep_n = c == 1 ? 3 : 0;
+		pol.keep_n = c == 1 ? 3 : -1;
 		pol.order = c == 2 ? MC_GC_ORDER_COST : MC_GC_ORDER_LRU;
 		for (int r = 0; r < runs; r++) {
 			int64_t t0 = mc_mono_ms();

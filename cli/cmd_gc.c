@@ -125,7 +125,7 @@ static int gc_registry(struct mc_ctx *ctx, int64_t max_age_ms, int dry_run, int 
 		ret = mc_cli_usage_error("gc", "--registry: no registry configured (MOLCACHE_REGISTRY or config registry)");
 		goto done;
 	}
-	if (max_age_ms <= 0) {
+	if (max_age_ms < 0) {
 		ret = mc_cli_usage_error("gc", "--registry needs --max-age (or config gc_max_age)");
 		goto done;
 	}

@@ -49,7 +49,7 @@ enum mc_gc_order { MC_GC_ORDER_LRU = 0, MC_GC_ORDER_COST = 1 };
 struct mc_gc_policy {
 	int64_t max_age_ms;     /* evict what was last used longer ago; -1 = off */
 	int64_t max_size_bytes; /* evict until trees + images fit; -1 = off */
-	int keep_n;             /* the N most recently used ready entries per runtime stay; 0 = off */
+	int keep_n;             /* the N most recently used ready entries per runtime stay; -1 = off */
 	int trees_only;         /* drop build trees, keep images and rows */
 	int include_latest;     /* the entry behind :latest may go too */
 	enum mc_gc_order order;

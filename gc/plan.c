@@ -10,13 +10,14 @@ void mc_gc_policy_init(struct mc_gc_policy *p)
 	memset(p, 0, sizeof(*p));
 	p->max_age_ms = -1;
 	p->max_size_bytes = -1;
+	p->keep_n = -1;
 	p->grace_ms = 3600000;
 	p->order = MC_GC_ORDER_LRU;
 }
 
 int mc_gc_policy_evicts(const struct mc_gc_policy *p)
 {
-	return p->max_age_ms >= 0 || p->max_size_bytes >= 0 || p->keep_n > 0 || p->trees_only;
+	return p->max_age_ms >= 0 || p->max_size_bytes >= 0 || p->keep_n >= 0 || p->trees_only;
 }
 
 /* A layer shared by rows: how many kept rows still use it. */
@@ -375,7 +376,7 @@ void mc_gc_plan_make(struct mc_gc_plan *out, const struct mc_gc_input *in, const
 			ri[i].protect = "latest";
 	}
 	if (pol->keep_n > 0)
-		mark_keep(ri, in, pol->keep_n);
+		mark_keep(ri, in, pol->keep_n); /* 0: none stays */
 
 	/* What the cache holds now: every tree, every layer only rows use. */
 	for (size_t i = 0; i < n; i++) {
@@ -419,9 +420,9 @@ void mc_gc_plan_make(struct mc_gc_plan *out, const struct mc_gc_input *in, const
 			if (in->now_ms - ord[o].last_used > pol->max_age_ms)
 				take(out, item_row, ri, ch, in, ord[o].idx, act, why);
 	}
-	if (pol->max_age_ms < 0 && pol->max_size_bytes < 0 && (pol->keep_n > 0 || pol->trees_only)) {
+	if (pol->max_age_ms < 0 && pol->max_size_bytes < 0 && (pol->keep_n >= 0 || pol->trees_only)) {
 		char why[48];
-		if (pol->keep_n > 0)
+		if (pol->keep_n >= 0)
 			snprintf(why, sizeof(why), "keep>%d", pol->keep_n);
 		else
 			snprintf(why, sizeof(why), "trees-only");

@@ -24,8 +24,8 @@ static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_nul
 
 static json_t *policy_json(const struct mc_gc_policy *p)
 {
-	return json_pack("{s:o, s:o, s:i, s:b, s:b, s:s, s:o, s:I, s:b, s:b}", "max_age_ms", opt_int(p->max_age_ms),
-			 "max_size_bytes", opt_int(p->max_size_bytes), "keep", p->keep_n, "trees_only", p->trees_only,
+	return json_pack("{s:o, s:o, s:o, s:b, s:b, s:s, s:o, s:I, s:b, s:b}", "max_age_ms", opt_int(p->max_age_ms),
+			 "max_size_bytes", opt_int(p->max_size_bytes), "keep", opt_int(p->keep_n), "trees_only", p->trees_only,
 			 "include_latest", p->include_latest, "order", p->order == MC_GC_ORDER_COST ? "cost" : "lru",
 			 "max_runtime_ms", p->max_runtime_ms > 0 ? json_integer(p->max_runtime_ms) : json_null(),
 			 "grace_ms", (json_int_t)p->grace_ms, "orphans", p->orphans, "prune_mirrors", p->prune_mirrors);

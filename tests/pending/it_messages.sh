@@ -2,7 +2,8 @@
 # --help promise: hints that work when typed, limits with a way out, config
 # (done and moved out: the --offline hint and config files,
 # tests/integration/it_config_file.sh; status -o, it_status_output.sh; a sha
-# prefix in --ref, a 5 MB Dockerfile and the docs, it_template_messages.sh).
+# prefix in --ref, a 5 MB Dockerfile and the docs, it_template_messages.sh;
+# gc --keep 0 and --registry --max-age 0, it_gc_zero.sh).
 . "$(dirname "$0")/../integration/lib.sh"
 it_setup
 
@@ -10,17 +11,6 @@ src=$(simple_template codex)
 mkrepo codex "$src"
 tag=$(mc ensure codex --network none -q 2>"$IT_DIR/err") || { cat "$IT_DIR/err"; it_fail "first ensure"; }
 key=$(sqlite3 "$MOLCACHE_HOME/index.db" "SELECT key FROM entries WHERE image_tag = '$tag'")
-
-# ---- gc: --registry --max-age 0, --keep 0 ---------------------------------------------------------
-rc=0
-MOLCACHE_REGISTRY=http://$MC_REGISTRY mc gc --registry --max-age 0 --dry-run >"$IT_DIR/reg.out" 2>&1 || rc=$?
-! grep -q "needs --max-age" "$IT_DIR/reg.out" || { cat "$IT_DIR/reg.out"; it_fail "gc --registry --max-age 0 says it needs --max-age"; }
-[ $rc = 0 ] || { cat "$IT_DIR/reg.out"; it_fail "gc --registry --max-age 0 --dry-run: exit $rc"; }
-commit codex two.txt two
-t2=$(mc ensure codex --network none -q 2>/dev/null) || it_fail "second build"
-mc gc --keep 0 --dry-run >"$IT_DIR/keep0.out" 2>&1 || it_fail "gc --keep 0 --dry-run"
-grep -q "would remove.*${key}" "$IT_DIR/keep0.out" || { cat "$IT_DIR/keep0.out"; it_fail "gc --keep 0 alone plans nothing (man page: every other entry is evicted)"; }
-ok "gc --registry --max-age 0 is accepted; gc --keep 0 alone plans the non-latest entries"
 
 # ---- leases: capped, and released --------------------------------------------------------------------
 rc=0
