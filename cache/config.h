@@ -95,6 +95,15 @@ int64_t mc_config_build_stall_ms(const struct mc_config *c);
 int64_t mc_config_build_timeout_ms(const struct mc_config *c);
 /* A build network mode BuildKit accepts: default, host or none. */
 int mc_config_network_ok(const char *mode);
+/* Build args travel in the build request's URL, which the engine reads with
+ * limits of its own (a 120 KB value failed there as "invalid byte in chunk
+ * length"): molcache refuses more before any I/O. */
+#define MC_BUILD_ARG_VALUE_MAX (32 * 1024)
+#define MC_BUILD_ARGS_MAX (64 * 1024)
+/* 0, or MC_EINVAL naming the argument (never its value, which may be a secret)
+ * and the limit: a "K=V" without a name or '=', a value over
+ * MC_BUILD_ARG_VALUE_MAX, or all "K=V" together over MC_BUILD_ARGS_MAX. */
+int mc_config_build_args_check(const struct mc_strv *args);
 /* mc_path_clean(path) would give a path. */
 int mc_config_dockerfile_ok(const char *path);
 /* Replaces a string field (frees the old value). */

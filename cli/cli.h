@@ -63,7 +63,8 @@ struct mc_key_flags {
 };
 /* 1: c was a key flag and is taken; 0: not a key flag; MC_EXIT_USAGE: a bad value (printed). */
 int mc_key_flags_opt(struct mc_key_flags *f, int c, const char *arg, const char *cmd);
-void mc_key_flags_apply(const struct mc_key_flags *f, struct mc_config *cfg);
+/* Applies the flags over cfg; MC_EINVAL (message set) for build args over their limits. */
+int mc_key_flags_apply(const struct mc_key_flags *f, struct mc_config *cfg);
 void mc_key_flags_release(struct mc_key_flags *f);
 
 /* After option parsing: exactly one RUNTIME operand, its shape checked before

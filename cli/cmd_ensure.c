@@ -136,7 +136,10 @@ int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 	if ((ret = mc_cli_runtime_operand(ctx, &eo.runtime, "ensure", argc, argv)))
 		goto done;
 	/* flags win over env and file */
-	mc_key_flags_apply(&kf, &ctx->cfg);
+	if ((err = mc_key_flags_apply(&kf, &ctx->cfg))) {
+		ret = mc_cli_fail(ctx, err);
+		goto done;
+	}
 	if (network && !mc_config_network_ok(network)) {
 		ret = mc_cli_usage_error("ensure", "--network '%s': want default, host or none", network);
 		goto done;

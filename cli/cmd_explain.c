@@ -335,7 +335,10 @@ int cmd_explain(struct mc_ctx *ctx, int argc, char **argv)
 	}
 	if ((ret = mc_cli_runtime_operand(ctx, &eo.runtime, "explain", argc, argv)))
 		goto done;
-	mc_key_flags_apply(&kf, &ctx->cfg);
+	if ((err = mc_key_flags_apply(&kf, &ctx->cfg))) {
+		ret = mc_cli_fail(ctx, err);
+		goto done;
+	}
 
 	if ((err = mc_ensure_inputs(ctx, &eo, &x.in, &x.cached)) || (err = mc_ctx_index(ctx, &ix))) {
 		ret = mc_cli_fail(ctx, err);

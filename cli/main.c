@@ -110,15 +110,15 @@ int mc_key_flags_opt(struct mc_key_flags *f, int c, const char *arg, const char 
 		f->platform = arg;
 		return 1;
 	case MC_OPT_BUILD_ARG:
-		if (!strchr(arg, '=') || arg[0] == '=')
-			return mc_cli_usage_error(cmd, "--build-arg '%s': want KEY=VALUE", arg);
+		if (!strchr(arg, '=') || arg[0] == '=') /* no value to hide: there is no '=' or no name */
+			return mc_cli_usage_error(cmd, "--build-arg '%.64s': want KEY=VALUE", arg);
 		mc_strv_push(&f->build_args, arg);
 		return 1;
 	default: return 0;
 	}
 }
 
-void mc_key_flags_apply(const struct mc_key_flags *f, struct mc_config *cfg)
+int mc_key_flags_apply(const struct mc_key_flags *f, struct mc_config *cfg)
 {
 	if (f->ref)
 		mc_config_set(&cfg->ref, f->ref);
@@ -134,6 +134,7 @@ void mc_key_flags_apply(const struct mc_key_flags *f, struct mc_config *cfg)
 	/* appended: for a repeated KEY the last one wins, in the key and the build */
 	for (size_t i = 0; i < f->build_args.n; i++)
 		mc_strv_push(&cfg->build_args, f->build_args.v[i]);
+	return mc_config_build_args_check(&cfg->build_args);
 }
 
 void mc_key_flags_release(struct mc_key_flags *f) { mc_strv_release(&f->build_args); }

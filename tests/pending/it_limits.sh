@@ -1,5 +1,5 @@
-# it_limits.sh — mirrors and input limits (event encoding, item 9, is
-# tests/integration/it_events_utf8.sh):
+# it_limits.sh — mirrors and path limits (event encoding, item 9, is
+# tests/integration/it_events_utf8.sh; build args, it_build_arg_limits.sh):
 #  - gc --prune-mirrors keeps a mirror that a row uses, also when ensure found
 #    the repository only with the ".git" fallback;
 #  - a build-arg value over the limit (120 KB, 1 MB) is refused before any I/O:
@@ -21,23 +21,6 @@ mc gc --prune-mirrors --grace 0 >"$IT_DIR/gc.out" 2>&1 || { cat "$IT_DIR/gc.out"
 commit hermes new.txt "after gc"
 mc ensure hermes --network none -q >/dev/null 2>"$IT_DIR/err" || { cat "$IT_DIR/err"; it_fail "ensure after prune"; }
 ok "gc --prune-mirrors keeps the mirror of a row found through the .git fallback"
-
-# ---- build-arg values over the limit -----------------------------------------------------------
-src=$(simple_template codex)
-mkrepo codex "$src"
-rows0=$(sqlite3 "$MOLCACHE_HOME/index.db" "SELECT count(*) FROM entries")
-for size in 120000 1048576; do
-	val=$(head -c "$size" /dev/zero | tr '\0' a)
-	rc=0
-	mc ensure codex --network none --build-arg "BIG=$val" >/dev/null 2>"$IT_DIR/big.err" || rc=$?
-	[ $rc = 2 ] || { head -c 600 "$IT_DIR/big.err"; it_fail "a $size-byte build-arg: exit $rc, want 2"; }
-	grep -q "^molcache: .*build.arg.*BIG.*\(limit\|too long\|over\)" "$IT_DIR/big.err" ||
-		{ head -c 600 "$IT_DIR/big.err"; it_fail "a $size-byte build-arg: the message names no limit"; }
-	[ "$(wc -c <"$IT_DIR/big.err")" -lt 2000 ] || it_fail "the message repeats the value"
-done
-[ "$(sqlite3 "$MOLCACHE_HOME/index.db" "SELECT count(*) FROM entries")" = "$rows0" ] || it_fail "a refused build-arg left a row"
-[ "$(sqlite3 "$MOLCACHE_HOME/index.db" "SELECT count(*) FROM builds WHERE ok = 0")" = 0 ] || it_fail "a refused build-arg was recorded as a build failure"
-ok "build-arg values of 120 KB and 1 MB: exit 2 naming the limit, nothing recorded"
 
 # ---- a template path over PATH_MAX --------------------------------------------------------------
 src=$IT_DIR/src-long
