@@ -345,8 +345,10 @@ void gc_sweep_images(struct run *g, const struct mc_image *images, size_t n)
 	}
 }
 
-/* repos/<sha256(url)>.git that no row's url (repo_prefix + runtime) names,
- * and any repos/<sha256(url)>.git.tmp a crashed mirror creation left. */
+/* repos/<sha256(url)>.git that no row's url names, and any
+ * repos/<sha256(url)>.git.tmp a crashed mirror creation left. A row's url is
+ * repo_prefix + runtime, or that + ".git" when ensure found the repository only
+ * with git clone's fallback (file:// and plain paths): both names are in use. */
 void gc_sweep_mirrors(struct run *g)
 {
 	const char *dir = g->env->paths->repos;
@@ -359,6 +361,11 @@ void gc_sweep_mirrors(struct run *g)
 	for (size_t i = 0; i < g->n_rows; i++) {
 		char hex[65], *url = mc_asprintf("%s%s", g->rows[i].repo_prefix ? g->rows[i].repo_prefix : "",
 						  g->rows[i].runtime ? g->rows[i].runtime : "");
+		mc_sha256_hex(hex, url, strlen(url));
+		mc_strv_push(&used, hex);
+		free(url);
+		url = mc_asprintf("%s%s.git", g->rows[i].repo_prefix ? g->rows[i].repo_prefix : "",
+				  g->rows[i].runtime ? g->rows[i].runtime : "");
 		mc_sha256_hex(hex, url, strlen(url));
 		mc_strv_push(&used, hex);
 		free(url);

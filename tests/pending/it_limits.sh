@@ -1,26 +1,9 @@
-# it_limits.sh — mirrors and path limits (event encoding, item 9, is
-# tests/integration/it_events_utf8.sh; build args, it_build_arg_limits.sh):
-#  - gc --prune-mirrors keeps a mirror that a row uses, also when ensure found
-#    the repository only with the ".git" fallback;
-#  - a build-arg value over the limit (120 KB, 1 MB) is refused before any I/O:
-#    exit 2, naming the limit, no row, no attempt;
+# it_limits.sh — path limits (done and moved out: event encoding, item 9,
+# it_events_utf8.sh; build args, it_build_arg_limits.sh; mirrors, item 7,
+# it_prune_mirrors.sh):
 #  - a template path over PATH_MAX: exit 5 "path too long", naming the path;
 . "$(dirname "$0")/../integration/lib.sh"
 it_setup
-
-# ---- the mirror found through the .git fallback ---------------------------------------------
-src=$(simple_template hermes)
-mkrepo hermes "$src"
-mv "$GITROOT/workspace-template-hermes" "$GITROOT/workspace-template-hermes.git"
-tag=$(mc ensure hermes --network none -q 2>"$IT_DIR/err") || { cat "$IT_DIR/err"; it_fail "ensure through the .git fallback"; }
-mirrors_before=$(ls "$MOLCACHE_HOME/repos")
-[ -n "$mirrors_before" ] || it_fail "no mirror"
-mc gc --prune-mirrors --grace 0 >"$IT_DIR/gc.out" 2>&1 || { cat "$IT_DIR/gc.out"; it_fail "gc --prune-mirrors"; }
-! grep -q "removed mirror" "$IT_DIR/gc.out" || { cat "$IT_DIR/gc.out"; it_fail "gc removed a mirror in use"; }
-[ "$(ls "$MOLCACHE_HOME/repos")" = "$mirrors_before" ] || it_fail "mirrors changed: $(ls "$MOLCACHE_HOME/repos")"
-commit hermes new.txt "after gc"
-mc ensure hermes --network none -q >/dev/null 2>"$IT_DIR/err" || { cat "$IT_DIR/err"; it_fail "ensure after prune"; }
-ok "gc --prune-mirrors keeps the mirror of a row found through the .git fallback"
 
 # ---- a template path over PATH_MAX --------------------------------------------------------------
 src=$IT_DIR/src-long
