@@ -37,7 +37,7 @@ expect8 "no build args (1 cached entry, the newest with another build args)" -- 
 expect8 "nothing cached to use offline" -- mc ensure claude-code --offline --build-arg A=2
 expect8 "dockerfile 'sub/Dockerfile'" -- mc ensure claude-code --offline --build-arg A=1 --dockerfile sub/Dockerfile
 expect8 "another repo prefix" -- mc ensure claude-code --offline --build-arg A=1 --repo-prefix "file://$IT_DIR/elsewhere/"
-grep -q "^hint: .*molcache ls claude-code" "$IT_DIR/err" || it_fail "no hint naming 'molcache ls'"
+grep -q "^hint: .*molcache ls --runtime claude-code" "$IT_DIR/err" || it_fail "no hint naming 'molcache ls'"
 ok "--offline refuses with exit 8 an entry built with other platform, build args, ref, dockerfile or prefix"
 
 serves "$tag_a1" -- mc ensure claude-code --offline --build-arg A=1
