@@ -213,22 +213,29 @@ static int parse_gc(struct mc_config *c, const char *key, const char *s, const c
 	return 0;
 }
 
+/* One "K=V" whose '=' is at eq (after a name): its value under the cap. A value
+ * may be a secret: the message names the argument, never quotes the value. */
+static int build_arg_value_check(const char *s, const char *eq)
+{
+	size_t name = (size_t)(eq - s), n = strlen(eq + 1);
+	if (n <= MC_BUILD_ARG_VALUE_MAX)
+		return 0;
+	mc_error_set(MC_EINVAL, "build arg '%.*s': value of %zu bytes, over the limit of %d",
+		     (int)(name < 64 ? name : 64), s, n, MC_BUILD_ARG_VALUE_MAX);
+	mc_error_hint("pass a large value another way (a file in the template, or a secret mount)");
+	return MC_EINVAL;
+}
+
 int mc_config_build_args_check(const struct mc_strv *args)
 {
 	size_t total = 0;
 
-	/* a value may be a secret: messages name the argument, never quote the value */
 	for (size_t i = 0; i < args->n; i++) {
 		const char *s = args->v[i], *eq = strchr(s, '=');
-		size_t name = eq ? (size_t)(eq - s) : 0;
-		if (!eq || !name)
+		if (!eq || eq == s)
 			return mc_error_set(MC_EINVAL, "build arg %zu: want KEY=VALUE", i + 1);
-		if (strlen(eq + 1) > MC_BUILD_ARG_VALUE_MAX) {
-			mc_error_set(MC_EINVAL, "build arg '%.*s': value of %zu bytes, over the limit of %d", (int)(name < 64 ? name : 64),
-				     s, strlen(eq + 1), MC_BUILD_ARG_VALUE_MAX);
-			mc_error_hint("pass a large value another way (a file in the template, or a secret mount)");
+		if (build_arg_value_check(s, eq))
 			return MC_EINVAL;
-		}
 		total += strlen(s);
 	}
 	if (total > MC_BUILD_ARGS_MAX) {
@@ -242,16 +249,11 @@ int mc_config_build_args_check(const struct mc_strv *args)
 static int parse_build_arg(struct mc_strv *out, const char *s, const char *where)
 {
 	const char *eq = strchr(s, '=');
-	struct mc_strv one = MC_STRV_INIT;
-	int ret;
 
 	/* the value may be a secret: never quote it */
 	if (!eq || eq == s)
 		return mc_error_set(MC_EINVAL, "%s: build_arg needs the form K=V", where);
-	mc_strv_push(&one, s);
-	ret = mc_config_build_args_check(&one);
-	mc_strv_release(&one);
-	if (ret)
+	if (build_arg_value_check(s, eq))
 		return mc_error_wrap(MC_EINVAL, "%s", where);
 	mc_strv_push(out, s);
 	return 0;

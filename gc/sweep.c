@@ -359,16 +359,13 @@ void gc_sweep_mirrors(struct run *g)
 	if (!d)
 		return;
 	for (size_t i = 0; i < g->n_rows; i++) {
-		char hex[65], *url = mc_asprintf("%s%s", g->rows[i].repo_prefix ? g->rows[i].repo_prefix : "",
-						  g->rows[i].runtime ? g->rows[i].runtime : "");
-		mc_sha256_hex(hex, url, strlen(url));
-		mc_strv_push(&used, hex);
-		free(url);
-		url = mc_asprintf("%s%s.git", g->rows[i].repo_prefix ? g->rows[i].repo_prefix : "",
-				  g->rows[i].runtime ? g->rows[i].runtime : "");
-		mc_sha256_hex(hex, url, strlen(url));
-		mc_strv_push(&used, hex);
-		free(url);
+		for (int git = 0; git < 2; git++) {
+			char hex[65], *url = mc_asprintf("%s%s%s", g->rows[i].repo_prefix ? g->rows[i].repo_prefix : "",
+							  g->rows[i].runtime ? g->rows[i].runtime : "", git ? ".git" : "");
+			mc_sha256_hex(hex, url, strlen(url));
+			mc_strv_push(&used, hex);
+			free(url);
+		}
 	}
 	mc_strv_sort(&used);
 	while ((de = readdir(d))) {
