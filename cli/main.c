@@ -34,6 +34,8 @@ int mc_cli_exit_code(int err)
 	case MC_EBUILD: return MC_EXIT_BUILD;
 	case MC_ELOCKED: return MC_EXIT_BUSY;
 	case MC_ENOTFOUND: return MC_EXIT_NOTFOUND;
+	case MC_ENOSPC: return MC_EXIT_PARTIAL;
+	case MC_EINTR: return mc_interrupted() == 2 ? MC_EXIT_SIGINT : MC_EXIT_SIGTERM;
 	default: return MC_EXIT_ERROR;
 	}
 }

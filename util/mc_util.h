@@ -24,6 +24,9 @@ enum {
 	MC_EBUILD = -6,       /* the image build itself failed */
 	MC_EINVAL = -7,       /* bad input from the user */
 	MC_ETOOBIG = -8,      /* mc_buf_put past the buffer's cap: the caller names the limit */
+	MC_ENOSPC = -9,       /* the cache root's file system is full */
+	MC_EINTR = -10,       /* SIGINT or SIGTERM arrived (mc_interrupted()) */
+	MC_EACCES = -11,      /* permission denied (index, socket, root) */
 };
 
 /* Records a message (printf-style) for code and returns code. Clears the hint. */
@@ -33,8 +36,17 @@ int mc_error_set(int code, const char *fmt, ...) __attribute__((format(printf, 2
 int mc_error_wrap(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Adds a next-step hint to the current error ("hint: …" line in the CLI). */
 void mc_error_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Records "<what>: <strerror(errno)>" and returns MC_ERR (MC_ENOTFOUND for ENOENT). */
+/* Records "<what>: <strerror(errno)>" and returns MC_ERR (MC_ENOTFOUND for
+ * ENOENT, MC_ENOSPC for ENOSPC and EDQUOT, MC_EACCES for EACCES and EPERM). */
 int mc_error_errno(const char *what);
+/* SIGINT and SIGTERM set a flag and do nothing else; long work polls
+ * mc_interrupted() at its steps and progress callbacks and ends cleanly with
+ * MC_EINTR. Installed by the commands that can be interrupted mid-work. */
+void mc_interrupt_install(void);
+/* 0, or the signal that arrived (SIGINT 2, SIGTERM 15). */
+int mc_interrupted(void);
+/* MC_EINTR with "interrupted (SIGTERM)" if a signal arrived, else 0. */
+int mc_interrupt_check(void);
 /* The last message, "" when none. */
 const char *mc_error_msg(void);
 /* The last hint, "" when none. */

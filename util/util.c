@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,7 +73,32 @@ void mc_error_hint(const char *fmt, ...)
 int mc_error_errno(const char *what)
 {
 	int e = errno;
-	return mc_error_set(e == ENOENT ? MC_ENOTFOUND : MC_ERR, "%s: %s", what, strerror(e));
+	int code = e == ENOENT			? MC_ENOTFOUND
+		   : e == ENOSPC || e == EDQUOT ? MC_ENOSPC
+		   : e == EACCES || e == EPERM	? MC_EACCES
+						: MC_ERR;
+	return mc_error_set(code, "%s: %s", what, strerror(e));
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig) { interrupted = sig; }
+
+void mc_interrupt_install(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+int mc_interrupted(void) { return interrupted; }
+
+int mc_interrupt_check(void)
+{
+	if (!interrupted)
+		return 0;
+	return mc_error_set(MC_EINTR, "interrupted (%s)", interrupted == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
 const char *mc_error_msg(void) { return err.msg; }
