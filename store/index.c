@@ -355,6 +355,8 @@ void mc_index_free(struct mc_index *ix)
 	free(ix);
 }
 
+void mc_index_busy_wait(struct mc_index *ix, int ms) { sqlite3_busy_timeout(ix->db, ms < 0 ? BUSY_MS : ms); }
+
 int mc_index_schema_version(void) { return SCHEMA_VERSION; }
 
 sqlite3 *mc_index_db(struct mc_index *ix) { return ix->db; }

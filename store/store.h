@@ -100,6 +100,9 @@ struct mc_index;
  * this binary knows is an error (MC_EINVAL) with a hint. */
 int mc_index_open(struct mc_index **out, const char *path);
 void mc_index_free(struct mc_index *ix);
+/* How long a statement waits for another process's write lock: ms, or < 0 for
+ * the default (10 s). A hit's bookkeeping waits briefly and is then skipped. */
+void mc_index_busy_wait(struct mc_index *ix, int ms);
 /* The schema version this binary writes. */
 int mc_index_schema_version(void);
 
