@@ -60,6 +60,8 @@ int run_lock_and_fetch(struct run *r, struct mc_lock *lock)
 				  on_fetch_progress, r, &fetched);
 	if (ret == MC_ENOTFOUND)
 		ret = MC_EUNREACHABLE; /* the remote advertised a commit it did not send */
+	else if (ret && run_out_of_space(r, ret))
+		ret = MC_ENOSPC;
 	if (fetched && !r->fetch_begun)
 		mc_emit_phase_begin(r->ev, "fetch");
 	if (fetched || r->fetch_begun)
@@ -112,11 +114,37 @@ int run_image_alive(struct run *r, const struct mc_entry *e, struct mc_image *im
 	return image_check(r, e, img, 1);
 }
 
-/* Serves a ready entry, under its key lock: :latest alias, then last use, the
- * latest pointer, the counter (if any) and the lease (if asked) in one index
- * transaction, so gc never sees a served entry without its lease. img (may be
- * NULL) is the engine's word on the image: if :latest is already on it, the
- * common repeated hit, the tag request is saved. */
+/* How long a hit's bookkeeping waits for another process's write lock before
+ * it is skipped: the hit is served either way. */
+#define ACCOUNT_WAIT_MS 1000
+
+/* The hit's bookkeeping (latest pointer, last use, counter, lease) in one
+ * transaction, so gc never sees a served entry without its lease. Best
+ * effort: a full disk, a busy or read-only index costs a warning, never the
+ * hit (the image is there). */
+static void account(struct run *r, const struct mc_entry *e, const char *counter)
+{
+	int64_t lease_ms = r->opts->lease_ms;
+	int ret;
+
+	mc_index_busy_wait(r->ix, ACCOUNT_WAIT_MS);
+	if ((ret = mc_index_begin(r->ix)) || (ret = mc_index_latest_set(r->ix, e->runtime, e->key)) ||
+	    (ret = mc_index_touch(r->ix, e->key, mc_now_ms())) ||
+	    (counter && (ret = mc_index_counter_add(r->ix, counter, 1))) ||
+	    (lease_ms > 0 && (ret = mc_index_lease_put(r->ix, e->key, mc_now_ms() + lease_ms))) ||
+	    (ret = mc_index_commit(r->ix))) {
+		mc_index_rollback(r->ix);
+		mc_emit_warn(r->ev, "served %s, but its last use%s was not recorded: %s", e->image_tag,
+			     lease_ms > 0 ? " and lease" : "", mc_error_msg());
+		mc_error_clear();
+	}
+	mc_index_busy_wait(r->ix, -1);
+}
+
+/* Serves a ready entry, under its key lock: the :latest alias, then the
+ * bookkeeping (account). img (may be NULL) is the engine's word on the image:
+ * if :latest is already on it, the common repeated hit, the tag request is
+ * saved. */
 int run_serve(struct run *r, const struct mc_entry *e, const struct mc_image *img, const char *counter,
 	      struct mc_ensure_result *out)
 {
@@ -129,16 +157,7 @@ int run_serve(struct run *r, const struct mc_entry *e, const struct mc_image *im
 	if (!(img && !strcmp(img->id, e->image_id) && mc_strv_find(&img->tags, latest) >= 0) &&
 	    (ret = mc_engine_image_tag(r->eng, e->image_id, repo, "latest")))
 		goto done;
-	if ((ret = mc_index_begin(r->ix)))
-		goto done;
-	if ((ret = mc_index_latest_set(r->ix, e->runtime, e->key)) ||
-	    (ret = mc_index_touch(r->ix, e->key, mc_now_ms())) ||
-	    (counter && (ret = mc_index_counter_add(r->ix, counter, 1))) ||
-	    (r->opts->lease_ms > 0 && (ret = mc_index_lease_put(r->ix, e->key, mc_now_ms() + r->opts->lease_ms))) ||
-	    (ret = mc_index_commit(r->ix))) {
-		mc_index_rollback(r->ix);
-		goto done;
-	}
+	account(r, e, counter);
 	mc_emit_phase_end(r->ev, "tag", t0);
 	memcpy(out->key, e->key, 65);
 	free(out->commit);
@@ -400,8 +419,16 @@ static int build(struct run *r, struct mc_ensure_result *out)
 	ret = run_serve(r, &e, NULL, "builds", out);
 	out->built = 1;
 done:
-	if (ret && ret != MC_ELOCKED)
-		run_build_failed(r, out, ret, started, log_path, &tail);
+	if (ret && ret != MC_ELOCKED) {
+		if (run_out_of_space(r, ret)) {
+			struct mc_error_saved why;
+			mc_error_save(&why); /* best effort on a full disk: a row left building is gc's */
+			mc_index_set_state(r->ix, r->key, MC_STATE_FAILED);
+			mc_error_restore(&why);
+			ret = MC_ENOSPC;
+		} else
+			run_build_failed(r, out, ret, started, log_path, &tail);
+	}
 	run_build_log_release(&bl);
 	run_share_seed_release(r, &seeds, seed_ref);
 	mc_context_free(tar);
@@ -550,10 +577,16 @@ static int native_platform(struct run *r)
 	if (!ret) {
 		r->platform = r->platform_buf = known;
 	} else if (ret == MC_ENOTFOUND) {
-		if (!(p = mc_engine_platform(r->eng)))
+		if (!(p = mc_engine_platform(r->eng))) {
 			ret = mc_error_code();
-		else if (!(ret = mc_index_meta_put(r->ix, name, p)))
+		} else {
+			ret = 0;
 			r->platform = r->platform_buf = mc_strdup(p);
+			mc_index_busy_wait(r->ix, ACCOUNT_WAIT_MS);
+			if (mc_index_meta_put(r->ix, name, p)) /* only saves the next run a GET /version */
+				mc_error_clear();
+			mc_index_busy_wait(r->ix, -1);
+		}
 	}
 	free(name);
 	return ret;

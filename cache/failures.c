@@ -195,6 +195,39 @@ done:
 	return ret;
 }
 
+/* An interrupted build is on record (show says so) with no backoff: the next
+ * ensure builds at once. The count of failures in a row stays. */
+static void remember_interrupt(struct run *r, const char *msg, const char *log_path)
+{
+	struct mc_failure old = { 0 };
+	int64_t now = mc_now_ms();
+	int ret = mc_index_failure_get(r->ix, &old, r->key);
+
+	if (ret && ret != MC_ENOTFOUND)
+		goto done;
+	struct mc_failure f = { .key = r->key, .count = old.count, .last_ms = now, .next_ms = now,
+				.step = (char *)msg, .log_path = (char *)log_path };
+	mc_index_failure_put(r->ix, &f);
+done:
+	mc_error_clear();
+	mc_failure_release(&old);
+}
+
+int run_out_of_space(struct run *r, int code)
+{
+	char *fs = NULL;
+
+	if (code == MC_EINTR || (code != MC_ENOSPC && !mc_fs_full(r->ctx->paths.root, &fs)))
+		return 0;
+	if (!fs)
+		mc_fs_full(r->ctx->paths.root, &fs);
+	mc_error_wrap(MC_ENOSPC, "'%s': no space left on '%s'", r->runtime, fs ? fs : r->ctx->paths.root);
+	mc_error_hint("free space, e.g. 'molcache gc --max-size 5G' (docs/operations.md, when the host is in "
+		      "trouble); nothing was recorded against the template, so the next ensure builds at once");
+	free(fs);
+	return 1;
+}
+
 void run_build_failed(struct run *r, struct mc_ensure_result *out, int code, int64_t started, const char *log_path,
 		      const struct mc_buf *tail)
 {
@@ -205,10 +238,12 @@ void run_build_failed(struct run *r, struct mc_ensure_result *out, int code, int
 	snprintf(msg, sizeof(msg), "%s", mc_error_msg());
 	snprintf(hint, sizeof(hint), "%s", mc_error_hint_msg());
 	mc_index_set_state(r->ix, r->key, MC_STATE_FAILED);
-	mc_index_counter_add(r->ix, "build_failures", 1);
+	mc_index_counter_add(r->ix, code == MC_EINTR ? "interrupted" : "build_failures", 1);
 	mc_index_build_record(r->ix, r->key, started, mc_now_ms() - started, 0, log_path);
 	if (code == MC_EBUILD)
 		remember_failure(r, out, msg, tail, out->log_path, &next_ms);
+	else if (code == MC_EINTR)
+		remember_interrupt(r, msg, log_path);
 	mc_error_set(code, "%s", msg);
 	if (next_ms)
 		mc_format_utc(when, next_ms);

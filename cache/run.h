@@ -113,6 +113,11 @@ int run_failure_gate(struct run *r, struct mc_ensure_result *out);
  * the backoff). tail: the engine's last lines. */
 void run_build_failed(struct run *r, struct mc_ensure_result *out, int code, int64_t started, const char *log_path,
 		      const struct mc_buf *tail);
+/* After a failed step of a miss (code, the error set): if the cache root's
+ * file system is full (or code is MC_ENOSPC), the error becomes MC_ENOSPC
+ * "no space left on '<fs>'" with a hint to run gc and 1 is returned: nothing
+ * is to be recorded against the template (no backoff). Else 0, nothing changes. */
+int run_out_of_space(struct run *r, int code);
 
 /* ---- share.c: fleet sharing, with r->fleet ---- */
 

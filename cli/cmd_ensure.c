@@ -172,6 +172,8 @@ int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 
 	mc_progress_init(&prog, mode);
 	eo.events = (struct mc_emitter){ mc_progress_event, &prog };
+	/* SIGINT/SIGTERM set a flag: the pipeline ends cleanly at its next step */
+	mc_interrupt_install();
 	err = mc_ensure(ctx, &eo, &res);
 	if (err && prog.mode == MC_PROGRESS_JSON) {
 		char *msg = mc_cli_scrub(ctx, mc_error_msg()[0] ? mc_error_msg() : "unknown error");

@@ -315,6 +315,8 @@ int cmd_gc(struct mc_ctx *ctx, int argc, char **argv)
 	} else {
 		print_text(&rep, quiet);
 	}
+	if (rep.record_warning) /* what was freed is freed: a warning, not a failure */
+		fprintf(stderr, "molcache: warning: gc: %s\n", rep.record_warning);
 	if (rep.errors)
 		ret = MC_EXIT_PARTIAL;
 done:

@@ -87,7 +87,7 @@ static int build_line(struct xfer *x, json_t *obj, const char *raw, size_t n)
 /* POST /build/cancel?id=: 0 when the engine answered 200. */
 static int build_cancel(struct mc_engine *e, const char *id)
 {
-	struct xfer x = { 0 };
+	struct xfer x = { .finish = 1 };
 	struct mc_buf url = MC_BUF_INIT;
 	long status = 0;
 	int ret;
@@ -196,9 +196,13 @@ int mc_engine_build(struct mc_engine *e, const struct mc_build_req *req, char ou
 		 * engine; cancelling by id as well confirms the engine let it go */
 		char *msg = mc_strdup(mc_error_msg());
 		int cancelled = req->build_id && *req->build_id && !build_cancel(e, req->build_id);
-		ret = mc_error_set(MC_EBUILD, "build of '%s': %s (%s; %s)", subject, msg,
-				   x.gate == GATE_STALL ? "build_stall_grace" : "build_timeout",
-				   cancelled ? "cancelled in the engine" : "request closed");
+		if (x.gate == GATE_INTR)
+			ret = mc_error_set(MC_EINTR, "build of '%s': %s (%s)", subject, msg,
+					   cancelled ? "cancelled in the engine" : "request closed");
+		else
+			ret = mc_error_set(MC_EBUILD, "build of '%s': %s (%s; %s)", subject, msg,
+					   x.gate == GATE_STALL ? "build_stall_grace" : "build_timeout",
+					   cancelled ? "cancelled in the engine" : "request closed");
 		free(msg);
 		goto done;
 	}

@@ -53,7 +53,8 @@ struct xfer {
 	/* Build gates (0 = off): no line and no body chunk for stall_ms, or
 	 * longer than ceiling_ms in all, and the request is closed. */
 	int64_t stall_ms, ceiling_ms, started_ms, progress_ms;
-	enum { GATE_NONE, GATE_STALL, GATE_CEILING } gate;
+	enum { GATE_NONE, GATE_STALL, GATE_CEILING, GATE_INTR } gate;
+	int finish; /* runs after a SIGINT/SIGTERM (a build's cancel): not ended by it */
 };
 
 void engine_xfer_release(struct xfer *x);

@@ -201,7 +201,9 @@ static int on_xferinfo(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 	int64_t now = mc_mono_ms();
 
 	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
-	if (x->stall_ms > 0 && now - x->progress_ms >= x->stall_ms)
+	if (mc_interrupted() && !x->finish)
+		x->gate = GATE_INTR;
+	else if (x->stall_ms > 0 && now - x->progress_ms >= x->stall_ms)
 		x->gate = GATE_STALL;
 	else if (x->ceiling_ms > 0 && now - x->started_ms >= x->ceiling_ms)
 		x->gate = GATE_CEILING;
@@ -252,12 +254,11 @@ int engine_perform(struct mc_engine *e, struct xfer *x, const char *method, cons
 	}
 	if (headers)
 		SETOPT(&so, c, CURLOPT_HTTPHEADER, headers);
-	if (x->stall_ms > 0 || x->ceiling_ms > 0) {
-		x->started_ms = x->progress_ms = mc_mono_ms();
-		SETOPT(&so, c, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
-		SETOPT(&so, c, CURLOPT_XFERINFODATA, x);
-		SETOPT(&so, c, CURLOPT_NOPROGRESS, 0L);
-	}
+	/* the gates, and a SIGINT or SIGTERM (mc_interrupted) ends any request */
+	x->started_ms = x->progress_ms = mc_mono_ms();
+	SETOPT(&so, c, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
+	SETOPT(&so, c, CURLOPT_XFERINFODATA, x);
+	SETOPT(&so, c, CURLOPT_NOPROGRESS, 0L);
 	/* a request on a half-configured handle could go anywhere, or wait forever */
 	if (so.rc != CURLE_OK) {
 		ret = mc_error_set(MC_ERR, "docker engine at '%s': libcurl refused %s: %s", e->where, so.opt,
@@ -269,6 +270,10 @@ int engine_perform(struct mc_engine *e, struct xfer *x, const char *method, cons
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
 	if (x->on_line && *status >= 200 && *status < 300)
 		drain_lines(x, 1);
+	if (rc == CURLE_ABORTED_BY_CALLBACK && x->gate == GATE_INTR) {
+		ret = mc_interrupt_check();
+		goto done;
+	}
 	if (rc == CURLE_ABORTED_BY_CALLBACK && x->gate != GATE_NONE) {
 		char d[32];
 		mc_format_duration_go(d, x->gate == GATE_STALL ? x->stall_ms : x->ceiling_ms);

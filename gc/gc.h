@@ -197,6 +197,9 @@ struct mc_gc_report {
 	/* images whose layers were asked of the engine (inspect + history):
 	 * only ids the index never saw, and none without a size policy */
 	int64_t layer_lookups;
+	/* the run freed what it could, but its record could not be written (a
+	 * full disk, a busy index): the CLI warns; malloc'd, NULL when recorded */
+	char *record_warning;
 };
 
 struct mc_gc_env {

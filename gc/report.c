@@ -70,6 +70,8 @@ char *mc_gc_report_json(const struct mc_gc_report *r, const struct mc_gc_policy 
 		"trees_dropped", (json_int_t)r->trees_dropped, "bytes_freed", (json_int_t)r->bytes_freed, "errors",
 		(json_int_t)r->errors, "run_id", (json_int_t)r->run_id, "budget_exhausted", r->budget_exhausted,
 		"layer_lookups", (json_int_t)r->layer_lookups, "plan", plan, "protected", kept, "stale", stale);
+	if (root) /* the run's record could not be written (see record_warning) */
+		json_object_set_new(root, "warning", str_or_null(r->record_warning));
 	s = root ? json_dumps(root, JSON_COMPACT) : NULL;
 	json_decref(root);
 	return s ? s : mc_strdup("{}");
@@ -90,5 +92,6 @@ void mc_gc_report_release(struct mc_gc_report *r)
 		free(r->stale[i].msg);
 	}
 	free(r->stale);
+	free(r->record_warning);
 	memset(r, 0, sizeof(*r));
 }

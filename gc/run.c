@@ -278,8 +278,11 @@ done:
 
 /*
  * Under the key lock, on a re-read row: evict (image, tree, row) or drop its
- * tree. A crash anywhere leaves a state the next run finishes: the row says
- * evicting, or the tree sits in tmp/gc-*. *out_image: 1 when an image went.
+ * tree. Frees first, records afterwards: on a full disk the row's "evicting"
+ * may not be writable, and the image and tree still go; the row goes last,
+ * when their space is back. A crash anywhere leaves a state the next run
+ * finishes: the row says evicting (or ready with its image or tree gone), or
+ * the tree sits in tmp/gc-*. *out_image: 1 when an image went.
  */
 int gc_act(struct run *g, const struct mc_entry *e, enum mc_gc_action action, int64_t *out_tree_bytes,
 	   int *out_image, char **out_note)
@@ -292,8 +295,8 @@ int gc_act(struct run *g, const struct mc_entry *e, enum mc_gc_action action, in
 	*out_image = 0;
 	*out_note = NULL;
 	if (action == MC_GC_EVICT) {
-		if (e->state != MC_STATE_EVICTING && (ret = mc_index_set_state(ix, e->key, MC_STATE_EVICTING)))
-			goto done;
+		if (e->state != MC_STATE_EVICTING && mc_index_set_state(ix, e->key, MC_STATE_EVICTING))
+			mc_error_clear(); /* only a hint for a crash: the eviction goes on */
 		/* a row without an image id names its image by a tag: only a molcache/ one goes, by name */
 		const char *tag = e->image_tag && !strncmp(e->image_tag, "molcache/", 9) ? e->image_tag : NULL;
 		rm = e->image_id ? (gc_image_shared(g, e->key, e->image_id)
@@ -317,15 +320,13 @@ int gc_act(struct run *g, const struct mc_entry *e, enum mc_gc_action action, in
 		}
 		*out_image = rm == 0 && removed;
 	}
-	if ((ret = gc_stash(&stashed, g, g->env->paths->trees, e->key)))
+	if ((ret = gc_stash(&stashed, g, g->env->paths->trees, e->key)) ||
+	    (ret = gc_purge(out_tree_bytes, stashed)))
 		goto done;
 	if (action == MC_GC_EVICT)
 		ret = mc_index_delete(ix, e->key);
 	else if (e->tree_path)
 		ret = mc_index_drop_tree(ix, e->key);
-	if (ret)
-		goto done;
-	ret = gc_purge(out_tree_bytes, stashed);
 done:
 	free(stashed);
 	return ret;
@@ -405,6 +406,23 @@ static int load_rows(struct run *g)
 	return 0;
 }
 
+/* After the freeing: expired leases go (the plan honoured only live ones) and
+ * the run is recorded. Either failing is a warning in the report: what was
+ * freed is freed, and on a full disk this is exactly when gc runs. */
+static void record(struct mc_gc_report *out, struct run *g)
+{
+	struct mc_gc_run rec = { 0, out->started_ms, out->duration_ms, out->evicted, out->bytes_freed, out->errors,
+				 NULL };
+
+	rec.detail = mc_gc_report_json(out, g->pol);
+	if (mc_index_leases_expire(g->env->index, out->started_ms) ||
+	    mc_index_gc_record(g->env->index, &out->run_id, &rec)) {
+		out->record_warning = mc_asprintf("record gc run: %s", mc_error_msg());
+		mc_error_clear();
+	}
+	free(rec.detail);
+}
+
 int mc_gc_run(struct mc_gc_report *out, const struct mc_gc_env *env, const struct mc_gc_policy *pol)
 {
 	struct run g = { .env = env, .pol = pol, .rep = out };
@@ -429,8 +447,9 @@ int mc_gc_run(struct mc_gc_report *out, const struct mc_gc_env *env, const struc
 	}
 	if (pol->max_runtime_ms > 0)
 		g.deadline = t0 + pol->max_runtime_ms;
-	if (!pol->dry_run && (ret = mc_index_leases_expire(env->index, out->started_ms)))
-		goto done;
+	/* free first: a crash's leftovers in tmp/ (a checkout is ~40 MB) give the
+	 * index room to record the evictions on a full disk */
+	gc_sweep_tmp(&g);
 	if ((ret = load_rows(&g)))
 		goto done;
 	list_names(&g.trees, env->paths->trees);
@@ -462,13 +481,8 @@ int mc_gc_run(struct mc_gc_report *out, const struct mc_gc_env *env, const struc
 	gc_sweep_images(&g, fa.images, fa.n_images);
 	gc_sweep_mirrors(&g);
 	out->duration_ms = mc_mono_ms() - t0;
-	if (!pol->dry_run) {
-		struct mc_gc_run rec = { 0, out->started_ms, out->duration_ms, out->evicted, out->bytes_freed,
-					 out->errors, NULL };
-		rec.detail = mc_gc_report_json(out, pol);
-		ret = mc_index_gc_record(env->index, &out->run_id, &rec);
-		free(rec.detail);
-	}
+	if (!pol->dry_run)
+		record(out, &g);
 done:
 	gc_facts_release(&fa, n_facts);
 	mc_entries_free(g.rows, g.n_rows);

@@ -54,6 +54,14 @@ const char *mc_error_hint_msg(void);
 /* The code of the last mc_error_set(). */
 int mc_error_code(void);
 void mc_error_clear(void);
+/* The current error, kept across a best-effort call that may set its own. */
+struct mc_error_saved {
+	int code;
+	char msg[1024];
+	char hint[512];
+};
+void mc_error_save(struct mc_error_saved *out);
+void mc_error_restore(const struct mc_error_saved *in);
 
 /*
  * struct mc_buf: a growable byte buffer, after git's strbuf.
@@ -164,6 +172,9 @@ int mc_path_each_dir(const char *path, int (*fn)(const char *dir, void *ud), voi
 int mc_rm_rf(const char *path);
 /* Sum of st_size over regular files under path (lstat, no symlink following). */
 int64_t mc_du(const char *path);
+/* Is the file system holding path out of space (under 512 KiB, or no inode,
+ * left to this user)? *mount (malloc'd, may be NULL) names its mount point. */
+int mc_fs_full(const char *path, char **mount);
 /* A path inside a tree as docker reads it: "./Dockerfile", ".//Dockerfile",
  * "Dockerfile/" and "lib/../Dockerfile" are all "Dockerfile" (malloc'd); NULL
  * for a path that is absolute, empty, names the top directory or leaves the tree. */

@@ -12,14 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
-static _Thread_local struct {
-	int code;
-	char msg[1024];
-	char hint[512];
-} err;
+static _Thread_local struct mc_error_saved err;
+
+void mc_error_save(struct mc_error_saved *out) { *out = err; }
+void mc_error_restore(const struct mc_error_saved *in) { err = *in; }
 
 /* Both format into a copy first: a caller may pass mc_error_msg() itself as
  * an argument (wrapping the lower layer's words), and vsnprintf into the
@@ -88,6 +88,7 @@ void mc_interrupt_install(void)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 }
@@ -407,6 +408,48 @@ static int64_t du_in(int dfd)
 	}
 	closedir(d);
 	return total;
+}
+
+/* The mount point holding path: the last directory up from it on the same device. */
+static char *mount_point(const char *path)
+{
+	char *cur = realpath(path, NULL);
+	struct stat st, up;
+
+	if (!cur)
+		return mc_strdup(path);
+	if (stat(cur, &st))
+		return cur;
+	for (char *slash; (slash = strrchr(cur, '/')) && slash != cur;) {
+		*slash = 0;
+		if (stat(cur, &up) || up.st_dev != st.st_dev) {
+			*slash = '/';
+			return cur;
+		}
+	}
+	if (stat("/", &up) == 0 && up.st_dev == st.st_dev)
+		cur[1] = 0; /* cur is "/<name>": the root itself */
+	return cur;
+}
+
+#define FS_FULL_BYTES (512 * 1024)
+
+int mc_fs_full(const char *path, char **mount)
+{
+	struct statvfs v;
+	int full;
+
+	if (mount)
+		*mount = NULL;
+	if (statvfs(path, &v))
+		return 0;
+	/* root may use the blocks reserved for it */
+	uint64_t blocks = geteuid() == 0 ? v.f_bfree : v.f_bavail;
+	uint64_t files = geteuid() == 0 ? v.f_ffree : v.f_favail;
+	full = blocks * v.f_frsize < FS_FULL_BYTES || (v.f_files > 0 && files == 0);
+	if (full && mount)
+		*mount = mount_point(path);
+	return full;
 }
 
 int64_t mc_du(const char *path)

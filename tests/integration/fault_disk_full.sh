@@ -38,9 +38,9 @@ image_exists "$tag" || it_fail "$tag missing after the hit"
 grep -q "^molcache: warning: .*\(full\|space\)" "$IT_DIR/hit.err" ||
 	{ cat "$IT_DIR/hit.err"; it_fail "the skipped bookkeeping was not warned about"; }
 rc=0
-mc ensure codex --network none --log-format json >"$IT_DIR/hit.json" 2>/dev/null || rc=$?
+mc ensure codex --network none --log-format json >/dev/null 2>"$IT_DIR/hit.json" || rc=$?
 [ $rc = 0 ] || it_fail "a JSON hit on a full disk exited $rc"
-tail -1 "$IT_DIR/hit.json" | grep -q '"event":"result"' || it_fail "the JSON hit does not end with its result"
+tail -1 "$IT_DIR/hit.json" | grep -q "\"event\":\"result\"" || { tail -3 "$IT_DIR/hit.json"; it_fail "the JSON hit does not end with its result"; }
 ok "a hit on a full disk prints $tag, exit 0, with a warning"
 
 # ---- a miss on a full disk ---------------------------------------------------------------
@@ -56,9 +56,9 @@ ok "a miss on a full disk: exit 7, '$(grep '^molcache: .*no space' "$IT_DIR/miss
 # ---- gc on a full disk: frees first ------------------------------------------------------
 [ -n "$(ls -A "$MOLCACHE_HOME/trees")" ] || it_fail "no trees before gc"
 rc=0
-mc gc --max-size 1K --include-latest --prune-mirrors --grace 0 >"$IT_DIR/gc.out" 2>"$IT_DIR/gc.err" || rc=$?
+mc gc --max-size 1 --include-latest --prune-mirrors --grace 0 >"$IT_DIR/gc.out" 2>"$IT_DIR/gc.err" || rc=$?
 [ $rc = 0 ] || { cat "$IT_DIR/gc.out" "$IT_DIR/gc.err"; it_fail "gc on a full disk exited $rc"; }
-[ -z "$(ls -A "$MOLCACHE_HOME/trees")" ] || it_fail "gc left trees: $(ls "$MOLCACHE_HOME/trees")"
+[ -z "$(ls -A "$MOLCACHE_HOME/trees")" ] || { cat "$IT_DIR/gc.out" "$IT_DIR/gc.err"; it_fail "gc left trees: $(ls "$MOLCACHE_HOME/trees")"; }
 [ -z "$(ls -A "$MOLCACHE_HOME/tmp")" ] || it_fail "gc left tmp/: $(ls "$MOLCACHE_HOME/tmp")"
 ! image_exists "$tag" || it_fail "gc left the image $tag"
 n=$(sqlite3 "$MOLCACHE_HOME/index.db" "SELECT count(*) FROM entries WHERE state = 1")
