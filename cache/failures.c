@@ -196,7 +196,8 @@ done:
 }
 
 /* An interrupted build is on record (show says so) with no backoff: the next
- * ensure builds at once. The count of failures in a row stays. */
+ * ensure builds at once. The count of failures in a row stays (at least 1:
+ * 0 reads as no failure on record). */
 static void remember_interrupt(struct run *r, const char *msg, const char *log_path)
 {
 	struct mc_failure old = { 0 };
@@ -205,7 +206,7 @@ static void remember_interrupt(struct run *r, const char *msg, const char *log_p
 
 	if (ret && ret != MC_ENOTFOUND)
 		goto done;
-	struct mc_failure f = { .key = r->key, .count = old.count, .last_ms = now, .next_ms = now,
+	struct mc_failure f = { .key = r->key, .count = old.count ? old.count : 1, .last_ms = now, .next_ms = now,
 				.step = (char *)msg, .log_path = (char *)log_path };
 	mc_index_failure_put(r->ix, &f);
 done:

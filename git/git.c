@@ -821,6 +821,8 @@ static int checkout_entry(const char *root, const git_tree_entry *e, void *paylo
 	char *path;
 	int ret = 0;
 
+	if ((co->ret = mc_interrupt_check()))
+		return -1; /* SIGINT/SIGTERM: the caller removes the partial checkout */
 	if (!entry_name_ok(name)) {
 		co->ret = mc_error_set(MC_EBUILD, "commit %s: tree entry '%s%s' cannot be checked out", co->sha, root,
 				       name);

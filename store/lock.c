@@ -56,6 +56,8 @@ int mc_lock_take(struct mc_lock *out, const char *path, enum mc_lock_mode mode, 
 				goto done;
 			}
 			int64_t left = deadline - mc_mono_ms();
+			if ((ret = mc_interrupt_check())) /* SIGINT/SIGTERM: stop waiting */
+				goto done;
 			if (left <= 0) {
 				ret = mc_error_set(MC_ELOCKED, "lock '%s': held by another process", path);
 				goto done;

@@ -9,7 +9,8 @@ it_setup
 
 src=$IT_DIR/src-codex
 mkdir -p "$src"
-printf 'FROM %s\nRUN echo started-the-slow-step; sleep 8; echo finished\n' "$MC_BASE_IMAGE" >"$src/Dockerfile"
+# the step's name says started-the-$s-step, its output started-the-slow-step
+printf 'FROM %s\nRUN s=slow; echo started-the-$s-step; sleep 8; echo finished\n' "$MC_BASE_IMAGE" >"$src/Dockerfile"
 mkrepo codex "$src"
 key_of() { mc explain "$1" --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])'; }
 key=$(key_of codex)
@@ -26,13 +27,13 @@ wait_for() {
 }
 
 # ---- SIGTERM mid-build, JSON stream ------------------------------------------------------------
-"$MOLCACHE" ensure codex --network none --log-format json >"$IT_DIR/j.out" 2>"$IT_DIR/j.err" &
+"$MOLCACHE" ensure codex --network none --log-format json >"$IT_DIR/j.tag" 2>"$IT_DIR/j.out" & # events go to stderr
 pid=$!
-wait_for "$IT_DIR/j.out" started-the-slow-step $pid || { cat "$IT_DIR/j.err"; it_fail "the build never started"; }
+wait_for "$IT_DIR/j.out" started-the-slow-step $pid || { cat "$IT_DIR/j.out"; it_fail "the build never started"; }
 kill -TERM $pid
 rc=0
 wait $pid || rc=$?
-[ $rc = 143 ] || { cat "$IT_DIR/j.err"; it_fail "SIGTERM: exit $rc, want 143"; }
+[ $rc = 143 ] || { cat "$IT_DIR/j.out"; it_fail "SIGTERM: exit $rc, want 143"; }
 python3 - "$IT_DIR/j.out" <<'PY' || it_fail "the JSON stream after SIGTERM: $(tail -3 "$IT_DIR/j.out")"
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]   # every line is JSON
