@@ -200,6 +200,7 @@ struct mc_gc_report {
 	/* the run freed what it could, but its record could not be written (a
 	 * full disk, a busy index): the CLI warns; malloc'd, NULL when recorded */
 	char *record_warning;
+	int record_error; /* its MC_E… code (MC_ELOCKED: the index was busy), 0 when recorded */
 };
 
 struct mc_gc_env {
