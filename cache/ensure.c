@@ -170,12 +170,12 @@ done:
 	return ret;
 }
 
-/* Under a key lock: the ready entry if its image is alive. 1 served, 0 not. */
-static int try_serve(struct run *r, struct mc_ensure_result *out)
+/* Under a key lock: the ready entry of key if its image is alive. 1 served, 0 not. */
+static int try_serve_key(struct run *r, const char *key, struct mc_ensure_result *out)
 {
 	struct mc_entry e = { 0 };
 	struct mc_image img = MC_IMAGE_INIT;
-	int ret = mc_index_get(r->ix, &e, r->key);
+	int ret = mc_index_get(r->ix, &e, key);
 	if (ret == MC_ENOTFOUND)
 		return 0;
 	if (ret)
@@ -186,6 +186,8 @@ static int try_serve(struct run *r, struct mc_ensure_result *out)
 	mc_entry_release(&e);
 	return ret;
 }
+
+static int try_serve(struct run *r, struct mc_ensure_result *out) { return try_serve_key(r, r->key, out); }
 
 /* trees/<key> from the mirror: checked out under tmp/ and renamed into place. */
 static int make_tree(struct run *r, const char *tree)
@@ -477,19 +479,24 @@ static void remove_leftovers(struct run *r)
 		mc_index_counter_add(r->ix, "leftovers_removed", removed);
 }
 
-static int lock_key(struct run *r, struct mc_lock *l, enum mc_lock_mode mode)
+static int lock_key_of(struct run *r, const char *key, struct mc_lock *l, enum mc_lock_mode mode)
 {
-	char *path = mc_lock_path_key(&r->ctx->paths, r->key);
+	char *path = mc_lock_path_key(&r->ctx->paths, key);
 	int ret = mc_lock_take(l, path, mode, r->ctx->cfg.lock_timeout_s * 1000);
 	free(path);
 	if (ret == MC_ELOCKED) {
-		mc_error_set(MC_ELOCKED, "key %.12s of '%s': still locked after %d s", r->key, r->runtime,
+		mc_error_set(MC_ELOCKED, "key %.12s of '%s': still locked after %d s", key, r->runtime,
 			     r->ctx->cfg.lock_timeout_s);
 		mc_error_hint("another molcache is building it; raise lock_timeout or wait");
 	}
-	if (!ret && mode == MC_LOCK_EXCLUSIVE)
+	if (!ret && mode == MC_LOCK_EXCLUSIVE && key == r->key)
 		remove_leftovers(r);
 	return ret;
+}
+
+static int lock_key(struct run *r, struct mc_lock *l, enum mc_lock_mode mode)
+{
+	return lock_key_of(r, r->key, l, mode);
 }
 
 /* Resolve, Dockerfile hash, key: everything the key needs (fetches only for a
@@ -518,9 +525,41 @@ static int derive_key(struct run *r)
 				     &r->ctx->cfg.build_args };
 	if ((ret = mc_key_derive(r->key, &in)))
 		return ret;
+	if (in.build_args->n && (ret = mc_key_derive_legacy(r->legacy_key, &in)))
+		return ret;
 	r->build_args = mc_key_build_args_canonical(&r->ctx->cfg.build_args);
 	r->tag = mc_asprintf("molcache/%s:%.12s", r->runtime, r->key);
 	return 0;
+}
+
+/* A row keyed before build-arg values were hashed into the key (its
+ * build_args column was rehashed on upgrade) is still served: an upgrade
+ * rebuilds nothing. 1 served, 0 none. */
+static int serve_legacy(struct run *r, struct mc_ensure_result *out)
+{
+	struct mc_lock lock = MC_LOCK_INIT;
+	int ret;
+
+	if (!r->legacy_key[0] || (ret = lock_key_of(r, r->legacy_key, &lock, MC_LOCK_SHARED)))
+		return 0;
+	ret = try_serve_key(r, r->legacy_key, out);
+	mc_lock_release(&lock);
+	return ret;
+}
+
+/* BuildKit's SecretsUsedInArgOrEnv, for the args of this call: a value sent
+ * as a build arg is in the image's history for anyone who pulls it. */
+static void warn_secret_args(struct run *r)
+{
+	const struct mc_strv *args = &r->ctx->cfg.build_args;
+
+	for (size_t i = 0; i < args->n; i++) {
+		size_t n = strcspn(args->v[i], "=");
+		if (mc_key_arg_looks_secret(args->v[i], n))
+			mc_emit_warn(r->ev, "build arg %.*s looks like a secret: the engine records build-arg values in "
+					    "the image's history (docker history shows them); use a secret mount "
+					    "(docs/key-format.md, Build args)", (int)n, args->v[i]);
+	}
 }
 
 static int ensure_online(struct run *r, struct mc_ensure_result *out)
@@ -528,6 +567,7 @@ static int ensure_online(struct run *r, struct mc_ensure_result *out)
 	struct mc_lock lock = MC_LOCK_INIT;
 	int ret;
 
+	warn_secret_args(r);
 	if ((ret = derive_key(r)))
 		goto done;
 	out->commit = mc_strdup(r->sha);
@@ -537,7 +577,7 @@ static int ensure_online(struct run *r, struct mc_ensure_result *out)
 		goto done;
 	ret = try_serve(r, out);
 	mc_lock_release(&lock);
-	if (ret)
+	if (ret || (ret = serve_legacy(r, out)))
 		goto done;
 
 	/* a miss: one builder per key; whoever waited finds the build done */

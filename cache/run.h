@@ -42,6 +42,7 @@ struct run {
 	char sha[41];
 	char dfhash[65];
 	char key[65];
+	char legacy_key[65]; /* the key before build-arg values were hashed; "" without build args */
 	char *tag;         /* molcache/<runtime>:<key12> */
 	char *build_args;  /* canonical */
 	unsigned fetched_objects;

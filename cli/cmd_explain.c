@@ -33,8 +33,8 @@ static const char usage_text[] =
 struct diff {
 	const char *field; /* "repo_prefix", "commit", "dockerfile_path", "dockerfile_hash", "platform", "build_arg" */
 	char *name;        /* the build arg's name, else NULL */
-	char *old, *new_;  /* NULL = unset */
-	const char *why;
+	char *old, *new_;  /* NULL = unset; a build arg's value is its sha256, never the value */
+	char *why;
 };
 
 struct diffs {
@@ -50,7 +50,7 @@ static void diff_add(struct diffs *d, const char *field, const char *name, const
 		d->v = mc_realloc(d->v, d->cap * sizeof(*d->v));
 	}
 	d->v[d->n++] = (struct diff){ field, name ? mc_strdup(name) : NULL, old ? mc_strdup(old) : NULL,
-				      new_ ? mc_strdup(new_) : NULL, why };
+				      new_ ? mc_strdup(new_) : NULL, mc_strdup(why) };
 }
 
 static void diffs_release(struct diffs *d)
@@ -59,6 +59,7 @@ static void diffs_release(struct diffs *d)
 		free(d->v[i].name);
 		free(d->v[i].old);
 		free(d->v[i].new_);
+		free(d->v[i].why);
 	}
 	free(d->v);
 	memset(d, 0, sizeof(*d));
@@ -126,9 +127,13 @@ static void diff_entries(struct diffs *d, const struct mc_entry *old, const stru
 	for (size_t i = 0; i < names.n; i++) {
 		char *a = arg_value(old->build_args, names.v[i]);
 		char *b = arg_value(in->build_args, names.v[i]);
-		if (!a || !b || strcmp(a, b))
-			diff_add(d, "build_arg", names.v[i], a, b,
-				 !a ? "a new build arg" : !b ? "a build arg dropped" : "a build arg's value differs");
+		if (!a || !b || strcmp(a, b)) {
+			char *why = !a ? mc_asprintf("new build arg %s", names.v[i])
+				    : !b ? mc_asprintf("build arg %s dropped", names.v[i])
+					 : mc_asprintf("value of %s changed", names.v[i]);
+			diff_add(d, "build_arg", names.v[i], a, b, why);
+			free(why);
+		}
 		free(a);
 		free(b);
 	}

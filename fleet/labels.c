@@ -71,8 +71,15 @@ int mc_entry_from_image(struct mc_entry *out, const struct mc_image *image, cons
 		p += n + (p[n] ? 1 : 0);
 	}
 	{
-		struct mc_key_inputs in = { v[2], v[3], v[5], v[7], v[8], &args };
-		if (!mc_is_key(v[0]) || mc_key_derive(key, &in) || strcmp(key, v[0])) {
+		/* hashed values (docs/key-format.md), or an image labelled before
+		 * they were: its values and the key of that time */
+		struct mc_key_inputs in = { v[2], v[3], v[5], v[7], v[8], &args, 1 };
+		int ok = mc_is_key(v[0]) && !mc_key_derive(key, &in) && !strcmp(key, v[0]);
+		in.args_hashed = 0;
+		if (!ok && args.n)
+			ok = mc_is_key(v[0]) && !mc_key_derive_legacy(key, &in) && !strcmp(key, v[0]);
+		mc_error_clear();
+		if (!ok) {
 			ret = mc_error_set(MC_EINVAL, "its labelled inputs do not give its key %.12s", v[0]);
 			goto done;
 		}
@@ -85,7 +92,7 @@ int mc_entry_from_image(struct mc_entry *out, const struct mc_image *image, cons
 	out->dockerfile_path = mc_strdup(v[6]);
 	out->dockerfile_hash = mc_strdup(v[7]);
 	out->platform = mc_strdup(v[8]);
-	out->build_args = mc_key_build_args_canonical(&args);
+	out->build_args = mc_key_build_args_rehash(v[9]);
 	out->image_tag = mc_asprintf("molcache/%s:%.12s", v[2], v[0]);
 	out->image_id = mc_strdup(id);
 	tree = mc_asprintf("%s/%s", trees_dir, v[0]);

@@ -1,5 +1,6 @@
 /* index.c — the SQLite index: opening it, schema migrations, the cached prepared statements, transactions. */
 #include "index_impl.h"
+#include "key.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -54,6 +55,11 @@ static const char *const migrations[] = {
 	" WITHOUT ROWID;"
 	/* an index upgraded with rows keeps its path-derived root id (mc_index_root_id) */
 	"INSERT INTO meta (name, value) SELECT 'root-id-legacy', '1' WHERE EXISTS (SELECT 1 FROM entries);",
+	/* 5 → 6: a build arg's value may be a secret: the index keeps its sha256
+	 * (mc_key_build_args_rehash, registered as mc_rehash_args), and the
+	 * freed pages that held the values are zeroed */
+	"PRAGMA secure_delete = ON;"
+	"UPDATE entries SET build_args = mc_rehash_args(build_args) WHERE build_args <> '';",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -231,10 +237,19 @@ static int too_new(struct mc_index *ix, int v)
 
 #define BUSY_MS 10000
 
+static void rehash_args(sqlite3_context *c, int argc, sqlite3_value **argv)
+{
+	char *s = mc_key_build_args_rehash(argc == 1 ? (const char *)sqlite3_value_text(argv[0]) : NULL);
+	sqlite3_result_text(c, s, -1, free);
+}
+
 static int migrate(struct mc_index *ix)
 {
 	char *set_version = NULL;
 	int ret = 0, v;
+
+	sqlite3_create_function(ix->db, "mc_rehash_args", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, rehash_args,
+				NULL, NULL);
 
 	/* Persistent in the file, so only done when creating or upgrading. A file
 	 * system without shared memory keeps the old mode; that is slower under
@@ -274,7 +289,10 @@ static int migrate(struct mc_index *ix)
 	set_version = mc_asprintf("PRAGMA user_version = %d", SCHEMA_VERSION);
 	if ((ret = exec(ix, set_version, "set schema version")) < 0)
 		goto done;
-	ret = exec(ix, "COMMIT", "commit migration");
+	if ((ret = exec(ix, "COMMIT", "commit migration")) < 0)
+		goto done;
+	/* pages written before the upgrade leave the WAL (best effort) */
+	sqlite3_wal_checkpoint_v2(ix->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 done:
 	if (ret < 0 && !sqlite3_get_autocommit(ix->db))
 		sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);

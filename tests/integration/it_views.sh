@@ -201,7 +201,7 @@ mc explain claude-code | grep -q "^result: *hit" || it_fail "explain text (hit)"
 # other platform and a build arg: both named against the nearest entry (:latest)
 mc explain claude-code --platform linux/arm64 --build-arg FOO=bar --json > "$J" || it_fail "explain (flags)"
 jcheck "$J" 'd["result"] == "miss" and d["indexed_state"] is None and d["nearest"]["entry"]["key"] == a[0] and d["nearest"]["entry"]["latest"]' "$key2"
-jcheck "$J" 'sorted((x["field"], x.get("name"), x["old"], x["new"]) for x in d["nearest"]["differences"]) == [("build_arg", "FOO", None, "bar"), ("platform", None, d["nearest"]["entry"]["platform"], "linux/arm64")]'
+jcheck "$J" 'sorted((x["field"], x.get("name"), x["old"], x["new"]) for x in d["nearest"]["differences"]) == [("build_arg", "FOO", None, "sha256:fcde2b2edba56bf408601fb721fe9b5c338d10ee429ea04fae5511b68fbf8fb9"), ("platform", None, d["nearest"]["entry"]["platform"], "linux/arm64")]'
 # a new commit that changes the Dockerfile, not yet built
 printf 'FROM %s\nCOPY . /ctx\nRUN echo changed > /built.txt\n' "$MC_BASE_IMAGE" > "$IT_DIR/work/claude-code/Dockerfile"
 commit claude-code notes.txt "third"

@@ -55,7 +55,7 @@ static void test_migrate_v1(void)
 	free(sql);
 	sqlite3_close(db);
 
-	CHECK_INT(mc_index_schema_version(), 5);
+	CHECK_INT(mc_index_schema_version(), 6);
 	CHECK_INT(mc_index_open(&ix, path), 0);
 	CHECK_INT(mc_index_get(ix, &e, k), 0);
 	CHECK_STR(e.runtime, "codex");

@@ -129,7 +129,7 @@ static void test_open(void)
 	char *path = tmp_file("open.db");
 	struct mc_index *ix = NULL;
 
-	CHECK_INT(mc_index_schema_version(), 5);
+	CHECK_INT(mc_index_schema_version(), 6);
 	CHECK_INT(mc_index_open(&ix, path), 0);
 	CHECK(ix != NULL);
 	CHECK(access(path, F_OK) == 0);
@@ -187,16 +187,16 @@ static void test_future_schema(void)
 	char *path = tmp_file("future.db");
 	struct mc_index *ix = NULL;
 
-	raw_exec(path, "CREATE TABLE entries (key TEXT PRIMARY KEY); PRAGMA user_version = 6");
+	raw_exec(path, "CREATE TABLE entries (key TEXT PRIMARY KEY); PRAGMA user_version = 7");
 	mc_error_clear();
 	CHECK_INT(mc_index_open(&ix, path), MC_EINVAL);
 	CHECK(ix == NULL);
-	char *want = mc_asprintf("index '%s': schema version 6 is newer than this molcache (5)", path);
+	char *want = mc_asprintf("index '%s': schema version 7 is newer than this molcache (6)", path);
 	CHECK_STR(mc_error_msg(), want);
 	CHECK(strlen(mc_error_hint_msg()) > 0);
 	free(want);
 	/* Refused without touching it. */
-	CHECK_INT(raw_int(path, "PRAGMA user_version"), 6);
+	CHECK_INT(raw_int(path, "PRAGMA user_version"), 7);
 	CHECK_INT(raw_int(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'counters'"), 0);
 
 	/* A far-future one too. */

@@ -60,15 +60,82 @@ static void test_vectors(void)
 	CHECK_INT(derive(k, "claude-code", PREFIX, HEAD, DFH, "linux/amd64", none), 0);
 	CHECK_STR(k, "09bcfc84192e6fc031950f926ccb24f6a3ff7a4053e1d2670bbeea15b19d71f6");
 	CHECK_INT(derive(k, "claude-code", PREFIX, HEAD, DFH, "linux/amd64", args2), 0);
-	CHECK_STR(k, "0485cddac3ff3bbe70e5c91b99c160a1228277b2aed37e7217e58e48c266c682");
+	CHECK_STR(k, "10def9177a563e713dc92a1c79fec2af91d485e45603d9d9eb80e9976471f510");
 	CHECK_INT(derive(k, "claude-code", PREFIX, HEAD, DFH, "linux/amd64", args3), 0);
-	CHECK_STR(k, "4a3133363bc69b30f844ea5d256c79a896cb7d4d00a72c5fb2da52fa4df4cb29");
+	CHECK_STR(k, "95b84aa757bd16115cbb252472195467a7c98c2963a1fd7a6a423afcefa1b70b");
 	CHECK_INT(derive(k, "", "", "", "", "", NULL), 0);
 	CHECK_STR(k, "99f370c781b307a2e6c7a86cf61c623bfc5d163b1beb865a10e2c0f401e0fb59");
 	CHECK_INT(derive(k, "codex", "file:///srv/git/", "fedcba9876543210fedcba9876543210fedcba98",
 			 "0000000000000000000000000000000000000000000000000000000000000000",
 			 "linux/arm64/v8", args5), 0);
+	CHECK_STR(k, "999298e71a6c128a319ffc56a821988e0e03b27fdfd32df869d5308f1837d1f8");
+}
+
+/* The key before build-arg values were hashed (rows of that time are still
+ * served): the old vectors, unchanged. */
+static void test_legacy_vectors(void)
+{
+	static const char *const args2[] = { "B=2", "A=1", NULL };
+	static const char *const args5[] = { "X=a=b", "HTTP_PROXY=", "A_B=\xc3\xa9", NULL };
+	struct mc_strv sv = MC_STRV_INIT;
+	char k[65];
+
+	strv_of(&sv, args2);
+	struct mc_key_inputs in = { "claude-code", PREFIX, HEAD, DFH, "linux/amd64", &sv, 0 };
+	CHECK_INT(mc_key_derive_legacy(k, &in), 0);
+	CHECK_STR(k, "0485cddac3ff3bbe70e5c91b99c160a1228277b2aed37e7217e58e48c266c682");
+	mc_strv_release(&sv);
+	strv_of(&sv, args5);
+	in = (struct mc_key_inputs){ "codex", "file:///srv/git/", "fedcba9876543210fedcba9876543210fedcba98",
+				     "0000000000000000000000000000000000000000000000000000000000000000",
+				     "linux/arm64/v8", &sv, 0 };
+	CHECK_INT(mc_key_derive_legacy(k, &in), 0);
 	CHECK_STR(k, "384a1fa70cc64837b6840c67af572e475de655b99a910d5fbd3b260191d63d6b");
+	/* no build args: both derivations agree */
+	in.build_args = NULL;
+	char k2[65];
+	CHECK_INT(mc_key_derive_legacy(k, &in), 0);
+	CHECK_INT(mc_key_derive(k2, &in), 0);
+	CHECK_STR(k, k2);
+	mc_strv_release(&sv);
+}
+
+/* Hashed args read back (index, labels) give the same key as the values. */
+static void test_hashed_inputs(void)
+{
+	static const char *const raw[] = { "B=2", "A=1", NULL };
+	static const char *const hashed[] = { "A=sha256:6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b", "B=sha256:d4735e3a265e16eee03f59718b9b5d03019c07d8b6c51f90da3a666eec13ab35", NULL };
+	struct mc_strv a = MC_STRV_INIT, b = MC_STRV_INIT;
+	char k1[65], k2[65];
+
+	strv_of(&a, raw);
+	strv_of(&b, hashed);
+	struct mc_key_inputs in = { "claude-code", PREFIX, HEAD, DFH, "linux/amd64", &a, 0 };
+	CHECK_INT(mc_key_derive(k1, &in), 0);
+	in.build_args = &b;
+	in.args_hashed = 1;
+	CHECK_INT(mc_key_derive(k2, &in), 0);
+	CHECK_STR(k1, k2);
+	mc_strv_release(&a);
+	mc_strv_release(&b);
+}
+
+static void test_rehash_and_secret_names(void)
+{
+	char *s = mc_key_build_args_rehash("B=2\nA=sha256:6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b");
+	CHECK_STR(s, "A=sha256:6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b\nB=sha256:d4735e3a265e16eee03f59718b9b5d03019c07d8b6c51f90da3a666eec13ab35");
+	free(s);
+	s = mc_key_build_args_rehash("");
+	CHECK_STR(s, "");
+	free(s);
+	static const char *const secret[] = { "NPM_TOKEN", "token", "AWS_SECRET_ACCESS_KEY", "db_password", "AUTH",
+					      "GITHUB_APIKEY", "MY_CREDENTIALS", NULL };
+	static const char *const plain[] = { "RUNTIME_VERSION", "MONKEY", "PUBLIC_KEY", "TOKENS", "HTTP_PROXY",
+					     "KEYBOARD", "", NULL };
+	for (const char *const *n = secret; *n; n++)
+		CHECK(mc_key_arg_looks_secret(*n, strlen(*n)));
+	for (const char *const *n = plain; *n; n++)
+		CHECK(!mc_key_arg_looks_secret(*n, strlen(*n)));
 }
 
 /* Hashes the encoding written out byte by byte, so the encoder itself is checked, not only its hash. */
@@ -83,15 +150,15 @@ static void test_encoding_by_hand(void)
 		"\x00\x00\x00\x40" DFH
 		"\x00\x00\x00\x0b" "linux/amd64"
 		"\x00\x00\x00\x01" "2"
-		"\x00\x00\x00\x03" "A=1"
-		"\x00\x00\x00\x03" "B=2";
+		"\x00\x00\x00\x49" "A=sha256:6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b"
+		"\x00\x00\x00\x49" "B=sha256:d4735e3a265e16eee03f59718b9b5d03019c07d8b6c51f90da3a666eec13ab35";
 	static const char *const args[] = { "B=2", "A=1", NULL };
 	char want[65], got[65];
 
 	mc_sha256_hex(want, enc, sizeof(enc) - 1);
 	CHECK_INT(derive(got, "claude-code", PREFIX, HEAD, DFH, "linux/amd64", args), 0);
 	CHECK_STR(got, want);
-	CHECK_STR(got, "0485cddac3ff3bbe70e5c91b99c160a1228277b2aed37e7217e58e48c266c682");
+	CHECK_STR(got, "10def9177a563e713dc92a1c79fec2af91d485e45603d9d9eb80e9976471f510");
 }
 
 static void test_every_field_matters(void)
@@ -190,7 +257,9 @@ static void test_canonical_args(void)
 
 	strv_of(&sv, a);
 	s = mc_key_build_args_canonical(&sv);
-	CHECK_STR(s, "A=2\nB=\nC=3");
+	CHECK_STR(s, "A=sha256:d4735e3a265e16eee03f59718b9b5d03019c07d8b6c51f90da3a666eec13ab35\n"
+		     "B=sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n"
+		     "C=sha256:4e07408562bedb8b60ce05c1decfe3ad16b72230967de01f640b7e4729b49fce");
 	free(s);
 	mc_strv_release(&sv);
 	s = mc_key_build_args_canonical(NULL);
@@ -205,6 +274,9 @@ int main(void)
 {
 	test_sha256_hex();
 	test_vectors();
+	test_legacy_vectors();
+	test_hashed_inputs();
+	test_rehash_and_secret_names();
 	test_encoding_by_hand();
 	test_every_field_matters();
 	test_arg_order_and_dedup();

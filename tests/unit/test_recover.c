@@ -69,7 +69,7 @@ int main(void)
 	CHECK_STR(out.dockerfile_path, "build/Dockerfile");
 	CHECK_STR(out.dockerfile_hash, in.dockerfile_hash);
 	CHECK_STR(out.platform, "linux/arm64");
-	CHECK_STR(out.build_args, "A=1\nB=two words");
+	CHECK_STR(out.build_args, "A=sha256:6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b\nB=sha256:a03f1d611645eb53ad16c1af546ca0792dc884505bab57ede80f4dad6b911d3a"); /* never the values */
 	CHECK_STR(out.image_id, "sha256:1111");
 	CHECK(!strncmp(out.image_tag, "molcache/codex:", 15) && !strncmp(out.image_tag + 15, key, 12));
 	CHECK(out.tree_path == NULL);
@@ -78,6 +78,22 @@ int main(void)
 	CHECK_INT(out.created_ms, 1700000000000LL);
 	CHECK_INT(out.last_used_ms, 99);
 	mc_entry_release(&out);
+
+	/* an image labelled before values were hashed: the values and the key of
+	 * that time; the row keeps only their hashes */
+	char legacy[65];
+	CHECK_INT(mc_key_derive_legacy(legacy, &ki), 0);
+	mc_image_release(&im);
+	in.key = legacy;
+	im = image_of(&in, "feedbeef");
+	set_label(&im, "molcache.build-args", "A=1\nB=two words");
+	CHECK_INT(mc_entry_from_image(&out, &im, "/nonexistent", 1), 0);
+	CHECK_STR(out.key, legacy);
+	CHECK_STR(out.build_args, "A=sha256:6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b\nB=sha256:a03f1d611645eb53ad16c1af546ca0792dc884505bab57ede80f4dad6b911d3a");
+	mc_entry_release(&out);
+	mc_image_release(&im);
+	in.key = key;
+	im = image_of(&in, "feedbeef");
 
 	/* a label that does not give the key back */
 	set_label(&im, "molcache.platform", "linux/amd64");
