@@ -13,7 +13,10 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "endpoint.h"
+
 #define HINT_START "start dockerd or set DOCKER_HOST"
+#define HINT_TLS "the engine speaks TLS: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH to the directory of ca.pem, cert.pem and key.pem, as for the docker CLI (docs/operations.md, Remote engines)"
 
 struct mc_engine {
 	CURL *curl;
@@ -26,6 +29,7 @@ struct mc_engine {
 	int buildkit;
 	char errbuf[CURL_ERROR_SIZE];
 	int64_t transfer_idle_ms; /* pulls and pushes: see mc_engine_set_transfer_idle */
+	struct mc_endpoint ep; /* where and how (TLS), as the docker CLI finds it */
 };
 
 /* One request's state, shared by the curl callbacks. Zero it ({ 0 }), set

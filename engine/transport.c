@@ -210,6 +210,21 @@ static int on_xferinfo(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 	return x->gate != GATE_NONE;
 }
 
+/* A tcp engine with TLS, as the docker CLI speaks to it: the client
+ * certificate when there is one, the engine's checked against ca.pem unless
+ * verification is off (DOCKER_TLS without DOCKER_TLS_VERIFY, SkipTLSVerify). */
+static void tls_setup(struct mc_setopts *so, CURL *c, const struct mc_endpoint *ep)
+{
+	if (ep->ca)
+		SETOPT(so, c, CURLOPT_CAINFO, ep->ca);
+	if (ep->cert)
+		SETOPT(so, c, CURLOPT_SSLCERT, ep->cert);
+	if (ep->key)
+		SETOPT(so, c, CURLOPT_SSLKEY, ep->key);
+	SETOPT(so, c, CURLOPT_SSL_VERIFYPEER, ep->verify ? 1L : 0L);
+	SETOPT(so, c, CURLOPT_SSL_VERIFYHOST, ep->verify ? 2L : 0L);
+}
+
 int engine_perform(struct mc_engine *e, struct xfer *x, const char *method, const char *url,
 		   struct curl_slist *headers, int timeout, long *status)
 {
@@ -228,6 +243,8 @@ int engine_perform(struct mc_engine *e, struct xfer *x, const char *method, cons
 	mc_net_setup(&so, c, &o);
 	if (e->sock)
 		SETOPT(&so, c, CURLOPT_UNIX_SOCKET_PATH, e->sock);
+	if (e->ep.tls)
+		tls_setup(&so, c, &e->ep);
 	/* Builds and pulls: no total timeout, but a dead peer still ends them. */
 	SETOPT(&so, c, CURLOPT_TCP_KEEPALIVE, 1L);
 	SETOPT(&so, c, CURLOPT_WRITEFUNCTION, on_write);
@@ -384,6 +401,7 @@ void mc_engine_free(struct mc_engine *e)
 	free(e->base);
 	free(e->where);
 	free(e->sock);
+	mc_endpoint_release(&e->ep);
 	free(e);
 }
 
@@ -442,7 +460,7 @@ static int parse_host(struct mc_engine *e, const char *host)
 			e->where = mc_strndup(p, n);
 		else
 			e->where = mc_asprintf("%.*s:2375", (int)n, p);
-		e->root = mc_asprintf("http://%s", e->where);
+		e->root = mc_asprintf("%s://%s", e->ep.tls ? "https" : "http", e->where);
 	} else {
 		ret = mc_error_set(MC_EINVAL, "docker host '%s': unsupported scheme", host);
 		mc_error_hint("use unix:///path or tcp://host:port (for ssh, forward the socket with ssh -L)");
@@ -466,8 +484,7 @@ int mc_engine_open(struct mc_engine **out, const char *host)
 	int major, minor, ret;
 
 	*out = NULL;
-	ret = parse_host(e, host);
-	if (ret)
+	if ((ret = mc_endpoint_resolve(&e->ep, host)) || (ret = parse_host(e, e->ep.host)))
 		goto done;
 	if ((ret = mc_net_global_init()))
 		goto done;
@@ -485,8 +502,9 @@ int mc_engine_open(struct mc_engine **out, const char *host)
 	if (status != 200) {
 		char *m = engine_answer_message(&x, status);
 		ret = mc_error_set(MC_EENGINE, "docker engine at '%s': /_ping: %s", e->where, m);
+		/* Go's answer to plain http on a TLS port */
+		mc_error_hint("%s", status == 400 && !e->ep.tls && strstr(m, "HTTPS") ? HINT_TLS : HINT_START);
 		free(m);
-		mc_error_hint(HINT_START);
 		goto done;
 	}
 	if (!x.api_version[0] || parse_version(x.api_version, &major, &minor)) {
