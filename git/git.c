@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -813,6 +814,26 @@ done:
 	return ret;
 }
 
+/* A tree path the file system cannot hold: the template's fault (MC_EBUILD),
+ * named by its path in the template (its head and tail when long). */
+static int path_too_long(const struct checkout *co, const char *root, const char *name, size_t len)
+{
+	char *rel = mc_asprintf("%s%s", root, name);
+	size_t n = strlen(rel);
+	int ret;
+
+	if (n > 160)
+		ret = mc_error_set(MC_EBUILD, "commit %s: path too long (%zu bytes checked out, PATH_MAX %d): '%.100s…%s'",
+				   co->sha, len, PATH_MAX, rel, rel + n - 50);
+	else
+		ret = mc_error_set(MC_EBUILD, "commit %s: path too long (%zu bytes checked out, PATH_MAX %d, NAME_MAX %d): '%s'",
+				   co->sha, len, PATH_MAX, NAME_MAX, rel);
+	mc_error_hint("shorten the path in the template; the checkout lives under the cache root (MOLCACHE_HOME), "
+		      "a shorter root leaves more room");
+	free(rel);
+	return ret;
+}
+
 static int checkout_entry(const char *root, const git_tree_entry *e, void *payload)
 {
 	struct checkout *co = payload;
@@ -829,6 +850,11 @@ static int checkout_entry(const char *root, const git_tree_entry *e, void *paylo
 		return -1;
 	}
 	path = mc_asprintf("%s/%s%s", co->target, root, name);
+	if (strlen(path) >= PATH_MAX || strlen(name) > NAME_MAX) {
+		co->ret = path_too_long(co, root, name, strlen(path));
+		free(path);
+		return -1;
+	}
 	switch (fm) {
 	case GIT_FILEMODE_TREE:
 	case GIT_FILEMODE_COMMIT: /* a submodule: an empty directory, as a non-recursive clone has */
