@@ -25,6 +25,12 @@ struct mc_key_inputs {
 
 /* out: 64 lowercase hex + NUL. MC_EINVAL when an input is NULL or a build arg has no '='. */
 int mc_key_derive(char out[65], const struct mc_key_inputs *in);
+/* The dockerfile_hash input when the Dockerfile has its own ignore file
+ * (BuildKit's "<Dockerfile>.dockerignore", used instead of .dockerignore):
+ * sha256 over "molcache-dockerfile+ignore" and the length-prefixed Dockerfile
+ * sha256, ignore file path and ignore file sha256 (docs/key-format.md).
+ * The path is not in the key otherwise, and it picks the file. */
+int mc_key_dockerfile_hash(char out[65], const char *dockerfile_sha, const char *ignore_path, const char *ignore_sha);
 /* Sorted build args joined by '\n' (the canonical form stored in the index); malloc'd. */
 char *mc_key_build_args_canonical(const struct mc_strv *build_args);
 
