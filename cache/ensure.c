@@ -231,14 +231,8 @@ static int prepull(struct run *r, const struct mc_strv *args)
 	int64_t t0 = mc_mono_ms();
 	int ret = 0;
 
-	if ((ret = run_read_template_file(r, r->ctx->cfg.dockerfile, MAX_DOCKERFILE, 1, &df))) {
-		if (ret == MC_ENOTFOUND) {
-			ret = mc_error_set(MC_EBUILD, "template '%s' at %.12s: no '%s' in the tree", r->clean_url,
-					   r->sha, r->ctx->cfg.dockerfile);
-			mc_error_hint("add a Dockerfile to the template or pass --dockerfile PATH");
-		}
+	if ((ret = run_read_dockerfile(r, &df)))
 		goto done;
-	}
 	if ((ret = mc_dockerfile_from_images(&images, mc_buf_cstr(&df), df.len, args))) {
 		ret = run_template_error(r, ret);
 		goto done;
@@ -372,8 +366,8 @@ static int build(struct run *r, struct mc_ensure_result *out)
 	mc_labels_of_entry(&labels, &e, root_id);
 	if ((ret = run_build_inputs(r, &df_path, &ignore, &has_ignore)))
 		goto done;
-	if ((ret = mc_context_open_ignore(&tar, tree, df_path, has_ignore ? mc_buf_cstr(&ignore) : NULL, ignore.len,
-					  &drops))) {
+	if ((ret = mc_context_open_ignore(&tar, tree, df_path, r->ignore_for, has_ignore ? mc_buf_cstr(&ignore) : NULL,
+					  ignore.len, &drops))) {
 		ret = run_template_error(r, ret);
 		goto done;
 	}

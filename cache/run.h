@@ -18,6 +18,8 @@
 
 #define MAX_DOCKERFILE (1u << 20)
 #define MAX_RUNTIME_VERSION 4096
+#define DF_ASKED 1 /* cfg.dockerfile itself */
+#define DF_LOWER 2 /* docker's fallback: "dockerfile" for a missing "Dockerfile" */
 
 struct mc_ensure_opts;
 struct mc_ensure_result;
@@ -41,6 +43,8 @@ struct run {
 	char *platform_buf; /* owns platform when it came from the index or engine */
 	char sha[41];
 	char dfhash[65];
+	int df_found;      /* the Dockerfile read (template.c): 0 not yet, DF_ASKED, DF_LOWER */
+	const char *ignore_for; /* NULL: .dockerignore rules; else cfg.dockerfile, whose "<path>.dockerignore" does */
 	char key[65];
 	char legacy_key[65]; /* the key before build-arg values were hashed; "" without build args */
 	char *tag;         /* molcache/<runtime>:<key12> */
@@ -72,11 +76,17 @@ int run_serve(struct run *r, const struct mc_entry *e, const struct mc_image *im
  * the commit); MC_ENOTFOUND when the commit has no such file; a symlink or
  * oversized file is the template's fault (MC_EBUILD). */
 int run_read_template_file(struct run *r, const char *path, size_t max, int follow, struct mc_buf *out);
-/* The Dockerfile's real path in the tree and .dockerignore's text (*has_ignore
- * 0 when there is none), read under one repo lock. */
+/* The Dockerfile's real path in the tree and the ignore rules' text
+ * (BuildKit's "<Dockerfile>.dockerignore", else .dockerignore; *has_ignore 0
+ * when there is none; r->ignore_for says which), read under one repo lock. */
 int run_build_inputs(struct run *r, char **df_path, struct mc_buf *ignore, int *has_ignore);
-/* r->dfhash: sha256 of the commit's Dockerfile, remembered in the index. */
+/* r->dfhash: sha256 of the commit's Dockerfile (with its own ignore file, if
+ * it has one: mc_key_dockerfile_hash), remembered in the index. */
 int run_dockerfile_hash(struct run *r);
+/* The Dockerfile asked for (cfg.dockerfile), or, when the tree lacks a
+ * "Dockerfile", its lowercase "dockerfile" as docker reads it; sets
+ * r->df_found. MC_EBUILD naming the path when neither is there. */
+int run_read_dockerfile(struct run *r, struct mc_buf *out);
 /* The build args sent to the engine: the user's plus RUNTIME_VERSION from the
  * template's .runtime-version. */
 int run_build_args(struct run *r, struct mc_strv *out);

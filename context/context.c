@@ -122,6 +122,7 @@ struct walk {
 	struct mc_context *c;
 	const struct mc_ignore *ig;
 	const char *dockerfile;
+	const char *root_ignore; /* ".dockerignore" when it holds the rules (always sent), else NULL */
 };
 
 static void close_fd(int *fd)
@@ -234,7 +235,7 @@ static int walk_dir(struct walk *w, int dfd, const char *rel)
 			ret = sys_err("cannot stat", p);
 			break;
 		}
-		int always = !strcmp(p, w->dockerfile) || !strcmp(p, ".dockerignore");
+		int always = !strcmp(p, w->dockerfile) || (w->root_ignore && !strcmp(p, w->root_ignore));
 		int excluded = !always && mc_ignore_match(w->ig, p);
 
 		if (S_ISDIR(st.st_mode)) {
@@ -390,14 +391,19 @@ static la_ssize_t tar_out(struct archive *a, void *data, const void *buf, size_t
 	return (la_ssize_t)n;
 }
 
-/* ignore_text NULL with from_disk: read dir/.dockerignore (never through a link). */
+/* ignore_text NULL with from_disk: read dir/.dockerignore (never through a link).
+ * ignore_for: NULL when the rules are .dockerignore's, else the Dockerfile
+ * path whose own "<path>.dockerignore" they came from. */
 static int open_context(struct mc_context **out, const char *dir, const char *dockerfile, int from_disk,
-			const char *ignore_text, size_t ignore_len, int *drops)
+			const char *ignore_for, const char *ignore_text, size_t ignore_len, int *drops)
 {
 	struct mc_context *c = mc_calloc(1, sizeof(*c));
 	struct mc_ignore *ig = NULL;
 	struct walk w = { 0 };
 	char *df = clean_rel(dockerfile && *dockerfile ? dockerfile : "Dockerfile");
+	/* BuildKit's own "<Dockerfile>.dockerignore" is a file like any other:
+	 * the engine never reads it, and docker sends it only if its rules keep it */
+	int root = !ignore_for;
 	int ret = 0, fd;
 
 	*out = NULL;
@@ -416,11 +422,12 @@ static int open_context(struct mc_context **out, const char *dir, const char *do
 		ret = mc_ignore_parse(&ig, ignore_text, ignore_len);
 	if (ret)
 		goto done;
-	if (drops && ig)
+	if (drops && ig && root)
 		*drops = mc_ignore_match(ig, df) || mc_ignore_match(ig, ".dockerignore");
 	w.c = c;
 	w.ig = ig;
 	w.dockerfile = df;
+	w.root_ignore = root ? ".dockerignore" : NULL;
 	if ((fd = dup(c->rootfd)) < 0) {
 		ret = sys_err("cannot open build context", dir);
 		goto done;
@@ -456,13 +463,13 @@ done:
 
 int mc_context_open(struct mc_context **out, const char *dir, const char *dockerfile)
 {
-	return open_context(out, dir, dockerfile, 1, NULL, 0, NULL);
+	return open_context(out, dir, dockerfile, 1, NULL, NULL, 0, NULL);
 }
 
-int mc_context_open_ignore(struct mc_context **out, const char *dir, const char *dockerfile, const char *ignore,
-			   size_t ignore_len, int *drops)
+int mc_context_open_ignore(struct mc_context **out, const char *dir, const char *dockerfile, const char *ignore_for,
+			   const char *ignore, size_t ignore_len, int *drops)
 {
-	return open_context(out, dir, dockerfile, 0, ignore, ignore_len, drops);
+	return open_context(out, dir, dockerfile, 0, ignore_for, ignore, ignore_len, drops);
 }
 
 static void release_fds(struct mc_context *c)

@@ -11,7 +11,7 @@
  * umask of whoever checked the tree out): 0644 files, 0755 for a file with
  * any x bit and for directories, 0777 symlinks. .dockerignore at the root is applied
  * with Docker's rules (ignore.h); the Dockerfile and .dockerignore are
- * always sent.
+ * always sent (see mc_context_open_ignore for a Dockerfile's own ignore file).
  */
 #ifndef MC_CONTEXT_H
 #define MC_CONTEXT_H
@@ -32,13 +32,16 @@ const char *mc_context_archive_soname(void);
 /* Walks dir (lstat, no symlink following) and prepares the stream.
  * dockerfile is the Dockerfile path relative to dir (never excluded). */
 int mc_context_open(struct mc_context **out, const char *dir, const char *dockerfile);
-/* As mc_context_open, with .dockerignore's content given (read from the
- * commit; NULL = the template has none) instead of read from dir. *drops (may
- * be NULL) is set to 1 when the rules exclude the Dockerfile or .dockerignore:
- * both are still sent (the engine must read them), and docker's daemon drops
- * them from the context only under the classic builder. */
-int mc_context_open_ignore(struct mc_context **out, const char *dir, const char *dockerfile, const char *ignore,
-			   size_t ignore_len, int *drops);
+/* As mc_context_open, with the ignore rules given (read from the commit;
+ * ignore NULL = none) instead of read from dir/.dockerignore. ignore_for is
+ * NULL when they are .dockerignore's; else the Dockerfile path (as asked)
+ * whose own "<path>.dockerignore" they are, BuildKit's rule: that file and
+ * .dockerignore are then files like any other, sent only if the rules keep them. *drops (may be NULL)
+ * is set to 1 when .dockerignore's rules exclude the Dockerfile or
+ * .dockerignore: both are still sent (the engine must read them), and
+ * docker's daemon drops them from the context only under the classic builder. */
+int mc_context_open_ignore(struct mc_context **out, const char *dir, const char *dockerfile, const char *ignore_for,
+			   const char *ignore, size_t ignore_len, int *drops);
 /* Fills up to n bytes; returns the count, 0 at the end, < 0 on error
  * (an MC_E… code with the message set). */
 ssize_t mc_context_read(struct mc_context *c, void *buf, size_t n);

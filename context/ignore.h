@@ -18,10 +18,12 @@ int mc_ignore_parse(struct mc_ignore **out, const char *text, size_t len);
 int mc_ignore_match(const struct mc_ignore *ig, const char *path);
 void mc_ignore_free(struct mc_ignore *ig);
 
-/* For the context walk (context.c): 1 when some exception could re-include a
- * path strictly under the excluded directory dir, so the walk must go in; 0
- * when nothing under dir can come back, so the walk skips it. Answers yes
- * when unsure ("**", classes, escapes). */
+/* For the context walk (context.c): 1 when the walk must go into the excluded
+ * directory dir because an exception names a path below it by its text,
+ * Docker's rule: the exception's cleaned pattern plus "/" begins with
+ * dir + "/" ("!dir/keep" and "!dir/x*.go" reach dir, not dir/sub). An
+ * exception that reaches below dir only through a wildcard ("!**" + "/keep")
+ * does not count, as in docker: what it names there stays out. */
 int mc_ignore_may_reinclude_(const struct mc_ignore *ig, const char *dir);
 
 #endif

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #define KEY_MAGIC "molcache-key"
+#define DFI_MAGIC "molcache-dockerfile+ignore"
 
 static size_t arg_keylen(const char *arg)
 {
@@ -162,6 +163,20 @@ static int add_field(struct mc_buf *b, const char *s)
 	mc_buf_add(b, len, sizeof(len));
 	mc_buf_add(b, s, n);
 	return 0;
+}
+
+int mc_key_dockerfile_hash(char out[65], const char *dockerfile_sha, const char *ignore_path, const char *ignore_sha)
+{
+	struct mc_buf b = MC_BUF_INIT;
+	int ret;
+
+	out[0] = 0;
+	mc_buf_adds(&b, DFI_MAGIC);
+	if (!(ret = add_field(&b, dockerfile_sha)) && !(ret = add_field(&b, ignore_path)) &&
+	    !(ret = add_field(&b, ignore_sha)))
+		mc_sha256_hex(out, b.ptr, b.len);
+	mc_buf_release(&b);
+	return ret;
 }
 
 static int derive(char out[65], const struct mc_key_inputs *in, int legacy)

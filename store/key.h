@@ -34,6 +34,12 @@ int mc_key_derive(char out[65], const struct mc_key_inputs *in);
  * values themselves in the key): rows of that time are still served. Equal
  * to mc_key_derive for no build args. */
 int mc_key_derive_legacy(char out[65], const struct mc_key_inputs *in);
+/* The dockerfile_hash input when the Dockerfile has its own ignore file
+ * (BuildKit's "<Dockerfile>.dockerignore", used instead of .dockerignore):
+ * sha256 over "molcache-dockerfile+ignore" and the length-prefixed Dockerfile
+ * sha256, ignore file path and ignore file sha256 (docs/key-format.md).
+ * The path is not in the key otherwise, and it picks the file. */
+int mc_key_dockerfile_hash(char out[65], const char *dockerfile_sha, const char *ignore_path, const char *ignore_sha);
 /* The canonical form stored in the index and the labels: one "K=sha256:<64
  * hex of V>" per name (the last wins), sorted, joined by '\n'; malloc'd. */
 char *mc_key_build_args_canonical(const struct mc_strv *build_args);

@@ -185,14 +185,28 @@ static void test_may_reinclude(void)
 		{ "node_modules\n", "node_modules", 0 },
 		{ "node_modules\n!node_modules/keep\n", "node_modules", 1 },
 		{ "node_modules\n!node_modules/keep\n", "other", 0 },
-		{ "node_modules\n!node_modules\n", "node_modules", 0 },
-		{ "a\n!a/*/c\n", "a/b", 1 },
+		{ "node_modules\n!node_modules/keep\n", "node", 0 },
+		{ "node_modules\n!node_modules\nnode_modules\n", "node_modules", 1 },
+		/* docker compares the exception's text: a wildcard does not reach below */
+		{ "a\n!a/*/c\n", "a", 1 },
+		{ "a\n!a/*/c\n", "a/b", 0 },
 		{ "a\n!a/*/c\n", "a/b/c", 0 },
 		{ "x\n!a/*/c\n", "x/b", 0 },
-		{ "x\n!**/keep\n", "x", 1 },
-		{ "x\n![xy]/keep\n", "x", 1 },
+		{ "x\n!**/keep\n", "x", 0 },
+		{ "x\n![xy]/keep\n", "x", 0 },
 		{ "x\n!x?/keep\n", "x", 0 },
-		{ "x*\n!x?/keep\n", "xy", 1 },
+		{ "x*\n!x?/keep\n", "xy", 0 },
+		{ "x*\n!x?/keep\n", "x?", 1 },
+		/* issue 16 item 8: docker keeps src/main.c and drops src/lib/util.c */
+		{ "*\n!src/**/*.c\n", "src", 1 },
+		{ "*\n!src/**/*.c\n", "src/lib", 0 },
+		{ "**/node_modules\n!**/node_modules/pkg/index.js\n", "node_modules", 0 },
+		{ "**/node_modules\n!**/node_modules/pkg/index.js\n", "a/node_modules", 0 },
+		{ "dir\n!dir/*.txt\n!dir/**/*.go\n", "dir", 1 },
+		{ "dir\n!dir/*.txt\n!dir/**/*.go\n", "dir/sub", 0 },
+		{ "dir\n!dir/sub/**\n", "dir/sub", 1 },
+		{ "dir\n!./dir/sub/\n", "dir/sub", 1 },
+		{ "dir\n!dir/sub/x\n", "dir/subway", 0 },
 	};
 	for (size_t i = 0; i < sizeof(rc) / sizeof(rc[0]); i++) {
 		struct mc_ignore *ig = NULL;
