@@ -21,7 +21,8 @@ int mc_git_init(void);
 void mc_git_shutdown(void);
 /* The PEM bundle that http(s) remotes are verified against instead of the
  * system's, under every TLS backend (NULL or "": the system's). Set it before
- * mc_git_init(). Loaded before the first http(s) connection. */
+ * mc_git_init(). Loaded before the first http(s) connection. It is net/'s one
+ * CA setting (mc_net_set_ca_file): https registries are verified against it too. */
 void mc_git_set_ca_file(const char *path);
 /* When the CA certificates are parsed, after mc_git_init(): "deferred" (only
  * before an http(s) remote: libgit2 on mbedTLS with MC_DEFER_CAS) or "eager"

@@ -3,6 +3,7 @@
 #            its Content-Length, and closes the connection
 #  redirect  answers 302 to TARGET + the request's path
 #  record    answers 401 with a Basic challenge
+#  bearer    a registry front: answers 401 with a Bearer challenge whose realm is TARGET
 # Each request's first line and whether it carried Authorization go to LOG.
 import http.server, socket, sys
 mode, host, port_file, log = sys.argv[1:5]
@@ -20,6 +21,9 @@ class H(http.server.BaseHTTPRequestHandler):
             return
         if mode == "redirect":
             self.send_response(302); self.send_header("Location", target + self.path)
+        elif mode == "bearer":
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Bearer realm="%s",service="reg",scope="registry:catalog:*"' % target)
         else:
             self.send_response(401); self.send_header("WWW-Authenticate", 'Basic realm="git"')
         self.send_header("Content-Length", "0"); self.end_headers()
