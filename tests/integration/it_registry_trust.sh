@@ -12,7 +12,9 @@
 #    cannot delete a tag alone (400 DIGEST_INVALID), so a digest that another
 #    tag names ("stable2") is kept ("kept …: also tagged stable2", text and
 #    JSON), and deleted once no other tag names it; deletes disabled (405)
-#    keep the storage.delete.enabled hint.
+#    keep the storage.delete.enabled hint; where a registry deletes a tag
+#    alone (a front that does what Distribution 3 does, on the same storage),
+#    only the tag goes.
 . "$(dirname "$0")/lib.sh"
 it_setup
 PASS="s3cret-Pa55-$RANDOM$RANDOM"
@@ -134,6 +136,56 @@ grep -q "^deleted 127.0.0.1:$PT/mc/codex:$key" "$IT_DIR/gc2.out" || { cat "$IT_D
 tags | grep -q "\"$key\"" && it_fail "the key's tag stayed"
 tags | grep -q '"stable2"' || it_fail "stable2 (another manifest) was deleted"
 ok "once no other tag names its digest, gc --registry deletes molcache's tag (by digest on Distribution 2.x); stable2 stays"
+
+# A registry that deletes a tag alone (distribution-spec 1.1; Distribution 3 removes the tag's
+# link directory, as this front does on R's own storage): only the tag goes, stable2 stays.
+cat >"$IT_DIR/tagfront.py" <<'PY'
+import http.server, os, re, shutil, sys, urllib.request
+upstream, data, port_file = sys.argv[1:4]
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def relay(self):
+        m = re.fullmatch(r"/v2/(.+)/manifests/([A-Za-z0-9_][A-Za-z0-9._-]*)", self.path)
+        if self.command == "DELETE" and m:
+            d = os.path.join(data, "docker/registry/v2/repositories", m.group(1), "_manifests/tags", m.group(2))
+            code = 202 if os.path.isdir(d) else 404
+            if code == 202: shutil.rmtree(d)
+            self.send_response(code); self.send_header("Content-Length", "0"); self.end_headers(); return
+        req = urllib.request.Request(upstream + self.path, method=self.command,
+                                     headers={"Accept": ", ".join(self.headers.get_all("Accept") or [])})
+        try: r = urllib.request.urlopen(req); code = r.status
+        except urllib.error.HTTPError as e: r = e; code = e.code
+        body = r.read() if self.command != "HEAD" else b""
+        self.send_response(code)
+        for k, v in r.headers.items():
+            if k.lower() in ("content-type", "docker-content-digest", "link"): self.send_header(k, v)
+        self.send_header("Content-Length", r.headers.get("Content-Length", "0") if self.command == "HEAD" else str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD": self.wfile.write(body)
+    do_GET = do_HEAD = do_DELETE = relay
+    def log_message(self, *a): pass
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+with open(port_file, "w") as f: f.write(str(srv.server_address[1]))
+srv.serve_forever()
+PY
+python3 "$IT_DIR/tagfront.py" "http://$R" "$IT_DIR/data" "$IT_DIR/tagfront.port" & PIDS+=($!)
+for _ in $(seq 1 100); do [ -s "$IT_DIR/tagfront.port" ] && break; sleep 0.05; done
+commit codex README tagdelete
+run 0 push2 env MOLCACHE_REGISTRY="$R/mc" "$MOLCACHE" ensure codex --network none
+key2=$(sed -n "s|.*push: pushed $R/mc/codex:\([0-9a-f]\{64\}\) .*|\1|p" "$IT_DIR/push2.err")
+curl -sf -H "Accept: $MT" "http://$R/v2/mc/codex/manifests/$key2" >"$IT_DIR/manifest3.json" || it_fail "GET manifest 2"
+curl -sf -X PUT -H "Content-Type: $MT" --data-binary @"$IT_DIR/manifest3.json" "http://$R/v2/mc/codex/manifests/stable2" >/dev/null || it_fail "PUT stable2 on key 2"
+sleep 2
+run 0 gc3 env MOLCACHE_REGISTRY="127.0.0.1:$(cat "$IT_DIR/tagfront.port")/mc" "$MOLCACHE" gc --registry --max-age 1s --json
+python3 - "$IT_DIR/gc3.out" "$key2" <<'PY' || { cat "$IT_DIR/gc3.out" "$IT_DIR/gc3.err"; it_fail "tag delete: want deleted_by tag"; }
+import json, sys
+d = json.load(open(sys.argv[1])); t = [t for t in d["tags"] if t["tag"] == sys.argv[2]][0]
+assert t["deleted"] is True and t["deleted_by"] == "tag" and d["kept"] == 0, d
+PY
+tags | grep -q "\"$key2\"" && it_fail "the tag deleted alone is still listed"
+tags | grep -q '"stable2"' || it_fail "a tag delete took stable2 with it"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Accept: $MT" "http://$R/v2/mc/codex/manifests/stable2")" = 200 ] || it_fail "stable2 does not resolve"
+ok "a registry that deletes a tag alone: gc --registry deletes just the tag (deleted_by tag); stable2 still resolves"
 
 for f in "$IT_DIR"/*.out "$IT_DIR"/*.err "$IT_DIR"/*.log; do grep -qF -- "$PASS" "$f" && it_fail "the password in $f"; done
 ok "the password appears in no output"
