@@ -119,7 +119,7 @@ static int gc_registry(struct mc_ctx *ctx, int64_t max_age_ms, int dry_run, int 
 	struct mc_registry *reg = NULL;
 	struct mc_fleet_gc_report r = { 0 };
 	int err, ret = MC_EXIT_OK;
-	size_t deleted = 0, failed = 0;
+	size_t deleted = 0, failed = 0, kept = 0;
 
 	if (!ctx->cfg.registry || !*ctx->cfg.registry) {
 		ret = mc_cli_usage_error("gc", "--registry: no registry configured (MOLCACHE_REGISTRY or config registry)");
@@ -137,30 +137,56 @@ static int gc_registry(struct mc_ctx *ctx, int64_t max_age_ms, int dry_run, int 
 	json_t *doc = json_object(), *a = json_array();
 	for (size_t i = 0; i < r.n; i++) {
 		const struct mc_fleet_gc_item *it = &r.items[i];
+		struct mc_buf also = MC_BUF_INIT;
+		json_t *also_a = json_array();
+		for (size_t k = 0; k < it->also_tagged.n; k++) {
+			mc_buf_addf(&also, "%s%s", k ? ", " : "", it->also_tagged.v[k]);
+			json_array_append_new(also_a, json_string(it->also_tagged.v[k]));
+		}
+		int is_kept = !it->deleted && !it->error;
 		deleted += it->deleted;
-		failed += !it->deleted;
-		if (it->error)
+		failed += it->error != NULL;
+		kept += is_kept;
+		char *why = is_kept ? mc_asprintf("also tagged %s", mc_buf_cstr(&also)) : NULL;
+		if (it->error) {
 			fprintf(stderr, "molcache: gc: %s/%s:%.12s: %s\n", mc_registry_host(reg), it->repo, it->tag, it->error);
-		else if (!json && !quiet)
-			printf("%s %s/%s:%s (%s)\n", dry_run ? "would delete" : "deleted", mc_registry_host(reg), it->repo,
+			if (it->hint)
+				fprintf(stderr, "hint: %s\n", it->hint);
+		} else if (!json && !quiet && is_kept) {
+			printf("kept %s/%s:%s (%s): %s\n", mc_registry_host(reg), it->repo, it->tag, it->digest, why);
+		} else if (!json && !quiet) {
+			printf("%s %s/%s:%s (%s)", dry_run ? "would delete" : "deleted", mc_registry_host(reg), it->repo,
 			       it->tag, it->digest);
-		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:I,s:b,s:s?}", "repository", it->repo, "tag", it->tag,
-						   "digest", it->digest, "created_ms", (json_int_t)it->created_ms,
-						   "deleted", it->deleted && !dry_run, "error", it->error));
+			if (dry_run && also.len)
+				printf(": also tagged %s, which stays (where the registry cannot delete a tag alone, kept)",
+				       mc_buf_cstr(&also));
+			printf("\n");
+		}
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:I,s:b,s:s?,s:o,s:s?,s:s?}", "repository", it->repo,
+						   "tag", it->tag, "digest", it->digest, "created_ms",
+						   (json_int_t)it->created_ms, "deleted", it->deleted && !dry_run,
+						   "deleted_by", it->deleted && !dry_run ? (it->by_tag ? "tag" : "digest") : NULL,
+						   "also_tagged", also_a, "kept", why, "error", it->error));
+		free(why);
+		mc_buf_release(&also);
 	}
 	if (json) {
 		json_object_set_new(doc, "registry", json_string(mc_registry_prefix(reg)));
 		json_object_set_new(doc, "dry_run", json_boolean(dry_run));
 		json_object_set_new(doc, "scanned", json_integer(r.scanned));
 		json_object_set_new(doc, "not_molcache", json_integer(r.skipped));
+		json_object_set_new(doc, "kept", json_integer((json_int_t)kept));
 		json_object_set_new(doc, "tags", a);
 		a = NULL;
 		char *text = json_dumps(doc, JSON_INDENT(2));
 		printf("%s\n", text);
 		free(text);
 	} else if (!quiet) {
-		printf("gc --registry%s: %lld tags looked at, %lld not molcache's, %s %zu\n", dry_run ? " (dry run)" : "",
+		printf("gc --registry%s: %lld tags looked at, %lld not molcache's, %s %zu", dry_run ? " (dry run)" : "",
 		       (long long)r.scanned, (long long)r.skipped, dry_run ? "would delete" : "deleted", deleted);
+		if (kept)
+			printf(", kept %zu (also tagged otherwise)", kept);
+		printf("\n");
 	}
 	json_decref(a);
 	json_decref(doc);

@@ -52,7 +52,9 @@ static int degrade(struct mc_fleet *f, struct mc_index *ix, const char *doing)
 	}
 	if (ix)
 		mc_index_counter_add(ix, "registry_errors", 1);
-	mc_emit_warn(f->ev, "%s: %s; building locally", doing, mc_error_msg());
+	const char *hint = mc_error_hint_msg();
+	mc_emit_warn(f->ev, "%s: %s; building locally%s%s%s", doing, mc_error_msg(), *hint ? " (hint: " : "", hint,
+		     *hint ? ")" : "");
 	mc_error_clear();
 	return 0;
 }
@@ -327,10 +329,152 @@ void mc_fleet_gc_report_release(struct mc_fleet_gc_report *r)
 		free(r->items[i].repo);
 		free(r->items[i].tag);
 		free(r->items[i].digest);
+		mc_strv_release(&r->items[i].also_tagged);
 		free(r->items[i].error);
+		free(r->items[i].hint);
 	}
 	free(r->items);
 	memset(r, 0, sizeof(*r));
+}
+
+/* One repository's tags and, once asked for, the manifest digest each names. */
+struct repo_tags {
+	struct mc_registry *reg;
+	const char *repo;
+	struct mc_strv tags;
+	char **digests; /* per tag; NULL: not read yet; "": gone or unreadable */
+	int all_read;
+};
+
+static void repo_tags_release(struct repo_tags *rt)
+{
+	for (size_t i = 0; rt->digests && i < rt->tags.n; i++)
+		free(rt->digests[i]);
+	free(rt->digests);
+	mc_strv_release(&rt->tags);
+}
+
+/* Every other tag of the repository that names digest (HEAD each tag not yet
+ * read, once). A tag that cannot be read counts, as "<tag> (unreadable)": keep
+ * rather than guess. */
+static void tags_naming(struct repo_tags *rt, const char *self, const char *digest, struct mc_strv *out)
+{
+	for (size_t i = 0; i < rt->tags.n; i++) {
+		char d[80] = "";
+		if (!rt->digests[i] && !rt->all_read) {
+			if (mc_registry_manifest_head(rt->reg, rt->repo, rt->tags.v[i], d)) {
+				snprintf(d, sizeof(d), "%s", mc_error_code() == MC_ENOTFOUND ? "" : "?");
+				mc_error_clear();
+			}
+			rt->digests[i] = mc_strdup(d);
+		}
+	}
+	rt->all_read = 1;
+	for (size_t i = 0; i < rt->tags.n; i++) {
+		if (!strcmp(rt->tags.v[i], self) || !rt->digests[i])
+			continue;
+		if (!strcmp(rt->digests[i], digest))
+			mc_strv_push(out, rt->tags.v[i]);
+		else if (!strcmp(rt->digests[i], "?")) {
+			char *t = mc_asprintf("%s (unreadable)", rt->tags.v[i]);
+			mc_strv_push(out, t);
+			free(t);
+		}
+	}
+}
+
+/* A digest delete removed every tag naming it. */
+static void forget_digest(struct repo_tags *rt, const char *digest)
+{
+	for (size_t i = 0; i < rt->tags.n; i++)
+		if (rt->digests[i] && !strcmp(rt->digests[i], digest))
+			rt->digests[i][0] = 0;
+}
+
+/*
+ * Deletes it->tag and nothing else: the tag alone where the registry can
+ * (distribution-spec 1.1); else the digest, only when no other tag of the
+ * repository names it; else keeps it (it->also_tagged says why). *no_tag_delete
+ * remembers a registry that cannot delete a tag alone.
+ */
+static void delete_tag(struct repo_tags *rt, struct mc_fleet_gc_item *it, int dry_run, int *no_tag_delete)
+{
+	int rc = 1;
+
+	if (dry_run) {
+		tags_naming(rt, it->tag, it->digest, &it->also_tagged);
+		return;
+	}
+	if (!*no_tag_delete && (rc = mc_registry_tag_delete(rt->reg, rt->repo, it->tag)) == 1)
+		*no_tag_delete = 1;
+	if (rc == 0) {
+		it->by_tag = 1;
+		return;
+	}
+	if (rc == 1) {
+		tags_naming(rt, it->tag, it->digest, &it->also_tagged);
+		if (it->also_tagged.n) {
+			it->deleted = 0;
+			return;
+		}
+		if (!(rc = mc_registry_manifest_delete(rt->reg, rt->repo, it->digest)))
+			forget_digest(rt, it->digest);
+	}
+	if (rc) {
+		it->deleted = 0;
+		it->error = mc_strdup(mc_error_msg());
+		it->hint = *mc_error_hint_msg() ? mc_strdup(mc_error_hint_msg()) : NULL;
+		mc_error_clear();
+	}
+}
+
+/* One repository: its molcache tags older than max_age_ms, deleted as above. */
+static int gc_repo(struct mc_registry *reg, const char *repo, int64_t max_age_ms, int dry_run, int64_t now_ms,
+		   int *no_tag_delete, struct mc_fleet_gc_report *out)
+{
+	struct repo_tags rt = { reg, repo, MC_STRV_INIT, NULL, 0 };
+	int ret;
+
+	if ((ret = mc_registry_tags(reg, &rt.tags, repo))) {
+		if (ret == MC_ENOTFOUND) { /* deleted since the catalog was read */
+			mc_error_clear();
+			ret = 0;
+		}
+		goto done;
+	}
+	rt.digests = mc_calloc(rt.tags.n + 1, sizeof(*rt.digests));
+	for (size_t t = 0; t < rt.tags.n; t++) {
+		json_t *cfg = NULL;
+		char digest[80] = "";
+		if (!mc_is_key(rt.tags.v[t]))
+			continue;
+		out->scanned++;
+		if (mc_registry_image_config(reg, &cfg, digest, repo, rt.tags.v[t], NULL)) {
+			mc_error_clear();
+			out->skipped++;
+			continue;
+		}
+		free(rt.digests[t]);
+		rt.digests[t] = mc_strdup(digest);
+		json_t *labels = json_object_get(json_object_get(cfg, "config"), "Labels");
+		int64_t created = mc_rfc3339_ms(json_string_value(json_object_get(cfg, "created")));
+		int ours = same(json_string_value(json_object_get(labels, "molcache.key")), rt.tags.v[t]);
+		json_decref(cfg);
+		if (!ours || !digest[0]) {
+			out->skipped++;
+			continue;
+		}
+		if (!created || now_ms - created < max_age_ms)
+			continue;
+		out->items = mc_realloc(out->items, (out->n + 1) * sizeof(*out->items));
+		struct mc_fleet_gc_item *it = &out->items[out->n++];
+		*it = (struct mc_fleet_gc_item){ mc_strdup(repo), mc_strdup(rt.tags.v[t]), mc_strdup(digest), created, 1,
+						 0, MC_STRV_INIT, NULL, NULL };
+		delete_tag(&rt, it, dry_run, no_tag_delete);
+	}
+done:
+	repo_tags_release(&rt);
+	return ret;
 }
 
 int mc_fleet_gc(struct mc_registry *reg, int64_t max_age_ms, int dry_run, int64_t now_ms,
@@ -339,55 +483,13 @@ int mc_fleet_gc(struct mc_registry *reg, int64_t max_age_ms, int dry_run, int64_
 	struct mc_strv repos = MC_STRV_INIT;
 	const char *prefix = mc_registry_prefix(reg), *host = mc_registry_host(reg);
 	char *under = prefix[strlen(host)] == '/' ? mc_asprintf("%s/", prefix + strlen(host) + 1) : mc_strdup("");
-	int ret;
+	int ret, no_tag_delete = 0;
 
 	memset(out, 0, sizeof(*out));
 	if ((ret = mc_registry_catalog(reg, &repos, under)))
 		goto done;
-	for (size_t i = 0; i < repos.n; i++) {
-		struct mc_strv tags = MC_STRV_INIT;
-		if ((ret = mc_registry_tags(reg, &tags, repos.v[i]))) {
-			mc_strv_release(&tags);
-			if (ret == MC_ENOTFOUND) { /* deleted since the catalog was read */
-				mc_error_clear();
-				ret = 0;
-				continue;
-			}
-			goto done;
-		}
-		for (size_t t = 0; t < tags.n; t++) {
-			json_t *cfg = NULL;
-			char digest[80] = "";
-			if (!mc_is_key(tags.v[t]))
-				continue;
-			out->scanned++;
-			if (mc_registry_image_config(reg, &cfg, digest, repos.v[i], tags.v[t], NULL)) {
-				mc_error_clear();
-				out->skipped++;
-				continue;
-			}
-			json_t *labels = json_object_get(json_object_get(cfg, "config"), "Labels");
-			int64_t created = mc_rfc3339_ms(json_string_value(json_object_get(cfg, "created")));
-			int ours = same(json_string_value(json_object_get(labels, "molcache.key")), tags.v[t]);
-			json_decref(cfg);
-			if (!ours || !digest[0]) {
-				out->skipped++;
-				continue;
-			}
-			if (!created || now_ms - created < max_age_ms)
-				continue;
-			out->items = mc_realloc(out->items, (out->n + 1) * sizeof(*out->items));
-			struct mc_fleet_gc_item *it = &out->items[out->n++];
-			*it = (struct mc_fleet_gc_item){ mc_strdup(repos.v[i]), mc_strdup(tags.v[t]), mc_strdup(digest),
-							 created, 1, NULL };
-			if (!dry_run && mc_registry_manifest_delete(reg, repos.v[i], digest)) {
-				it->deleted = 0;
-				it->error = mc_strdup(mc_error_msg());
-				mc_error_clear();
-			}
-		}
-		mc_strv_release(&tags);
-	}
+	for (size_t i = 0; i < repos.n && !ret; i++)
+		ret = gc_repo(reg, repos.v[i], max_age_ms, dry_run, now_ms, &no_tag_delete, out);
 done:
 	mc_strv_release(&repos);
 	free(under);

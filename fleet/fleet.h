@@ -113,7 +113,11 @@ struct mc_fleet_gc_item {
 	char *digest;
 	int64_t created_ms;
 	int deleted;  /* 1 deleted (or would be, dry run) */
+	int by_tag;   /* deleted as the tag alone (the registry deletes tags: distribution-spec 1.1) */
+	struct mc_strv also_tagged; /* other tags naming the digest: kept when the registry
+				     * deletes only by digest (deleted 0, no error) */
 	char *error;  /* NULL or why it was not */
+	char *hint;   /* NULL or the next step for error (405: storage.delete.enabled) */
 };
 struct mc_fleet_gc_report {
 	struct mc_fleet_gc_item *items; /* tags molcache made, older than max age */
@@ -122,9 +126,15 @@ struct mc_fleet_gc_report {
 	int64_t skipped;  /* tags that were not molcache's (no molcache.key label naming the tag) */
 };
 void mc_fleet_gc_report_release(struct mc_fleet_gc_report *r);
-/* Every repository under the registry's path, every 64-hex tag whose image's
- * labels name it as molcache.key, created more than max_age_ms ago: DELETE
- * /v2/<name>/manifests/<digest> unless dry_run. */
+/*
+ * Every repository under the registry's path, every 64-hex tag whose image's
+ * labels name it as molcache.key, created more than max_age_ms ago: unless
+ * dry_run, the tag is deleted and nothing else. DELETE /v2/<name>/manifests/
+ * <tag> where the registry deletes a tag alone; else (Distribution 2.x) DELETE
+ * …/<digest>, but only when no other tag of the repository names that digest
+ * (each tag's HEAD Docker-Content-Digest): otherwise the tag is kept and
+ * also_tagged names the others. A dry run fills also_tagged for every item.
+ */
 int mc_fleet_gc(struct mc_registry *reg, int64_t max_age_ms, int dry_run, int64_t now_ms,
 		struct mc_fleet_gc_report *out);
 

@@ -321,6 +321,7 @@ done:
 /* ---- one request ------------------------------------------------------------- */
 
 struct resp {
+	long status; /* the final HTTP status (0: none) */
 	struct mc_buf body;
 	char digest[80];
 	char *www_auth;
@@ -426,14 +427,50 @@ static int perform(struct mc_registry *r, const char *method, const char *url, s
 				    curl_easy_strerror(so.rc));
 	rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-	if (rc != CURLE_OK)
-		return mc_error_set(MC_EUNREACHABLE, "registry '%s': %s", r->host,
-				    rs->too_big ? "answer too large" : r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
+	if (rc != CURLE_OK) {
+		int ret = mc_error_set(MC_EUNREACHABLE, "registry '%s': %s", r->host,
+				       rs->too_big ? "answer too large" : r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
+		if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CONNECT_ERROR)
+			mc_error_hint("TLS failed; if the registry's certificate comes from a private CA, set MOLCACHE_CA_FILE "
+				      "to that CA's PEM bundle (the engine needs it too: /etc/docker/certs.d/%s/ca.crt)",
+				      r->host);
+		return ret;
+	}
 	return 0;
 }
 
+/* Whether the realm may have our basic credentials: an https realm, or the
+ * registry's own host and port when the registry itself is plain http on
+ * loopback (a test or a local mirror). Anything else asks anonymously. */
+static int realm_trusted(const struct mc_registry *r, const char *realm)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *port = NULL, *hp = NULL;
+	int ok = 0;
+
+	if (!u || curl_url_set(u, CURLUPART_URL, realm, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		goto done;
+	if (!strcasecmp(scheme, "https")) {
+		ok = 1;
+	} else if (!strcasecmp(scheme, "http") && !strncmp(r->base, "http://", 7) && is_loopback(r->host)) {
+		if (curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK)
+			goto done;
+		hp = mc_asprintf("%s:%s", host, port);
+		ok = !strcasecmp(hp, r->host) || (!strcmp(port, "80") && !strcasecmp(host, r->host));
+	}
+done:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	free(hp);
+	curl_url_cleanup(u);
+	return ok;
+}
+
 /* Asks the realm for a token for the challenge's scope (with our basic
- * credentials, if any). */
+ * credentials, if any, and if the realm may have them). */
 static int fetch_token(struct mc_registry *r, const struct mc_challenge *ch)
 {
 	struct resp rs = { 0 };
@@ -441,7 +478,7 @@ static int fetch_token(struct mc_registry *r, const struct mc_challenge *ch)
 	json_t *doc = NULL;
 	const char *tok;
 	long status;
-	int ret;
+	int ret, withheld;
 
 	mc_buf_adds(&url, ch->realm);
 	if (ch->service) {
@@ -454,9 +491,16 @@ static int fetch_token(struct mc_registry *r, const struct mc_challenge *ch)
 		mc_buf_addf(&url, "%cscope=%s", strchr(mc_buf_cstr(&url), '?') ? '&' : '?', e);
 		curl_free(e);
 	}
-	if ((ret = perform(r, "GET", mc_buf_cstr(&url), NULL, r->user, r->password, &rs, &status)))
+	withheld = r->user && !realm_trusted(r, ch->realm);
+	if ((ret = perform(r, "GET", mc_buf_cstr(&url), NULL, withheld ? NULL : r->user, r->password, &rs, &status)))
 		goto done;
-	if (status != 200) {
+	if (status != 200 && withheld) {
+		ret = mc_error_set(MC_EUNREACHABLE, "registry '%s': credentials withheld from the token realm '%s' (not "
+				   "https), and it refused an anonymous token (HTTP %ld)", r->host, ch->realm, status);
+		mc_error_hint("a token realm gets credentials only over https (or as the registry's own plain-http "
+			      "loopback address); fix the registry's auth.token.realm");
+		goto done;
+	} else if (status != 200) {
 		ret = mc_error_set(MC_EUNREACHABLE, "registry '%s': the token service refused %s (HTTP %ld)", r->host,
 				   r->user ? "our credentials" : "an anonymous token", status);
 		mc_error_hint("set MOLCACHE_REGISTRY_USER and MOLCACHE_REGISTRY_PASSWORD (or docker login)");
@@ -526,6 +570,7 @@ static int call(struct mc_registry *r, const char *method, const char *path, con
 			break;
 		}
 	}
+	rs->status = status;
 	if (ret)
 		goto done;
 	if (status >= 200 && status < 300)
@@ -538,8 +583,14 @@ static int call(struct mc_registry *r, const char *method, const char *path, con
 		mc_error_hint("set MOLCACHE_REGISTRY_USER and MOLCACHE_REGISTRY_PASSWORD (or docker login)");
 	} else if (status == 405)
 		ret = mc_error_set(MC_EINVAL, "registry '%s': %s %s is not allowed (HTTP 405)", r->host, method, path);
-	else
+	else {
 		ret = mc_error_set(MC_EUNREACHABLE, "registry '%s': %s %s answered HTTP %ld", r->host, method, path, status);
+		/* Go's TLS server answers plain http with 400 */
+		if (status == 400 && !strncmp(r->base, "http://", 7))
+			mc_error_hint("if the registry speaks TLS, write it https://%s%s%s (a loopback registry is "
+				      "spoken to over plain http unless written https://)", r->host, *r->path ? "/" : "",
+				      r->path);
+	}
 done:
 	mc_challenge_release(&ch);
 	free(url);
@@ -686,6 +737,28 @@ int mc_registry_manifest_delete(struct mc_registry *r, const char *name, const c
 	ret = call(r, "DELETE", path, NULL, &rs);
 	if (ret == MC_EINVAL)
 		mc_error_hint("the registry does not allow deletes (Distribution: storage.delete.enabled: true)");
+	resp_release(&rs);
+	free(path);
+	return ret;
+}
+
+int mc_registry_tag_delete(struct mc_registry *r, const char *name, const char *tag)
+{
+	struct resp rs = { 0 };
+	char *path;
+	int ret;
+
+	if (!path_ok(name, "") || !path_ok(tag, "") || strchr(tag, '/'))
+		return mc_error_set(MC_EINVAL, "registry: bad name '%.80s:%.80s'", name ? name : "", tag ? tag : "");
+	path = mc_asprintf("/v2/%s/manifests/%s", name, tag);
+	ret = call(r, "DELETE", path, NULL, &rs);
+	if (ret == MC_EINVAL) {
+		mc_error_hint("the registry does not allow deletes (Distribution: storage.delete.enabled: true)");
+	} else if (ret && rs.status >= 400 && rs.status < 500 && rs.status != 401 && rs.status != 403) {
+		/* Distribution 2.x reads the tag as a digest: 400 DIGEST_INVALID */
+		mc_error_clear();
+		ret = 1;
+	}
 	resp_release(&rs);
 	free(path);
 	return ret;

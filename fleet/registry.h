@@ -3,7 +3,7 @@
  * ECR, GHCR) spoken to directly with libcurl, for fleet sharing
  * (docs/fleet.md). The engine pulls and pushes (engine.h); this module only
  * asks whether a tag exists, lists and reads what molcache pushed, and deletes
- * by digest for `gc --registry`.
+ * a tag (or, where only that works, a digest) for `gc --registry`.
  *
  * Call sequence: mc_registry_open() → mc_registry_manifest_head() / … →
  * mc_registry_free(). Credentials (user, password) are copied into the
@@ -101,6 +101,14 @@ int mc_registry_catalog(struct mc_registry *r, struct mc_strv *out, const char *
 /* DELETE /v2/<name>/manifests/<digest>: 0 on 202/200, MC_ENOTFOUND on 404,
  * MC_EINVAL when the registry does not allow deletes (405). */
 int mc_registry_manifest_delete(struct mc_registry *r, const char *name, const char *digest);
+
+/* DELETE /v2/<name>/manifests/<tag>: the tag alone (OCI distribution-spec
+ * 1.1; the manifest stays, untagged, for the registry's own gc). 0 on 2xx;
+ * 1 (no error set) when the registry does not delete by tag (another 4xx:
+ * Distribution 2.x reads the tag as a digest and answers 400 DIGEST_INVALID;
+ * 404); MC_EINVAL with a hint when it allows no deletes (405);
+ * MC_EUNREACHABLE as for any call. */
+int mc_registry_tag_delete(struct mc_registry *r, const char *name, const char *tag);
 
 /*
  * What molcache pushed under name: the config of the single-platform image

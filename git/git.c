@@ -23,6 +23,7 @@
 /* The callbacks' payload: what the credentials callback hands out, what every
  * message must hide, and where fetch progress goes. */
 struct mc_git_creds {
+	char *remote; /* the remote's URL without credentials: the only place they go */
 	char *user, *pass;
 	char *secrets[4]; /* strings to mask in messages; NULL-terminated */
 	int attempts;
@@ -98,6 +99,7 @@ static void creds_init(struct mc_git_creds *c, const char *url, const char *toke
 	struct mc_url_cred uc;
 
 	memset(c, 0, sizeof(*c));
+	c->remote = mc_url_strip_credentials(url);
 	/* scp-like userinfo is ssh's user name, which libgit2 reads from the URL itself */
 	if (mc_url_credentials(&uc, url) && !uc.scp) {
 		c->user = uc.user;
@@ -118,6 +120,7 @@ static void creds_release(struct mc_git_creds *c)
 {
 	size_t i;
 
+	free(c->remote);
 	free(c->user);
 	free(c->pass);
 	for (i = 0; i < 4; i++)
@@ -146,10 +149,10 @@ static int creds_cb(git_credential **out, const char *url, const char *username_
 
 	if (!(allowed_types & GIT_CREDENTIAL_USERPASS_PLAINTEXT))
 		return GIT_PASSTHROUGH;
-	if (!c->user) {
-		git_error_set_str(GIT_ERROR_NET, "authentication required but no credentials were given");
+	if (!c->user)
+		return mc_git_cred_missing();
+	if (!mc_git_cred_target_ok(c->remote, url))
 		return GIT_EAUTH;
-	}
 	if (++c->attempts > MC_GIT_MAX_AUTH_ATTEMPTS) {
 		git_error_set_str(GIT_ERROR_NET, "authentication failed: the credentials were rejected");
 		return GIT_EAUTH;
@@ -196,8 +199,17 @@ static int remote_fail(int code, const char *url, const struct mc_git_creds *c)
 	char *red = mc_url_redact(url), *msg = creds_redact(c, git_msg());
 	int ret;
 
+	/* a 401 the server cut short reaches libgit2's parser, not its credentials callback */
+	if (code == MC_EUNREACHABLE && c && c->remote && strstr(msg, "http parser error") && !mc_git_timed_out() &&
+	    (ret = mc_git_auth_explain(c->remote, red, c->user, c->pass)))
+		goto done;
 	ret = mc_error_set(code, "remote '%s': %s", red, msg);
-	if (code == MC_EUNREACHABLE && git_error_last() && git_error_last()->klass == GIT_ERROR_SSL)
+	if (strstr(msg, "no credentials were given"))
+		mc_error_hint("the remote wants credentials: set MOLCACHE_GIT_TOKEN (or put user:token@ in the repo prefix)");
+	else if (strstr(msg, "credentials withheld"))
+		mc_error_hint("molcache gives a remote's credentials only to its own host and port; if it moved, set the "
+			      "repo prefix to where it redirects");
+	else if (code == MC_EUNREACHABLE && git_error_last() && git_error_last()->klass == GIT_ERROR_SSL)
 		mc_error_hint("TLS failed; if the server's certificate comes from a private CA, set MOLCACHE_CA_FILE "
 			      "to that CA's PEM bundle");
 	else if (code == MC_EUNREACHABLE && mc_git_timed_out())
@@ -205,6 +217,7 @@ static int remote_fail(int code, const char *url, const struct mc_git_creds *c)
 			      "(MOLCACHE_REMOTE_TIMEOUT)");
 	else if (code == MC_EUNREACHABLE)
 		mc_error_hint("check the repository URL, the network, and that the token is valid");
+done:
 	free(red);
 	free(msg);
 	return ret;

@@ -21,7 +21,8 @@ int mc_git_init(void);
 void mc_git_shutdown(void);
 /* The PEM bundle that http(s) remotes are verified against instead of the
  * system's, under every TLS backend (NULL or "": the system's). Set it before
- * mc_git_init(). Loaded before the first http(s) connection. */
+ * mc_git_init(). Loaded before the first http(s) connection. It is net/'s one
+ * CA setting (mc_net_set_ca_file): https registries are verified against it too. */
 void mc_git_set_ca_file(const char *path);
 /* When the CA certificates are parsed, after mc_git_init(): "deferred" (only
  * before an http(s) remote: libgit2 on mbedTLS with MC_DEFER_CAS) or "eager"
@@ -36,13 +37,31 @@ const char *mc_git_ca_loading(void);
 void mc_git_set_timeouts(int connect_timeout_ms, int idle_timeout_ms);
 /* 1 when a connection of this process was given up on a timeout. */
 int mc_git_timed_out(void);
-/* Module-private (git_stream.c): installs the bounded socket stream in libgit2. */
+/* Module-private (git_stream.c): installs the bounded socket stream in libgit2;
+ * the host and port of the last connection it made ("" before the first). */
 int mc_git_stream_register(void);
+void mc_git_stream_peer(const char **host, const char **port);
 /* Module-private (git_cas.c): git_libgit2_init() with the CA bundle's parse
  * deferred when it can be; the CA certificates handed to libgit2 before a
  * connection to url (a no-op unless http(s), and after the first); forgetting
  * them after the last git_libgit2_shutdown(). */
 int mc_git_cas_libgit2_init(void);
+/* Module-private (git_auth.c). 1 when credentials configured for remote (a
+ * URL without credentials) may answer a challenge that libgit2 says came from
+ * asked: same scheme, host and port, and the connection it came on was to
+ * that host and port (not a redirect's target). Else 0, with libgit2's
+ * error set to "authentication asked by HOST:PORT, …: credentials withheld". */
+int mc_git_cred_target_ok(const char *remote, const char *asked);
+/* Module-private (git_auth.c): GIT_EAUTH, libgit2's error set to
+ * "authentication required by HOST:PORT but no credentials were given". */
+int mc_git_cred_missing(void);
+/* Module-private (git_auth.c). After libgit2 failed on an http(s) remote with
+ * words that say nothing (its parser gave up on an answer the server cut
+ * short), asks the remote once itself (clean: without credentials; no
+ * redirects; user/pass may be NULL): a 401 or 403 sets MC_EUNREACHABLE
+ * "authentication required by HOST:PORT" or "HOST:PORT refused our
+ * credentials" with a hint, and returns it; else 0 and no error. */
+int mc_git_auth_explain(const char *clean, const char *redacted, const char *user, const char *pass);
 int mc_git_cas_load(const char *url);
 void mc_git_cas_shutdown(void);
 

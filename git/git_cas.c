@@ -1,6 +1,7 @@
 /* git_cas.c — the CA certificates libgit2's TLS verifies https remotes with: which bundle, and when it is parsed. */
 #define _GNU_SOURCE /* RTLD_NEXT */
 #include "git.h"
+#include "../net/net.h"
 
 #include <dlfcn.h>
 #include <stdlib.h>
@@ -13,7 +14,6 @@
 #include <mbedtls/x509_crt.h>
 #endif
 
-static char *ca_file;  /* the user's bundle (MOLCACHE_CA_FILE): the only one trusted when set */
 static int cas_loaded; /* certificates handed to libgit2 for this process */
 
 #ifdef MC_DEFER_CAS
@@ -60,10 +60,11 @@ int mbedtls_x509_crt_parse_path(mbedtls_x509_crt *chain, const char *path)
 }
 #endif
 
+/* The user's bundle (MOLCACHE_CA_FILE) lives in net/, the one setting the
+ * registry's libcurl reads too: the only one trusted when set. */
 void mc_git_set_ca_file(const char *path)
 {
-	free(ca_file);
-	ca_file = path && *path ? mc_strdup(path) : NULL;
+	mc_net_set_ca_file(path);
 	cas_loaded = 0;
 }
 
@@ -90,6 +91,7 @@ int mc_git_cas_libgit2_init(void)
 	 * SSL_CERT_FILE / SSL_CERT_DIR (a file as the directory: no lookups). molcache
 	 * runs no other program, so nothing else inherits them.
 	 */
+	const char *ca_file = mc_net_ca_file();
 	if (ca_file && (setenv("SSL_CERT_FILE", ca_file, 1) || setenv("SSL_CERT_DIR", ca_file, 1)))
 		return mc_error_errno("setenv SSL_CERT_FILE");
 #endif
@@ -117,7 +119,7 @@ void mc_git_cas_shutdown(void)
 
 int mc_git_cas_load(const char *url)
 {
-	const char *file = ca_file, *dir = NULL;
+	const char *ca_file = mc_net_ca_file(), *file = ca_file, *dir = NULL;
 	const git_error *e;
 	int ret = 0;
 

@@ -24,6 +24,10 @@
 static int connect_ms = MC_GIT_CONNECT_TIMEOUT_MS;
 static int idle_ms = MC_GIT_IDLE_TIMEOUT_MS;
 static int timed_out;
+/* host and port of the last connection made, the one whose server libgit2's
+ * next credentials callback answers (libgit2 1.5 passes that callback the
+ * remote's URL, not a redirect's target) */
+static char peer_host[256], peer_port[16];
 
 struct tstream {
 	git_stream parent;
@@ -38,6 +42,12 @@ void mc_git_set_timeouts(int connect_timeout_ms, int idle_timeout_ms)
 }
 
 int mc_git_timed_out(void) { return timed_out; }
+
+void mc_git_stream_peer(const char **host, const char **port)
+{
+	*host = peer_host;
+	*port = peer_port;
+}
 
 static void fmt_secs(char out[32], int ms)
 {
@@ -111,6 +121,9 @@ static int ts_connect(git_stream *stream)
 		return -1;
 	}
 	rc = -1;
+	/* named before connecting: a failed connection is no credentials' target either */
+	snprintf(peer_host, sizeof(peer_host), "%s", s->host);
+	snprintf(peer_port, sizeof(peer_port), "%s", s->port);
 	for (ai = res; ai && rc; ai = ai->ai_next) {
 		if (s->fd >= 0)
 			close(s->fd);

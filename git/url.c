@@ -171,3 +171,72 @@ char *mc_redact_secret(const char *s, const char *secret)
 	return mc_buf_detach(&b);
 }
 
+
+static const char *default_port(const char *scheme)
+{
+	return !strcmp(scheme, "https") ? "443" : !strcmp(scheme, "http") ? "80" : !strcmp(scheme, "git") ? "9418"
+		: !strcmp(scheme, "ssh") ? "22" : "";
+}
+
+int mc_url_origin(struct mc_url_origin *out, const char *url)
+{
+	const char *sep = strstr(url, "://"), *auth, *host, *colon;
+	size_t start, end, alen, hlen;
+
+	memset(out, 0, sizeof(*out));
+	if (!sep || sep == url || strcspn(url, "/") != (size_t)(sep - url) + 1)
+		return mc_error_set(MC_EINVAL, "URL without a scheme");
+	auth = sep + 3;
+	alen = strcspn(auth, "/?#");
+	if (mc_url_userinfo(url, &start, &end) && url + start == auth) {
+		alen -= end - start;
+		auth = url + end;
+	}
+	host = auth;
+	if (*host == '[') { /* [v6]:port: libgit2 and libcurl name the host without brackets */
+		hlen = strcspn(host, "]");
+		if (hlen >= alen)
+			return mc_error_set(MC_EINVAL, "URL with an unterminated IPv6 host");
+		colon = host + hlen + 1;
+		host++;
+		hlen--;
+	} else {
+		colon = memchr(host, ':', alen);
+		hlen = colon ? (size_t)(colon - host) : alen;
+	}
+	if (!hlen)
+		return mc_error_set(MC_EINVAL, "URL without a host");
+	out->scheme = mc_strndup(url, (size_t)(sep - url));
+	for (char *p = out->scheme; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	out->host = mc_strndup(host, hlen);
+	for (char *p = out->host; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	if (colon && colon < auth + alen && *colon == ':' && colon + 1 < auth + alen)
+		out->port = mc_strndup(colon + 1, (size_t)(auth + alen - colon - 1));
+	else
+		out->port = mc_strdup(default_port(out->scheme));
+	return 0;
+}
+
+void mc_url_origin_release(struct mc_url_origin *o)
+{
+	if (!o)
+		return;
+	free(o->scheme);
+	free(o->host);
+	free(o->port);
+	memset(o, 0, sizeof(*o));
+}
+
+int mc_url_same_origin(const char *a, const char *b)
+{
+	struct mc_url_origin oa, ob;
+	int same = !mc_url_origin(&oa, a) && !mc_url_origin(&ob, b) && !strcmp(oa.scheme, ob.scheme) &&
+		   !strcmp(oa.host, ob.host) && !strcmp(oa.port, ob.port);
+
+	mc_error_clear();
+	mc_url_origin_release(&oa);
+	mc_url_origin_release(&ob);
+	return same;
+}

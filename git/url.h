@@ -47,6 +47,20 @@ char *mc_url_redact(const char *url);
  * an unencoded '/', '?' or '#'): the text between "://" and the last '@', a
  * secret for the front end to mask in every message (malloc'd); else NULL. */
 char *mc_url_secret_span(const char *url);
+/* Where a URL points: scheme and host lowercased (an IPv6 host without its
+ * brackets, as libgit2 and libcurl name it), the port as written or the
+ * scheme's default ("443", "80", "9418", "22"; "" for others). Credentials go
+ * only to the origin they were configured for (git.c's credentials
+ * callback). MC_EINVAL for a URL without "scheme://host" (scp-like, a path).
+ * Release with mc_url_origin_release() either way. */
+struct mc_url_origin {
+	char *scheme, *host, *port;
+};
+int mc_url_origin(struct mc_url_origin *out, const char *url);
+void mc_url_origin_release(struct mc_url_origin *o);
+/* 1 when a and b parse and have the same scheme, host and port. */
+int mc_url_same_origin(const char *a, const char *b);
+
 /* Replaces each occurrence of secret in s with "***"; malloc'd.
  * secret NULL or "" returns a plain copy. */
 char *mc_redact_secret(const char *s, const char *secret);

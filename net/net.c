@@ -1,6 +1,18 @@
 /* net.c — the libcurl setup every request of molcache starts from: global init once, then reset, URL, timeouts, no signals. */
 #include "net.h"
 
+#include <stdlib.h>
+
+static char *ca_file;
+
+void mc_net_set_ca_file(const char *path)
+{
+	free(ca_file);
+	ca_file = path && *path ? mc_strdup(path) : NULL;
+}
+
+const char *mc_net_ca_file(void) { return ca_file; }
+
 /*
  * Here rather than at start: curl_global_init loads OpenSSL's configuration,
  * which commands that never reach the network (version, --help) need not pay
@@ -33,5 +45,9 @@ void mc_net_setup(struct mc_setopts *so, CURL *c, const struct mc_net_opts *o)
 	if (o->low_speed_time_s > 0) {
 		SETOPT(so, c, CURLOPT_LOW_SPEED_LIMIT, 1L);
 		SETOPT(so, c, CURLOPT_LOW_SPEED_TIME, o->low_speed_time_s);
+	}
+	if (ca_file) {
+		SETOPT(so, c, CURLOPT_CAINFO, ca_file);
+		SETOPT(so, c, CURLOPT_CAPATH, (char *)NULL);
 	}
 }

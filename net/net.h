@@ -45,10 +45,20 @@ struct mc_net_opts {
 int mc_net_global_init(void);
 
 /*
+ * The one CA setting (MOLCACHE_CA_FILE, config ca_file): a PEM bundle that
+ * every TLS peer of molcache is verified against instead of the system's —
+ * https registries here, https git remotes through git/git_cas.c, which reads
+ * it back with mc_net_ca_file(). NULL or "": the system's. Copied.
+ */
+void mc_net_set_ca_file(const char *path);
+const char *mc_net_ca_file(void); /* NULL when unset */
+
+/*
  * curl_easy_reset(c), then: errbuf emptied and installed, the URL, no
  * signals (libcurl would otherwise time name lookups out with SIGALRM, which
  * is not safe beside other threads), the connect timeout, the total timeout
- * when timeout_s > 0 and the low-speed limit when low_speed_time_s > 0, each
+ * when timeout_s > 0 and the low-speed limit when low_speed_time_s > 0, the CA
+ * bundle when one is set (it replaces the system's: no CA directory), each
  * through SETOPT into so. Never fails by itself: a refused option is in so.
  */
 void mc_net_setup(struct mc_setopts *so, CURL *c, const struct mc_net_opts *o);

@@ -231,6 +231,49 @@ static void test_redact_secret(void)
 	CHECK(mc_redact_secret(NULL, "x") == NULL);
 }
 
+/* Credentials go only to the origin they were configured for (git.c's callback). */
+static void test_url_origin(void)
+{
+	static const struct {
+		const char *url, *scheme, *host, *port; /* host NULL: MC_EINVAL */
+	} t[] = {
+		{ "http://127.0.0.1:8080/x-", "http", "127.0.0.1", "8080" },
+		{ "https://Git.Example.COM/org/rt", "https", "git.example.com", "443" },
+		{ "HTTP://h/x", "http", "h", "80" },
+		{ "git://h/x", "git", "h", "9418" },
+		{ "https://user:p@ss@h:444/x", "https", "h", "444" },
+		{ "https://tok@[::1]:8443/x", "https", "::1", "8443" },
+		{ "https://[::1]/x", "https", "::1", "443" },
+		{ "http://h:/x", "http", "h", "80" },
+		{ "https://h?q=a@b", "https", "h", "443" },
+		{ "git@h:org/x", NULL, NULL, NULL },
+		{ "/srv/git/x", NULL, NULL, NULL },
+		{ "https:///x", NULL, NULL, NULL },
+		{ "https://[::1/x", NULL, NULL, NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct mc_url_origin o;
+		int rc = mc_url_origin(&o, t[i].url);
+		if (!t[i].host) {
+			CHECK_INT(rc, MC_EINVAL);
+		} else {
+			CHECK_INT(rc, 0);
+			CHECK_STR(o.scheme, t[i].scheme);
+			CHECK_STR(o.host, t[i].host);
+			CHECK_STR(o.port, t[i].port);
+		}
+		mc_url_origin_release(&o);
+	}
+	mc_error_clear();
+	CHECK(mc_url_same_origin("https://tok@h/a", "https://h:443/b"));
+	CHECK(!mc_url_same_origin("https://h/a", "http://h/a"));
+	CHECK(!mc_url_same_origin("http://h:1/a", "http://h:2/a"));
+	CHECK(!mc_url_same_origin("http://127.0.0.1/a", "http://127.0.0.2/a"));
+	CHECK(!mc_url_same_origin("http://h.evil/a", "http://h/a"));
+	mc_url_origin_release(NULL);
+}
+
 int main(void)
 {
 	test_runtime_syntax();
@@ -238,5 +281,6 @@ int main(void)
 	test_url_masking();
 	test_url_credentials();
 	test_redact_secret();
+	test_url_origin();
 	return t_done();
 }
