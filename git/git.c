@@ -31,7 +31,6 @@ struct mc_git_creds {
 	void *progress_ud;
 };
 
-static const char *git_msg(void);
 
 /* libgit2 is initialised on the first call that needs git, not at every process start. */
 static int initialised;
@@ -53,7 +52,7 @@ int mc_git_init(void)
 	 * limit: what is left is the blob being written. */
 	if (!ret && (git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)4 << 20) < 0 ||
 		     git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, (size_t)16 << 20) < 0))
-		ret = mc_error_set(MC_ERR, "libgit2: cannot limit pack windows: %s", git_msg());
+		ret = mc_error_set(MC_ERR, "libgit2: cannot limit pack windows: %s", mc_git_errmsg());
 	if (!ret)
 		ret = mc_git_stream_register();
 	initialised = !ret;
@@ -69,7 +68,7 @@ void mc_git_shutdown(void)
 	initialised = 0;
 }
 
-static const char *git_msg(void)
+const char *mc_git_errmsg(void)
 {
 	const git_error *e = git_error_last();
 
@@ -172,7 +171,7 @@ static int transfer_cb(const git_indexer_progress *stats, void *payload)
 		p.received_bytes = stats->received_bytes;
 		c->progress(c->progress_ud, &p);
 	}
-	return 0;
+	return mc_interrupted() ? -1 : 0; /* SIGINT/SIGTERM: libgit2 stops the fetch */
 }
 
 char *mc_git_local_url(const char *url)
@@ -196,7 +195,7 @@ char *mc_git_local_url(const char *url)
 /* Records "remote '<redacted url>': <libgit2 words, credentials masked>" under code. */
 static int remote_fail(int code, const char *url, const struct mc_git_creds *c)
 {
-	char *red = mc_url_redact(url), *msg = creds_redact(c, git_msg());
+	char *red = mc_url_redact(url), *msg = creds_redact(c, mc_git_errmsg());
 	int ret;
 
 	/* a 401 the server cut short reaches libgit2's parser, not its credentials callback */
@@ -384,7 +383,7 @@ static int mirror_create(const char *mirror_path)
 	/* A bare repository may probe the filesystem and leave core.symlinks unset or false; checkouts need it true. */
 	if (git_repository_init_ext(&repo, tmp, &io) < 0 || git_repository_config(&cfg, repo) < 0 ||
 	    git_config_set_bool(cfg, "core.symlinks", 1) < 0 || git_config_set_bool(cfg, "gc.auto", 0) < 0) {
-		ret = mc_error_set(MC_ERR, "mirror '%s': cannot create: %s", mirror_path, git_msg());
+		ret = mc_error_set(MC_ERR, "mirror '%s': cannot create: %s", mirror_path, mc_git_errmsg());
 		goto done;
 	}
 	git_config_free(cfg);
@@ -418,9 +417,9 @@ static int mirror_open(git_repository **out, const char *mirror_path)
 	*out = NULL;
 	err = git_repository_open_bare(out, mirror_path);
 	if (err == GIT_ENOTFOUND)
-		ret = mc_error_set(MC_ENOTFOUND, "mirror '%s': %s", mirror_path, git_msg());
+		ret = mc_error_set(MC_ENOTFOUND, "mirror '%s': %s", mirror_path, mc_git_errmsg());
 	else if (err < 0)
-		ret = mc_error_set(MC_ERR, "mirror '%s': %s", mirror_path, git_msg());
+		ret = mc_error_set(MC_ERR, "mirror '%s': %s", mirror_path, mc_git_errmsg());
 	return ret;
 }
 
@@ -454,7 +453,7 @@ static int fetch_specs(git_remote *remote, const char *url, struct mc_git_creds 
 	git_error_clear();
 	if (git_remote_connect(remote, GIT_DIRECTION_FETCH, &fo.callbacks, NULL, NULL) < 0 ||
 	    git_remote_download(remote, &arr, &fo) < 0) {
-		ret = remote_fail(MC_EUNREACHABLE, url, creds);
+		ret = mc_interrupted() ? mc_interrupt_check() : remote_fail(MC_EUNREACHABLE, url, creds);
 		goto done;
 	}
 	st = git_remote_stats(remote);
@@ -585,7 +584,7 @@ done:
 }
 
 /* Looks up commit sha in the mirror and hands back its tree. */
-static int commit_tree(git_tree **out, git_repository **repo_out, const char *mirror_path, const char *sha)
+int mc_git_commit_tree(git_tree **out, git_repository **repo_out, const char *mirror_path, const char *sha)
 {
 	int ret = 0, err;
 	git_oid oid;
@@ -603,11 +602,11 @@ static int commit_tree(git_tree **out, git_repository **repo_out, const char *mi
 	err = git_commit_lookup(&commit, *repo_out, &oid);
 	if (err < 0) {
 		ret = mc_error_set(err == GIT_ENOTFOUND ? MC_ENOTFOUND : MC_ERR, "mirror '%s': commit %s: %s",
-				   mirror_path, sha, git_msg());
+				   mirror_path, sha, mc_git_errmsg());
 		goto done;
 	}
 	if (git_commit_tree(out, commit) < 0)
-		ret = mc_error_set(MC_ERR, "mirror '%s': tree of commit %s: %s", mirror_path, sha, git_msg());
+		ret = mc_error_set(MC_ERR, "mirror '%s': tree of commit %s: %s", mirror_path, sha, mc_git_errmsg());
 
 done:
 	git_commit_free(commit);
@@ -621,7 +620,7 @@ static char *blob_text(git_repository *repo, const git_tree_entry *e, const char
 	char *s;
 
 	if (git_blob_lookup(&blob, repo, git_tree_entry_id(e)) < 0) {
-		mc_error_set(MC_ERR, "file '%s' in commit %s: %s", path, sha, git_msg());
+		mc_error_set(MC_ERR, "file '%s' in commit %s: %s", path, sha, mc_git_errmsg());
 		return NULL;
 	}
 	s = mc_strndup(git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));
@@ -655,7 +654,7 @@ restart:
 		free(prefix);
 		if (err < 0) {
 			ret = mc_error_set(err == GIT_ENOTFOUND ? MC_ENOTFOUND : MC_ERR, "file '%s' in commit %s: %s", cur,
-					   sha, git_msg());
+					   sha, mc_git_errmsg());
 			goto done;
 		}
 		if (git_tree_entry_filemode(e) == GIT_FILEMODE_LINK) {
@@ -721,7 +720,7 @@ int mc_git_resolve_path(char **out, const char *mirror_path, const char *sha, co
 	*out = NULL;
 	if (ret)
 		return ret;
-	if ((ret = commit_tree(&tree, &repo, mirror_path, sha)) == 0)
+	if ((ret = mc_git_commit_tree(&tree, &repo, mirror_path, sha)) == 0)
 		ret = resolve_in_tree(out, repo, tree, sha, path, 1);
 	git_tree_free(tree);
 	git_repository_free(repo);
@@ -742,7 +741,7 @@ int mc_git_read_file(struct mc_buf *out, const char *mirror_path, const char *sh
 	if (ret)
 		return ret;
 	mc_buf_reset(out);
-	if ((ret = commit_tree(&tree, &repo, mirror_path, sha)) < 0)
+	if ((ret = mc_git_commit_tree(&tree, &repo, mirror_path, sha)) < 0)
 		goto done;
 	if ((ret = resolve_in_tree(&real, repo, tree, sha, path, follow)))
 		goto done;
@@ -751,7 +750,7 @@ int mc_git_read_file(struct mc_buf *out, const char *mirror_path, const char *sh
 		goto done;
 	}
 	if (git_blob_lookup(&blob, repo, git_tree_entry_id(entry)) < 0) {
-		ret = mc_error_set(MC_ERR, "file '%s' in commit %s: %s", path, sha, git_msg());
+		ret = mc_error_set(MC_ERR, "file '%s' in commit %s: %s", path, sha, mc_git_errmsg());
 		goto done;
 	}
 	size = git_blob_rawsize(blob);
@@ -766,157 +765,6 @@ done:
 	free(real);
 	git_blob_free(blob);
 	git_tree_entry_free(entry);
-	git_tree_free(tree);
-	git_repository_free(repo);
-	return ret;
-}
-
-/* What one checkout walk needs. */
-struct checkout {
-	git_repository *repo;
-	const char *target, *sha;
-	int ret;
-};
-
-/* A tree entry name that is safe to create: not empty, ".", "..", ".git", no '/'. */
-static int entry_name_ok(const char *name)
-{
-	return *name && strcmp(name, ".") && strcmp(name, "..") && strcasecmp(name, ".git") && !strchr(name, '/');
-}
-
-/* Writes one blob to path with mode, whatever the umask (the tree's modes are git's: 644 or 755). */
-static int write_blob(struct checkout *co, const git_tree_entry *e, const char *path, mode_t mode)
-{
-	git_blob *blob = NULL;
-	int fd = -1, ret = 0;
-
-	if (git_blob_lookup(&blob, co->repo, git_tree_entry_id(e)) < 0) {
-		ret = mc_error_set(MC_ERR, "checkout of commit %s: blob of '%s': %s", co->sha, path, git_msg());
-		goto done;
-	}
-	const char *p = git_blob_rawcontent(blob);
-	size_t left = (size_t)git_blob_rawsize(blob);
-	if (git_tree_entry_filemode(e) == GIT_FILEMODE_LINK) {
-		char *target = mc_strndup(p, left);
-		if (symlink(target, path))
-			ret = mc_error_errno(path);
-		free(target);
-		goto done;
-	}
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
-		ret = mc_error_errno(path);
-		goto done;
-	}
-	while (left > 0) {
-		ssize_t n = write(fd, p, left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = mc_error_errno(path);
-			goto done;
-		}
-		p += n;
-		left -= (size_t)n;
-	}
-	if (fchmod(fd, mode))
-		ret = mc_error_errno(path);
-done:
-	if (fd >= 0 && close(fd) && !ret)
-		ret = mc_error_errno(path);
-	git_blob_free(blob);
-	return ret;
-}
-
-/* A tree path the file system cannot hold: the template's fault (MC_EBUILD),
- * named by its path in the template (its head and tail when long). */
-static int path_too_long(const struct checkout *co, const char *root, const char *name, size_t len)
-{
-	char *rel = mc_asprintf("%s%s", root, name);
-	size_t n = strlen(rel);
-	int ret;
-
-	if (n > 160)
-		ret = mc_error_set(MC_EBUILD, "commit %s: path too long (%zu bytes checked out, PATH_MAX %d): '%.100s…%s'",
-				   co->sha, len, PATH_MAX, rel, rel + n - 50);
-	else
-		ret = mc_error_set(MC_EBUILD, "commit %s: path too long (%zu bytes checked out, PATH_MAX %d, NAME_MAX %d): '%s'",
-				   co->sha, len, PATH_MAX, NAME_MAX, rel);
-	mc_error_hint("shorten the path in the template; the checkout lives under the cache root (MOLCACHE_HOME), "
-		      "a shorter root leaves more room");
-	free(rel);
-	return ret;
-}
-
-static int checkout_entry(const char *root, const git_tree_entry *e, void *payload)
-{
-	struct checkout *co = payload;
-	const char *name = git_tree_entry_name(e);
-	git_filemode_t fm = git_tree_entry_filemode(e);
-	char *path;
-	int ret = 0;
-
-	if ((co->ret = mc_interrupt_check()))
-		return -1; /* SIGINT/SIGTERM: the caller removes the partial checkout */
-	if (!entry_name_ok(name)) {
-		co->ret = mc_error_set(MC_EBUILD, "commit %s: tree entry '%s%s' cannot be checked out", co->sha, root,
-				       name);
-		return -1;
-	}
-	path = mc_asprintf("%s/%s%s", co->target, root, name);
-	if (strlen(path) >= PATH_MAX || strlen(name) > NAME_MAX) {
-		co->ret = path_too_long(co, root, name, strlen(path));
-		free(path);
-		return -1;
-	}
-	switch (fm) {
-	case GIT_FILEMODE_TREE:
-	case GIT_FILEMODE_COMMIT: /* a submodule: an empty directory, as a non-recursive clone has */
-		if (mkdir(path, 0755) || chmod(path, 0755))
-			ret = mc_error_errno(path);
-		break;
-	case GIT_FILEMODE_BLOB:
-	case GIT_FILEMODE_LINK:
-		ret = write_blob(co, e, path, 0644);
-		break;
-	case GIT_FILEMODE_BLOB_EXECUTABLE:
-		ret = write_blob(co, e, path, 0755);
-		break;
-	default:
-		ret = mc_error_set(MC_EBUILD, "commit %s: tree entry '%s%s' has an unknown mode %o", co->sha, root,
-				   name, (unsigned)fm);
-	}
-	free(path);
-	if (ret) {
-		co->ret = ret;
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * A walk of the commit's tree rather than git_checkout_tree: a gitlink
- * (submodule) becomes an empty directory instead of failing the checkout
- * ("cannot get submodules without a working tree"), modes are git's whatever
- * the umask, and one blob at a time is in memory.
- */
-int mc_git_checkout(const char *mirror_path, const char *sha, const char *target_dir)
-{
-	int ret = mc_git_init();
-	git_repository *repo = NULL;
-	git_tree *tree = NULL;
-	struct checkout co = { 0 };
-
-	if (ret)
-		return ret;
-	if ((ret = commit_tree(&tree, &repo, mirror_path, sha)) < 0)
-		goto done;
-	if ((ret = mc_mkdir_p(target_dir, 0755)) < 0)
-		goto done;
-	co = (struct checkout){ repo, target_dir, sha, 0 };
-	if (git_tree_walk(tree, GIT_TREEWALK_PRE, checkout_entry, &co) < 0)
-		ret = co.ret ? co.ret
-			     : mc_error_set(MC_ERR, "checkout of commit %s into '%s': %s", sha, target_dir, git_msg());
-done:
 	git_tree_free(tree);
 	git_repository_free(repo);
 	return ret;

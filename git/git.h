@@ -46,6 +46,13 @@ void mc_git_stream_peer(const char **host, const char **port);
  * connection to url (a no-op unless http(s), and after the first); forgetting
  * them after the last git_libgit2_shutdown(). */
 int mc_git_cas_libgit2_init(void);
+/* Module-private (git.c): libgit2's last error message ("unknown error" when none). */
+const char *mc_git_errmsg(void);
+struct git_tree;
+struct git_repository;
+/* Module-private (git.c): commit sha's tree in the mirror (git_checkout.c walks it). */
+int mc_git_commit_tree(struct git_tree **out, struct git_repository **repo_out, const char *mirror_path,
+		       const char *sha);
 /* Module-private (git_auth.c). 1 when credentials configured for remote (a
  * URL without credentials) may answer a challenge that libgit2 says came from
  * asked: same scheme, host and port, and the connection it came on was to
