@@ -113,7 +113,8 @@ TAG=$(cat "$IT_DIR/miss.out")
 grep -q "built $TAG" "$IT_DIR/miss.err" || it_fail "the first ensure did not build: $(cat "$IT_DIR/miss.err")"
 [ "$(counter builds)" = 1 ] || it_fail "builds=$(counter builds), want 1"
 grep -q 'partial sharing' "$IT_DIR/miss.err" && it_fail "a BuildKit warning without a registry"
-ok "ensure builds against podman (a miss): $TAG"
+grep -rqs --include='*.log' '^STEP 1/[0-9]*: FROM ' "$MOLCACHE_HOME" || it_fail "no build log with Buildah's steps under $MOLCACHE_HOME"
+ok "ensure builds against podman (a miss): $TAG, Buildah's steps in the build log"
 
 p_exists "$TAG" || it_fail "$TAG is not in podman"
 [ "$(p_label "$TAG" molcache.commit)" = "$(git -C "$IT_DIR/work/claude-code" rev-parse HEAD)" ] ||
