@@ -62,12 +62,19 @@ int run_share_push(struct run *r, const struct mc_ensure_result *out)
 }
 
 /* Partial sharing: with a registry, images carry BuildKit's inline cache, and
- * the previous commit's image (local, else pulled) is offered as cachefrom. */
+ * the previous commit's image (local, else pulled) is offered as cachefrom.
+ * Without BuildKit (Podman) neither exists: said once, as the one build of an
+ * ensure is the one call here. */
 void run_share_seed(struct run *r, const struct mc_entry *e, struct mc_strv *args, struct mc_strv *seeds,
 		    char **seed_ref)
 {
-	if (!r->fleet.reg || !mc_engine_buildkit(r->eng))
+	if (!r->fleet.reg)
 		return;
+	if (!mc_engine_buildkit(r->eng)) {
+		mc_emit_warn(r->ev, "partial sharing is off: the engine has no BuildKit (no inline cache, no cache "
+				    "seed from the registry); whole images are still pulled and pushed");
+		return;
+	}
 	if (r->ctx->cfg.registry_mode == MC_REGISTRY_PULL_PUSH)
 		mc_strv_push(args, "BUILDKIT_INLINE_CACHE=1");
 	mc_fleet_cache_from(&r->fleet, e, seeds, seed_ref);

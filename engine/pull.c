@@ -118,6 +118,21 @@ struct push_state {
 	int64_t last_ms;
 };
 
+/* The digest in a push's closing status line, "<tag>: digest: sha256:<hex> size: <n>":
+ * dockerd also sends it as aux.Digest, Podman (4.3's compat API) only this way. */
+static void status_digest(char digest[80], const char *st)
+{
+	const char *d = st ? strstr(st, ": digest: ") : NULL;
+	size_t n;
+
+	if (!d)
+		return;
+	d += strlen(": digest: ");
+	n = strcspn(d, " ");
+	if (n == 7 + 64 && !strncmp(d, "sha256:", 7) && strspn(d + 7, "0123456789abcdef") == 64)
+		snprintf(digest, 80, "%.*s", (int)n, d);
+}
+
 static int push_line(struct xfer *x, json_t *obj, const char *raw, size_t n)
 {
 	struct push_state *ps = x->ud;
@@ -133,6 +148,8 @@ static int push_line(struct xfer *x, json_t *obj, const char *raw, size_t n)
 	if (json_is_string(json_object_get(aux, "Digest")))
 		snprintf(ps->digest, sizeof(ps->digest), "%s", json_string_value(json_object_get(aux, "Digest")));
 	st = json_string_value(json_object_get(obj, "status"));
+	if (!ps->digest[0])
+		status_digest(ps->digest, st);
 	id = json_string_value(json_object_get(obj, "id"));
 	detail = json_object_get(obj, "progressDetail");
 	if (!st || !ps->progress)

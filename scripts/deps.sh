@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config git ca-certificates curl python3 sqlite3
 	libgit2-dev libmbedtls-dev libssl-dev libsqlite3-dev libcurl4-openssl-dev libarchive-dev libjansson-dev
-	docker.io docker-registry busybox-static lighttpd lighttpd-mod-openssl openssl strace systemd file)
+	docker.io docker-registry podman busybox-static lighttpd lighttpd-mod-openssl openssl strace systemd file)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
