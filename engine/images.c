@@ -4,6 +4,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A RepoTags entry in dockerd's familiar form: Podman's compat API qualifies
+ * names ("docker.io/molcache/x:k", "docker.io/library/busybox:latest") where
+ * dockerd writes "molcache/x:k" and "busybox:latest". */
+static const char *familiar(const char *t)
+{
+	if (!strncmp(t, "docker.io/", 10)) {
+		t += 10;
+		if (!strncmp(t, "library/", 8))
+			t += 8;
+	}
+	return t;
+}
+
 /* An image object of inspect (Config.Labels, Created a string, RootFS) or of
  * a list (Labels, Created a number) into *out (zeroed first). -1 without a
  * usable Id. */
@@ -23,7 +36,7 @@ static int image_from_json(struct mc_image *out, json_t *o)
 					       : (int64_t)json_integer_value(created);
 	json_array_foreach(json_object_get(o, "RepoTags"), i, v)
 		if (json_is_string(v))
-			mc_strv_push(&out->tags, json_string_value(v));
+			mc_strv_push(&out->tags, familiar(json_string_value(v)));
 	if (!json_is_object(labels))
 		labels = json_object_get(json_object_get(o, "Config"), "Labels");
 	json_object_foreach(labels, k, v)

@@ -176,3 +176,11 @@ c2() { sqlite3 "$IT_DIR/cache2/index.db" "SELECT coalesce((SELECT value FROM cou
 [ "$(c2 registry_hits)" = 1 ] && [ "$(c2 builds)" = 0 ] || it_fail "root 2: registry_hits=$(c2 registry_hits) builds=$(c2 builds)"
 p_exists "$TAG3" || it_fail "$TAG3 not in podman after the registry hit"
 ok "a second cache root pulls the pushed image through podman (registry hit, no build)"
+
+# ---- gc frees an evicted entry's image in podman (tags read as dockerd writes them) -----
+rc=0
+pm gc --max-age 1s --include-latest --grace 0 >"$IT_DIR/gc.out" 2>"$IT_DIR/gc.err" || rc=$?
+[ $rc = 0 ] || { cat "$IT_DIR/gc.out" "$IT_DIR/gc.err"; it_fail "gc against podman: exit $rc"; }
+! grep -q "also tagged docker.io/" "$IT_DIR/gc.out" || { cat "$IT_DIR/gc.out"; it_fail "gc kept an image for podman's qualified tag"; }
+! p_exists "$TAG" || { cat "$IT_DIR/gc.out"; it_fail "gc left $TAG in podman"; }
+ok "gc --max-age evicts against podman and removes $TAG (podman's docker.io/ tags read as molcache/…)"
