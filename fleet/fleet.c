@@ -53,8 +53,10 @@ static int degrade(struct mc_fleet *f, struct mc_index *ix, const char *doing)
 	if (ix)
 		mc_index_counter_add(ix, "registry_errors", 1);
 	const char *hint = mc_error_hint_msg();
-	mc_emit_warn(f->ev, "%s: %s; building locally%s%s%s", doing, mc_error_msg(), *hint ? " (hint: " : "", hint,
-		     *hint ? ")" : "");
+	/* a push comes after the build: the image is served from the engine either way */
+	mc_emit_warn(f->ev, "%s: %s; %s%s%s%s", doing, mc_error_msg(),
+		     strstr(doing, "push") ? "serving the local build" : "building locally", *hint ? " (hint: " : "",
+		     hint, *hint ? ")" : "");
 	mc_error_clear();
 	return 0;
 }

@@ -138,6 +138,9 @@ TAG2=$(cat "$IT_DIR/push-refused.out")
 [ "$TAG2" != "$TAG" ] && p_exists "$TAG2" || it_fail "the ensure with a refused push did not serve a new image"
 grep -q 'HTTP response to HTTPS client' "$IT_DIR/push-refused.err" ||
 	it_fail "podman's refusal of plain http is not in the warning: $(cat "$IT_DIR/push-refused.err")"
+grep -q "warning: registry push: .*; serving the local build" "$IT_DIR/push-refused.err" &&
+	! grep -q "registry push: .*building locally" "$IT_DIR/push-refused.err" ||
+	it_fail "a failed push after the build does not say the local build is served: $(cat "$IT_DIR/push-refused.err")"
 [ "$(counter push_failures)" = 1 ] && [ "$(counter pushes)" = 0 ] ||
 	it_fail "push_failures=$(counter push_failures) pushes=$(counter pushes), want 1 and 0"
 n=$(grep -c 'warning: partial sharing is off: the engine has no BuildKit' "$IT_DIR/push-refused.err" || true)
