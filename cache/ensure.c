@@ -364,6 +364,11 @@ static int build(struct run *r, struct mc_ensure_result *out)
 	if ((ret = mc_ctx_root_id(r->ctx, &root_id)))
 		goto done;
 	mc_labels_of_entry(&labels, &e, root_id);
+	char built[32];
+	mc_format_rfc3339(built, started);
+	char *bl_label = mc_asprintf(MC_LABEL_BUILT "=%s", built);
+	mc_strv_push(&labels, bl_label);
+	free(bl_label);
 	if ((ret = run_build_inputs(r, &df_path, &ignore, &has_ignore)))
 		goto done;
 	if ((ret = mc_context_open_ignore(&tar, tree, df_path, r->ignore_for, has_ignore ? mc_buf_cstr(&ignore) : NULL,

@@ -175,6 +175,7 @@ static int gc_registry(struct mc_ctx *ctx, int64_t max_age_ms, int dry_run, int 
 		json_object_set_new(doc, "dry_run", json_boolean(dry_run));
 		json_object_set_new(doc, "scanned", json_integer(r.scanned));
 		json_object_set_new(doc, "not_molcache", json_integer(r.skipped));
+		json_object_set_new(doc, "undated", json_integer(r.undated));
 		json_object_set_new(doc, "kept", json_integer((json_int_t)kept));
 		json_object_set_new(doc, "tags", a);
 		a = NULL;
@@ -186,6 +187,9 @@ static int gc_registry(struct mc_ctx *ctx, int64_t max_age_ms, int dry_run, int 
 		       (long long)r.scanned, (long long)r.skipped, dry_run ? "would delete" : "deleted", deleted);
 		if (kept)
 			printf(", kept %zu (also tagged otherwise)", kept);
+		if (r.undated)
+			printf(", kept %lld with no build time (pushed before the molcache.built label)",
+			       (long long)r.undated);
 		printf("\n");
 	}
 	json_decref(a);

@@ -459,14 +459,20 @@ static int gc_repo(struct mc_registry *reg, const char *repo, int64_t max_age_ms
 		free(rt.digests[t]);
 		rt.digests[t] = mc_strdup(digest);
 		json_t *labels = json_object_get(json_object_get(cfg, "config"), "Labels");
-		int64_t created = mc_rfc3339_ms(json_string_value(json_object_get(cfg, "created")));
+		/* when molcache built it: the config's "created" is BuildKit's,
+		 * carried over from cached steps, minutes or months before */
+		int64_t created = mc_rfc3339_ms(json_string_value(json_object_get(labels, MC_LABEL_BUILT)));
 		int ours = same(json_string_value(json_object_get(labels, "molcache.key")), rt.tags.v[t]);
 		json_decref(cfg);
 		if (!ours || !digest[0]) {
 			out->skipped++;
 			continue;
 		}
-		if (!created || now_ms - created < max_age_ms)
+		if (!created) {
+			out->undated++;
+			continue;
+		}
+		if (now_ms - created < max_age_ms)
 			continue;
 		out->items = mc_realloc(out->items, (out->n + 1) * sizeof(*out->items));
 		struct mc_fleet_gc_item *it = &out->items[out->n++];

@@ -94,6 +94,9 @@ char *mc_image_repo(const char *runtime);
 
 /* Appends "name=value" labels for every key input of e and the root id. */
 void mc_labels_of_entry(struct mc_strv *out, const struct mc_entry *e, const char *root_id);
+/* The label a build adds with its time (RFC 3339 UTC, ms): what gc --registry
+ * ages by. Not a key input. */
+#define MC_LABEL_BUILT "molcache.built"
 
 /*
  * A ready row from one image of mc_engine_image_list() (id, created, size,
@@ -124,11 +127,14 @@ struct mc_fleet_gc_report {
 	size_t n;
 	int64_t scanned;  /* tags looked at */
 	int64_t skipped;  /* tags that were not molcache's (no molcache.key label naming the tag) */
+	int64_t undated;  /* molcache's, but with no molcache.built label (pushed before it): kept */
 };
 void mc_fleet_gc_report_release(struct mc_fleet_gc_report *r);
 /*
  * Every repository under the registry's path, every 64-hex tag whose image's
- * labels name it as molcache.key, created more than max_age_ms ago: unless
+ * labels name it as molcache.key, built more than max_age_ms ago by its
+ * molcache.built label (never the config's created time, which BuildKit
+ * carries over from cached steps; a tag without the label is kept): unless
  * dry_run, the tag is deleted and nothing else. DELETE /v2/<name>/manifests/
  * <tag> where the registry deletes a tag alone; else (Distribution 2.x) DELETE
  * …/<digest>, but only when no other tag of the repository names that digest

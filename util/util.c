@@ -718,6 +718,17 @@ int64_t mc_rfc3339_ms(const char *s)
 	return t * 1000 + ms;
 }
 
+void mc_format_rfc3339(char out[32], int64_t ms)
+{
+	struct tm tm;
+	time_t t = (time_t)(ms / 1000);
+	char sec[24];
+	if (!gmtime_r(&t, &tm) || !strftime(sec, sizeof(sec), "%Y-%m-%dT%H:%M:%S", &tm))
+		snprintf(out, 32, "-");
+	else
+		snprintf(out, 32, "%s.%03dZ", sec, (int)(ms % 1000));
+}
+
 void mc_format_utc(char out[32], int64_t ms)
 {
 	struct tm tm;
