@@ -27,7 +27,7 @@ int run_share_fetch(struct run *r, struct mc_ensure_result *out)
 
 	if (!r->fleet.reg && (ret = open_registry(r)))
 		return ret;
-	if (!r->fleet.reg)
+	if (!r->fleet.reg || mc_fleet_backoff(&r->fleet))
 		return 0;
 	run_entry(&e, r);
 	if ((ret = mc_fleet_pull(&r->fleet, &e, id)) <= 0)

@@ -42,7 +42,75 @@ int mc_fleet_origin_set(struct mc_index *ix, const char *key, const char *origin
 
 /* The registry failed (the error is set): one warning and a local build, or,
  * when it is required, the error (exit 3) with a hint. */
-static int degrade(struct mc_fleet *f, struct mc_index *ix, const char *doing)
+/* Registry failure memory, per registry host, in the index's meta table
+ * ("registry-down:<host>" = "<failures in a row> <next try ms>"): after a
+ * slow failure ensures skip the registry for BACKOFF_MIN doubling to
+ * BACKOFF_MAX, so a dead registry costs one warning, not 50-80 s of engine
+ * retries each. A failure faster than SLOW_MS (refused, 401, a TLS error) is
+ * not remembered: it costs little, and its cause is often the config the next
+ * call fixes. */
+#define SLOW_MS (5 * 1000)
+#define BACKOFF_MIN_MS (30 * 1000)
+#define BACKOFF_MAX_MS (10 * 60 * 1000)
+
+static char *down_name(const struct mc_fleet *f) { return mc_asprintf("registry-down:%s", mc_registry_host(f->reg)); }
+
+/* 0 when the registry may be asked; else the failure count and *next_ms. */
+static int64_t down_since(const struct mc_fleet *f, int64_t *next_ms)
+{
+	char *name = down_name(f), *v = NULL;
+	long long n = 0, next = 0;
+
+	*next_ms = 0;
+	if (!mc_index_meta_get(f->ix, &v, name) && v && sscanf(v, "%lld %lld", &n, &next) == 2 && next > mc_now_ms())
+		*next_ms = next;
+	else
+		n = 0;
+	mc_error_clear();
+	free(v);
+	free(name);
+	return n;
+}
+
+/* Best effort: a failure lengthens the backoff, a success ends it. */
+static void remember(const struct mc_fleet *f, int failed)
+{
+	char *name = down_name(f), *v = NULL, buf[64];
+	long long n = 0, next = 0;
+
+	if (!mc_index_meta_get(f->ix, &v, name) && v)
+		sscanf(v, "%lld %lld", &n, &next);
+	if (failed || n) {
+		int64_t wait = BACKOFF_MIN_MS;
+		for (long long i = 1; i < n + 1 && wait < BACKOFF_MAX_MS; i++)
+			wait *= 2;
+		snprintf(buf, sizeof(buf), "%lld %lld", failed ? n + 1 : 0LL,
+			 failed ? (long long)(mc_now_ms() + (wait < BACKOFF_MAX_MS ? wait : BACKOFF_MAX_MS)) : 0LL);
+		mc_index_meta_put(f->ix, name, buf);
+	}
+	mc_error_clear();
+	free(v);
+	free(name);
+}
+
+int mc_fleet_backoff(struct mc_fleet *f)
+{
+	char when[32];
+	int64_t next_ms, n;
+
+	if (!f->reg || f->required || !(n = down_since(f, &next_ms)))
+		return 0;
+	f->down = 1;
+	mc_format_utc(when, next_ms);
+	mc_emit_warn(f->ev, "registry %s failed %lld time%s in a row: not asked again before %s; building locally",
+		     mc_registry_host(f->reg), (long long)n, n == 1 ? "" : "s", when);
+	if (f->ix)
+		mc_index_counter_add(f->ix, "registry_skipped", 1);
+	mc_error_clear();
+	return 1;
+}
+
+static int degrade(struct mc_fleet *f, struct mc_index *ix, const char *doing, int64_t t0)
 {
 	if (f->required) {
 		int ret = mc_error_set(MC_EUNREACHABLE, "%s", mc_error_msg());
@@ -52,6 +120,12 @@ static int degrade(struct mc_fleet *f, struct mc_index *ix, const char *doing)
 	}
 	if (ix)
 		mc_index_counter_add(ix, "registry_errors", 1);
+	if (mc_mono_ms() - t0 >= SLOW_MS) {
+		struct mc_error_saved why;
+		mc_error_save(&why);
+		remember(f, 1);
+		mc_error_restore(&why);
+	}
 	const char *hint = mc_error_hint_msg();
 	/* a push comes after the build: the image is served from the engine either way */
 	mc_emit_warn(f->ev, "%s: %s; %s%s%s%s", doing, mc_error_msg(),
@@ -117,6 +191,7 @@ int mc_fleet_pull(struct mc_fleet *f, const struct mc_entry *e, char image_id[80
 
 	image_id[0] = 0;
 	f->down = 0;
+	t0 = mc_mono_ms();
 	ret = mc_registry_manifest_head(reg, repo, e->key, digest);
 	if (ret == MC_ENOTFOUND) {
 		mc_error_clear();
@@ -126,8 +201,14 @@ int mc_fleet_pull(struct mc_fleet *f, const struct mc_entry *e, char image_id[80
 	}
 	if (ret) {
 		f->down = 1;
-		ret = degrade(f, ix, "registry lookup");
+		ret = degrade(f, ix, "registry lookup", t0);
 		goto done;
+	}
+	remember(f, 0);
+	/* by the digest just looked up: the tag may move between HEAD and pull */
+	if (digest[0]) {
+		free(ref);
+		ref = mc_asprintf("%s/%s@%s", mc_registry_host(reg), repo, digest);
 	}
 	t0 = mc_emit_phase_begin(f->ev, "pull");
 	mc_emit_text(f->ev, MC_EV_PULL, "pull", ref);
@@ -137,7 +218,7 @@ int mc_fleet_pull(struct mc_fleet *f, const struct mc_entry *e, char image_id[80
 		goto done;
 	if (ret) {
 		f->down = 1;
-		ret = degrade(f, ix, "registry pull");
+		ret = degrade(f, ix, "registry pull", t0);
 		goto done;
 	}
 	if ((ret = mc_engine_image_json(&img, eng, ref)))
@@ -204,7 +285,7 @@ int mc_fleet_push(struct mc_fleet *f, const struct mc_entry *e)
 		goto done;
 	if (ret) {
 		mc_index_counter_add(ix, "push_failures", 1);
-		ret = degrade(f, NULL, "registry push");
+		ret = degrade(f, NULL, "registry push", t0);
 		goto done;
 	}
 	mc_index_counter_add(ix, "pushes", 1);

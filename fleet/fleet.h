@@ -44,6 +44,10 @@ struct mc_fleet {
 /* "<registry name>/<runtime>" inside the registry, e.g. "team/mc/claude-code"
  * (malloc'd), and the full reference "<host>/<that>:<key>". */
 char *mc_fleet_repo(const struct mc_registry *reg, const char *runtime);
+/* A registry that failed lately (remembered in the index) is skipped for a
+ * backoff, 30 s doubling to 10 min: 1 with one warning and f->down set, else
+ * 0. Never with --registry-required. */
+int mc_fleet_backoff(struct mc_fleet *f);
 char *mc_fleet_ref(const struct mc_registry *reg, const char *runtime, const char *key);
 
 /*
