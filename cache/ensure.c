@@ -93,6 +93,12 @@ static int image_check(struct run *r, const struct mc_entry *e, struct mc_image 
 	ret = mc_engine_image_inspect(r->eng, e->image_tag, img);
 	if (!ret && e->image_id && !strcmp(img->id, e->image_id))
 		return 1;
+	/* the key's tag names another image of this key (another cache root on
+	 * this engine built or pulled the same inputs): that is the key's image
+	 * too, and taking the tag back would take it from that root */
+	const char *k = ret ? NULL : mc_image_label(img, "molcache.key");
+	if (k && !strcmp(k, e->key))
+		return 1;
 	if (ret && ret != MC_ENOTFOUND)
 		return ret;
 	if (!e->image_id)
@@ -141,6 +147,23 @@ static void account(struct run *r, const struct mc_entry *e, const char *counter
 	mc_index_busy_wait(r->ix, -1);
 }
 
+/* Before :latest moves: if it names an image another cache root built on
+ * this engine, say so once (both roots' views name their own image as
+ * :latest; tag_namespace keeps two roots apart, docs/operations.md). */
+static void warn_latest_of_other_root(struct run *r, const char *latest)
+{
+	struct mc_image cur = MC_IMAGE_INIT;
+	const char *mine = NULL, *theirs;
+
+	if (!mc_engine_image_inspect(r->eng, latest, &cur) && (theirs = mc_image_label(&cur, "molcache.root")) &&
+	    !mc_ctx_root_id(r->ctx, &mine) && strcmp(theirs, mine))
+		mc_emit_warn(r->ev, "%s named an image of cache root %s; it now names one of this root (%s): two "
+				    "cache roots share this engine, set tag_namespace to keep them apart",
+			     latest, theirs, mine);
+	mc_error_clear();
+	mc_image_release(&cur);
+}
+
 /* Serves a ready entry, under its key lock: the :latest alias, then the
  * bookkeeping (account). img (may be NULL) is the engine's word on the image:
  * if :latest is already on it, the common repeated hit, the tag request is
@@ -151,18 +174,22 @@ int run_serve(struct run *r, const struct mc_entry *e, const struct mc_image *im
 	int64_t t0 = mc_mono_ms();
 	char *repo = mc_image_repo(e->runtime);
 	char *latest = mc_asprintf("%s:latest", repo);
+	/* the image the engine showed (the key's tag may name another root's copy) */
+	const char *id = img && img->id[0] ? img->id : e->image_id;
 	int ret = 0;
 
 	mc_emit_phase_begin(r->ev, "tag");
-	if (!(img && !strcmp(img->id, e->image_id) && mc_strv_find(&img->tags, latest) >= 0) &&
-	    (ret = mc_engine_image_tag(r->eng, e->image_id, repo, "latest")))
-		goto done;
+	if (!(img && mc_strv_find(&img->tags, latest) >= 0)) {
+		warn_latest_of_other_root(r, latest);
+		if ((ret = mc_engine_image_tag(r->eng, id, repo, "latest")))
+			goto done;
+	}
 	account(r, e, counter);
 	mc_emit_phase_end(r->ev, "tag", t0);
 	memcpy(out->key, e->key, 65);
 	free(out->commit);
 	out->tag = mc_strdup(e->image_tag);
-	out->image_id = mc_strdup(e->image_id);
+	out->image_id = mc_strdup(id);
 	out->commit = mc_strdup(e->head_sha ? e->head_sha : "");
 done:
 	free(latest);

@@ -276,6 +276,24 @@ done:
 	return ret;
 }
 
+/* A row without an image id names its image by tag only: the tag goes unless
+ * it now names an image another cache root built (two roots on one engine). */
+static int remove_tag_if_ours(struct run *g, const char *tag, char **out_note)
+{
+	struct mc_image img = MC_IMAGE_INIT;
+	const char *root;
+	int ret = mc_engine_image_inspect(g->env->engine, tag, &img);
+
+	if (!ret && (root = mc_image_label(&img, "molcache.root")) && strcmp(root, g->env->root_id)) {
+		*out_note = mc_asprintf("kept: %s names an image of cache root %s", tag, root);
+		ret = MC_ENOTFOUND;
+	} else if (!ret || ret == MC_ENOTFOUND) {
+		ret = mc_engine_image_remove(g->env->engine, tag, 0);
+	}
+	mc_image_release(&img);
+	return ret;
+}
+
 /*
  * Under the key lock, on a re-read row: evict (image, tree, row) or drop its
  * tree. Frees first, records afterwards: on a full disk the row's "evicting"
@@ -302,7 +320,7 @@ int gc_act(struct run *g, const struct mc_entry *e, enum mc_gc_action action, in
 		rm = e->image_id ? (gc_image_shared(g, e->key, e->image_id)
 					    ? MC_ENOTFOUND
 					    : gc_remove_image(&removed, out_note, g, e->image_id, e->key))
-		     : tag ? mc_engine_image_remove(g->env->engine, tag, 0)
+		     : tag ? remove_tag_if_ours(g, tag, out_note)
 			   : MC_ENOTFOUND;
 		if (rm == MC_ELOCKED && !e->image_id) {
 			*out_note = mc_strdup("kept: used by a container");
