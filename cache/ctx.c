@@ -119,16 +119,62 @@ done:
 	return ret;
 }
 
+#define ROOT_WAIT_MS 10000
+#define REPAIR_WAIT_MS 3000
+
+static int lock_root(struct mc_ctx *ctx, enum mc_lock_mode mode, int timeout_ms)
+{
+	char *path = mc_lock_path_root(&ctx->paths);
+	int ret = mc_lock_take(&ctx->root_lock, path, mode, timeout_ms);
+
+	if (!ret)
+		ctx->root_locked = mode == MC_LOCK_EXCLUSIVE ? 2 : 1;
+	else if (ret == MC_ELOCKED && mode == MC_LOCK_EXCLUSIVE)
+		mc_error_hint("another molcache process has the index open (an ensure or a gc); let it finish or stop it, "
+			      "then run 'molcache doctor --repair' again");
+	else if (ret == MC_ELOCKED)
+		mc_error_hint("'molcache doctor --repair' is rebuilding this cache's index; try again when it is done");
+	free(path);
+	return ret;
+}
+
 int mc_ctx_index(struct mc_ctx *ctx, struct mc_index **out)
 {
 	int ret = 0;
 	if (!ctx->index) {
 		if ((ret = mc_paths_create(&ctx->paths)))
 			return ret;
+		if (!ctx->root_locked && (ret = lock_root(ctx, MC_LOCK_SHARED, ROOT_WAIT_MS)))
+			return ret;
 		ret = mc_index_open(&ctx->index, ctx->paths.index);
 	}
 	*out = ctx->index;
 	return ret;
+}
+
+int mc_ctx_index_view(struct mc_ctx *ctx, struct mc_index **out)
+{
+	int ret = 0;
+	if (!ctx->index && (ret = mc_index_open_readonly(&ctx->index, ctx->paths.index)) == MC_ENOTFOUND) {
+		mc_error_clear();
+		return mc_ctx_index(ctx, out);
+	}
+	*out = ctx->index;
+	return ret;
+}
+
+int mc_ctx_lock_root(struct mc_ctx *ctx)
+{
+	int ret;
+	if (ctx->root_locked == 2)
+		return 0;
+	if (ctx->root_locked) {
+		mc_lock_release(&ctx->root_lock);
+		ctx->root_locked = 0;
+	}
+	if ((ret = mc_paths_create(&ctx->paths)))
+		return ret;
+	return lock_root(ctx, MC_LOCK_EXCLUSIVE, REPAIR_WAIT_MS);
 }
 
 int mc_ctx_engine(struct mc_ctx *ctx, struct mc_engine **out)
@@ -187,6 +233,8 @@ int mc_ctx_root_id(struct mc_ctx *ctx, const char **out)
 void mc_ctx_release(struct mc_ctx *ctx)
 {
 	mc_index_free(ctx->index);
+	if (ctx->root_locked)
+		mc_lock_release(&ctx->root_lock);
 	mc_engine_free(ctx->engine);
 	mc_config_release(&ctx->cfg);
 	mc_paths_release(&ctx->paths);

@@ -294,7 +294,9 @@ int cmd_gc(struct mc_ctx *ctx, int argc, char **argv)
 		ret = gc_registry(ctx, pol.max_age_ms, pol.dry_run, json, quiet);
 		goto done;
 	}
-	if ((err = mc_ctx_index(ctx, &env.index)) || (err = mc_ctx_engine(ctx, &env.engine)) ||
+	/* a dry run only reads: it works on a read-only root */
+	err = pol.dry_run ? mc_ctx_index_view(ctx, &env.index) : mc_ctx_index(ctx, &env.index);
+	if (err || (err = mc_ctx_engine(ctx, &env.engine)) ||
 	    (err = mc_ctx_root_id(ctx, &env.root_id))) {
 		ret = mc_cli_fail(ctx, err);
 		goto done;
