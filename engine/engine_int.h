@@ -14,6 +14,9 @@
 #include <jansson.h>
 
 #define HINT_START "start dockerd or set DOCKER_HOST"
+#define HINT_DENIED                                                                                       \
+	"add this user to the docker group, whose members may open the socket (sudo usermod -aG docker USER, " \
+	"then log in again), or set DOCKER_HOST to a socket this user may open"
 
 struct mc_engine {
 	CURL *curl;
