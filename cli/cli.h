@@ -15,7 +15,8 @@ enum {
 	MC_EXIT_REMOTE = 3,   /* git remote unreachable, auth failed, ref not found */
 	MC_EXIT_ENGINE = 4,   /* docker engine unreachable or refused a request */
 	MC_EXIT_BUILD = 5,    /* no Dockerfile, base image unavailable, build failed */
-	MC_EXIT_BUSY = 6,     /* a lock wait timed out; another gc is running */
+	MC_EXIT_BUSY = 6,     /* a lock wait timed out: another gc is running, or the index stayed busy
+			       * ("index '…' is busy": another process held its write lock too long) */
 	MC_EXIT_PARTIAL = 7,  /* gc: something could not be removed; no space left for a miss */
 	MC_EXIT_NOTFOUND = 8, /* nothing cached (--offline), unknown key */
 	MC_EXIT_SIGINT = 130, /* interrupted by SIGINT (128 + 2) */

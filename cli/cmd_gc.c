@@ -37,7 +37,8 @@ static const char usage_text[] =
 	"  -q, --quiet            print only errors\n"
 	"  -h, --help             this help\n"
 	"\n"
-	"Exit status: 0 all went well, 6 another gc is running, 7 something could not be removed.\n";
+	"Exit status: 0 all went well, 6 another gc is running or the index stayed busy\n"
+	"(\"index '…' is busy\": another process held its write lock), 7 something could not be removed.\n";
 
 static void human(char out[32], int64_t b)
 {
