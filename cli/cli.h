@@ -23,6 +23,10 @@ enum {
 	MC_EXIT_SIGTERM = 143, /* interrupted by SIGTERM (128 + 15) */
 };
 
+/* ensure --lease: a lease keeps gc off an entry at most this long (renewed by each ensure --lease). */
+#define MC_LEASE_MAX "7d"
+#define MC_LEASE_MAX_MS (7LL * 24 * 3600 * 1000)
+
 struct mc_cmd {
 	const char *name;
 	int (*fn)(struct mc_ctx *ctx, int argc, char **argv);
@@ -36,6 +40,7 @@ int cmd_ls(struct mc_ctx *ctx, int argc, char **argv);
 int cmd_show(struct mc_ctx *ctx, int argc, char **argv);
 int cmd_explain(struct mc_ctx *ctx, int argc, char **argv);
 int cmd_doctor(struct mc_ctx *ctx, int argc, char **argv);
+int cmd_lease(struct mc_ctx *ctx, int argc, char **argv);
 int cmd_help(struct mc_ctx *ctx, int argc, char **argv);
 int cmd_version(struct mc_ctx *ctx, int argc, char **argv);
 
