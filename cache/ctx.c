@@ -127,13 +127,17 @@ static int lock_root(struct mc_ctx *ctx, enum mc_lock_mode mode, int timeout_ms)
 	char *path = mc_lock_path_root(&ctx->paths);
 	int ret = mc_lock_take(&ctx->root_lock, path, mode, timeout_ms);
 
-	if (!ret)
+	if (!ret) {
 		ctx->root_locked = mode == MC_LOCK_EXCLUSIVE ? 2 : 1;
-	else if (ret == MC_ELOCKED && mode == MC_LOCK_EXCLUSIVE)
-		mc_error_hint("another molcache process has the index open (an ensure or a gc); let it finish or stop it, "
-			      "then run 'molcache doctor --repair' again");
-	else if (ret == MC_ELOCKED)
-		mc_error_hint("'molcache doctor --repair' is rebuilding this cache's index; try again when it is done");
+	} else if (ret == MC_ELOCKED && mode == MC_LOCK_EXCLUSIVE) {
+		mc_error_set(ret, "cache root '%s': another molcache process has the index open (it holds '%s')",
+			     ctx->paths.root, path);
+		mc_error_hint("let it finish (an ensure or a gc) or stop it, then run 'molcache doctor --repair' again");
+	} else if (ret == MC_ELOCKED) {
+		mc_error_set(ret, "cache root '%s': doctor --repair is rebuilding the index (it holds '%s')",
+			     ctx->paths.root, path);
+		mc_error_hint("try again when the repair is done");
+	}
 	free(path);
 	return ret;
 }
