@@ -142,12 +142,20 @@ static int lock_root(struct mc_ctx *ctx, enum mc_lock_mode mode, int timeout_ms)
 	return ret;
 }
 
+/* Permission denied under the root: another user's, or a mode that keeps this one out. */
+static int not_ours(int ret)
+{
+	if (ret == MC_EACCES)
+		mc_error_hint("run molcache as the cache root's owner, or set MOLCACHE_HOME to a directory of this user's");
+	return ret;
+}
+
 int mc_ctx_index(struct mc_ctx *ctx, struct mc_index **out)
 {
 	int ret = 0;
 	if (!ctx->index) {
 		if ((ret = mc_paths_create(&ctx->paths)))
-			return ret;
+			return not_ours(ret);
 		if (!ctx->root_locked && (ret = lock_root(ctx, MC_LOCK_SHARED, ROOT_WAIT_MS)))
 			return ret;
 		ret = mc_index_open(&ctx->index, ctx->paths.index);
@@ -164,7 +172,7 @@ int mc_ctx_index_view(struct mc_ctx *ctx, struct mc_index **out)
 		return mc_ctx_index(ctx, out);
 	}
 	*out = ctx->index;
-	return ret;
+	return not_ours(ret);
 }
 
 int mc_ctx_lock_root(struct mc_ctx *ctx)

@@ -184,7 +184,9 @@ static void check_index(struct report *r, struct mc_ctx *ctx)
 			    mc_asprintf("no index yet at '%s' (the first ensure creates it)", ctx->paths.index), NULL);
 			return;
 		}
-		mc_error_errno(ctx->paths.index);
+		char *what = mc_asprintf("'%s'", ctx->paths.index);
+		mc_error_errno(what);
+		free(what);
 		add_error(r, ctx, "index", FAIL, NULL, denied ? HINT_NOT_OURS : "check the cache root's permissions");
 		return;
 	}

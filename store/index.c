@@ -398,8 +398,9 @@ int mc_index_open_readonly(struct mc_index **out, const char *path)
 	*out = NULL;
 	ix->path = mc_strdup(path);
 	if (access(path, F_OK)) {
-		ret = errno == ENOENT ? mc_error_set(MC_ENOTFOUND, "index '%s': not made yet", path)
-				      : mc_error_errno(path);
+		char *what = mc_asprintf("index '%s'", path);
+		ret = errno == ENOENT ? mc_error_set(MC_ENOTFOUND, "%s: not made yet", what) : mc_error_errno(what);
+		free(what);
 		goto done;
 	}
 	rc = open_ro(ix, path, 0, &v);
