@@ -167,9 +167,13 @@ int mc_ctx_index(struct mc_ctx *ctx, struct mc_index **out)
 int mc_ctx_index_view(struct mc_ctx *ctx, struct mc_index **out)
 {
 	int ret = 0;
-	if (!ctx->index && (ret = mc_index_open_readonly(&ctx->index, ctx->paths.index)) == MC_ENOTFOUND) {
-		mc_error_clear();
-		return mc_ctx_index(ctx, out);
+	if (!ctx->index) {
+		ret = mc_index_open_readonly(&ctx->index, ctx->paths.index);
+		if (ret == MC_ENOTFOUND) {
+			mc_error_clear();
+			return mc_ctx_index(ctx, out);
+		}
+		ctx->index_readonly = !ret;
 	}
 	*out = ctx->index;
 	return not_ours(ret);
@@ -223,6 +227,29 @@ static int root_id_from_labels(struct mc_ctx *ctx, struct mc_index *ix, char fou
 	return ret;
 }
 
+/* A view's read-only index gives the root id it holds; one that holds none is
+ * reopened writable, for the id is made and stored once (a read-only file
+ * system then says so). */
+static int writable_unless_known(struct mc_ctx *ctx, struct mc_index **ix)
+{
+	char *known = NULL;
+	int ret;
+
+	if (!ctx->index_readonly)
+		return 0;
+	ret = mc_index_meta_get(*ix, &known, MC_META_ROOT_ID);
+	if (!ret)
+		snprintf(ctx->root_id, sizeof(ctx->root_id), "%.64s", known);
+	free(known);
+	if (ret != MC_ENOTFOUND)
+		return ret;
+	mc_error_clear();
+	mc_index_free(ctx->index);
+	ctx->index = NULL;
+	ctx->index_readonly = 0;
+	return mc_ctx_index(ctx, ix);
+}
+
 int mc_ctx_root_id(struct mc_ctx *ctx, const char **out)
 {
 	struct mc_index *ix;
@@ -230,7 +257,8 @@ int mc_ctx_root_id(struct mc_ctx *ctx, const char **out)
 	int ret = 0;
 
 	if (!ctx->root_id[0]) {
-		if ((ret = mc_ctx_index(ctx, &ix)) || (ret = root_id_from_labels(ctx, ix, found)))
+		if ((ret = mc_ctx_index(ctx, &ix)) || (ret = writable_unless_known(ctx, &ix)) ||
+		    (ret = root_id_from_labels(ctx, ix, found)))
 			return ret;
 		mc_root_id_legacy(legacy, ctx->paths.root);
 		if (found[0])

@@ -21,6 +21,7 @@ struct mc_ctx {
 	char root_id[65];         /* filled by mc_ctx_root_id() */
 	struct mc_lock root_lock; /* locks/root.lock, held while root_locked */
 	int root_locked;          /* 1 shared (mc_ctx_index), 2 exclusive (mc_ctx_lock_root) */
+	int index_readonly;       /* index opened by mc_ctx_index_view(), read-only */
 };
 
 /* Resolves paths and loads config (file, then env). Creates nothing. */
@@ -40,7 +41,9 @@ int mc_ctx_index_view(struct mc_ctx *ctx, struct mc_index **out);
 int mc_ctx_lock_root(struct mc_ctx *ctx);
 /* Connects to the engine once (DOCKER_HOST / config). */
 int mc_ctx_engine(struct mc_ctx *ctx, struct mc_engine **out);
-/* The root's identity (label molcache.root), made once and kept in the index.
+/* The root's identity (label molcache.root), made once and kept in the index
+ * (a view's read-only index without one is reopened writable to store it:
+ * ctx->index is then a new handle, and one taken before is stale).
  * A new index (no id, no rows) in a root whose trees/ is not empty takes the
  * id back from the labels (mc_ctx_recover_root_id). */
 int mc_ctx_root_id(struct mc_ctx *ctx, const char **out);

@@ -302,6 +302,7 @@ int cmd_gc(struct mc_ctx *ctx, int argc, char **argv)
 		ret = mc_cli_fail(ctx, err);
 		goto done;
 	}
+	env.index = ctx->index; /* the root id may have reopened a view's index writable, to store a first id */
 	env.paths = &ctx->paths;
 	if ((err = mc_gc_run(&rep, &env, &pol))) {
 		ret = mc_cli_fail(ctx, err);

@@ -52,6 +52,9 @@ wait $holder 2>/dev/null || true
 ok "busy index: a hit serves in $ms ms; gc exit $gc_rc with '$(grep -i '^molcache: index' "$IT_DIR/gc.err" | head -1)'; repair leaves it"
 
 # ---- a read-only cache root --------------------------------------------------------------------
+# first a fresh root: status makes the index; gc --dry-run opens it read-only and stores the root id once
+MOLCACHE_HOME=$IT_DIR/fresh mc status >/dev/null && MOLCACHE_HOME=$IT_DIR/fresh mc gc --dry-run >/dev/null ||
+	it_fail "status then gc --dry-run on a fresh root"
 ro=$IT_DIR/ro
 mkdir -p "$ro"
 mount --bind "$MOLCACHE_HOME" "$ro" && mount -o remount,bind,ro "$ro" || it_fail "cannot make a read-only bind mount"
