@@ -119,16 +119,78 @@ done:
 	return ret;
 }
 
+#define ROOT_WAIT_MS 10000
+#define REPAIR_WAIT_MS 3000
+
+static int lock_root(struct mc_ctx *ctx, enum mc_lock_mode mode, int timeout_ms)
+{
+	char *path = mc_lock_path_root(&ctx->paths);
+	int ret = mc_lock_take(&ctx->root_lock, path, mode, timeout_ms);
+
+	if (!ret) {
+		ctx->root_locked = mode == MC_LOCK_EXCLUSIVE ? 2 : 1;
+	} else if (ret == MC_ELOCKED && mode == MC_LOCK_EXCLUSIVE) {
+		mc_error_set(ret, "cache root '%s': another molcache process has the index open (it holds '%s')",
+			     ctx->paths.root, path);
+		mc_error_hint("let it finish (an ensure or a gc) or stop it, then run 'molcache doctor --repair' again");
+	} else if (ret == MC_ELOCKED) {
+		mc_error_set(ret, "cache root '%s': doctor --repair is rebuilding the index (it holds '%s')",
+			     ctx->paths.root, path);
+		mc_error_hint("try again when the repair is done");
+	}
+	free(path);
+	return ret;
+}
+
+/* Permission denied under the root: another user's, or a mode that keeps this one out. */
+static int not_ours(int ret)
+{
+	if (ret == MC_EACCES)
+		mc_error_hint("run molcache as the cache root's owner, or set MOLCACHE_HOME to a directory of this user's");
+	return ret;
+}
+
 int mc_ctx_index(struct mc_ctx *ctx, struct mc_index **out)
 {
 	int ret = 0;
 	if (!ctx->index) {
 		if ((ret = mc_paths_create(&ctx->paths)))
+			return not_ours(ret);
+		if (!ctx->root_locked && (ret = lock_root(ctx, MC_LOCK_SHARED, ROOT_WAIT_MS)))
 			return ret;
 		ret = mc_index_open(&ctx->index, ctx->paths.index);
 	}
 	*out = ctx->index;
 	return ret;
+}
+
+int mc_ctx_index_view(struct mc_ctx *ctx, struct mc_index **out)
+{
+	int ret = 0;
+	if (!ctx->index) {
+		ret = mc_index_open_readonly(&ctx->index, ctx->paths.index);
+		if (ret == MC_ENOTFOUND) {
+			mc_error_clear();
+			return mc_ctx_index(ctx, out);
+		}
+		ctx->index_readonly = !ret;
+	}
+	*out = ctx->index;
+	return not_ours(ret);
+}
+
+int mc_ctx_lock_root(struct mc_ctx *ctx)
+{
+	int ret;
+	if (ctx->root_locked == 2)
+		return 0;
+	if (ctx->root_locked) {
+		mc_lock_release(&ctx->root_lock);
+		ctx->root_locked = 0;
+	}
+	if ((ret = mc_paths_create(&ctx->paths)))
+		return ret;
+	return lock_root(ctx, MC_LOCK_EXCLUSIVE, REPAIR_WAIT_MS);
 }
 
 int mc_ctx_engine(struct mc_ctx *ctx, struct mc_engine **out)
@@ -165,6 +227,29 @@ static int root_id_from_labels(struct mc_ctx *ctx, struct mc_index *ix, char fou
 	return ret;
 }
 
+/* A view's read-only index gives the root id it holds; one that holds none is
+ * reopened writable, for the id is made and stored once (a read-only file
+ * system then says so). */
+static int writable_unless_known(struct mc_ctx *ctx, struct mc_index **ix)
+{
+	char *known = NULL;
+	int ret;
+
+	if (!ctx->index_readonly)
+		return 0;
+	ret = mc_index_meta_get(*ix, &known, MC_META_ROOT_ID);
+	if (!ret)
+		snprintf(ctx->root_id, sizeof(ctx->root_id), "%.64s", known);
+	free(known);
+	if (ret != MC_ENOTFOUND)
+		return ret;
+	mc_error_clear();
+	mc_index_free(ctx->index);
+	ctx->index = NULL;
+	ctx->index_readonly = 0;
+	return mc_ctx_index(ctx, ix);
+}
+
 int mc_ctx_root_id(struct mc_ctx *ctx, const char **out)
 {
 	struct mc_index *ix;
@@ -172,7 +257,8 @@ int mc_ctx_root_id(struct mc_ctx *ctx, const char **out)
 	int ret = 0;
 
 	if (!ctx->root_id[0]) {
-		if ((ret = mc_ctx_index(ctx, &ix)) || (ret = root_id_from_labels(ctx, ix, found)))
+		if ((ret = mc_ctx_index(ctx, &ix)) || (ret = writable_unless_known(ctx, &ix)) ||
+		    (ret = root_id_from_labels(ctx, ix, found)))
 			return ret;
 		mc_root_id_legacy(legacy, ctx->paths.root);
 		if (found[0])
@@ -187,6 +273,8 @@ int mc_ctx_root_id(struct mc_ctx *ctx, const char **out)
 void mc_ctx_release(struct mc_ctx *ctx)
 {
 	mc_index_free(ctx->index);
+	if (ctx->root_locked)
+		mc_lock_release(&ctx->root_lock);
 	mc_engine_free(ctx->engine);
 	mc_config_release(&ctx->cfg);
 	mc_paths_release(&ctx->paths);

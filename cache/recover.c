@@ -20,8 +20,10 @@ void mc_repair_report_release(struct mc_repair_report *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Is the index at path sound? 0 yes; else the damage in *why (malloc'd) and
- * the root id it still gives, if any, in id. */
+/* Is the index at path damaged? 1 yes, with the damage in *why (malloc'd)
+ * and the root id it still gives, if any, in id; 0 sound; < 0 it cannot be
+ * told (busy, permission denied, …): nothing may be moved then. A schema
+ * newer than this binary is not damage. */
 static int index_damage(const char *path, char **why, char id[65])
 {
 	struct mc_index *ix = NULL;
@@ -30,17 +32,17 @@ static int index_damage(const char *path, char **why, char id[65])
 
 	*why = NULL;
 	id[0] = 0;
-	if ((ret = mc_index_open(&ix, path)) || (ret = mc_index_check(ix))) {
-		*why = mc_strdup(mc_error_msg());
-		/* a damaged file may still answer for one small row */
-		if (ix && !mc_index_meta_get(ix, &known, MC_META_ROOT_ID) && strlen(known) <= 64)
-			snprintf(id, 65, "%s", known);
-		ret = 1;
-	}
+	if ((ret = mc_index_damaged(path)) != 1)
+		return ret;
+	*why = mc_strdup(mc_error_msg());
+	/* a damaged file may still answer for one small row */
+	if (!mc_index_open_readonly(&ix, path) && !mc_index_meta_get(ix, &known, MC_META_ROOT_ID) &&
+	    strlen(known) <= 64)
+		snprintf(id, 65, "%s", known);
 	mc_error_clear();
 	free(known);
 	mc_index_free(ix);
-	return ret;
+	return 1;
 }
 
 /* index.db → index.db.corrupt-<UTC time>, its WAL beside it; the shared
@@ -198,12 +200,16 @@ int mc_repair(struct mc_ctx *ctx, const struct mc_repair_opts *opts, struct mc_r
 	int ret;
 
 	memset(out, 0, sizeof(*out));
-	if ((ret = mc_paths_create(&ctx->paths)))
+	/* nothing is moved before the engine, which the rows come back from, answers */
+	if ((ret = mc_ctx_engine(ctx, &eng)) || (ret = mc_ctx_lock_root(ctx)))
 		goto done;
-	if (stat(ctx->paths.index, &st) == 0 && index_damage(ctx->paths.index, &out->damage, old_id) &&
-	    (ret = move_aside(ctx->paths.index, &out->moved_to)))
-		goto done;
-	if ((ret = mc_ctx_index(ctx, &ix)) || (ret = mc_ctx_engine(ctx, &eng)))
+	if (stat(ctx->paths.index, &st) == 0) {
+		if ((ret = index_damage(ctx->paths.index, &out->damage, old_id)) < 0)
+			goto done;
+		if (ret == 1 && (ret = move_aside(ctx->paths.index, &out->moved_to)))
+			goto done;
+	}
+	if ((ret = mc_ctx_index(ctx, &ix)))
 		goto done;
 	if ((ret = repair_root_id(ctx, ix, opts, old_id, out)))
 		goto done;

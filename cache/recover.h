@@ -35,8 +35,12 @@ struct mc_repair_report {
 void mc_repair_report_release(struct mc_repair_report *r);
 
 /*
- * doctor --repair. ctx's index must not be open yet. A damaged index (it does
- * not open, or fails PRAGMA integrity_check) is renamed to
+ * doctor --repair. ctx's index must not be open yet. First the engine must
+ * answer (MC_EENGINE, nothing touched), then locks/root.lock is taken
+ * exclusive (mc_ctx_lock_root: MC_ELOCKED while a live process has the index
+ * open). A damaged index (mc_index_damaged: SQLite calls it corrupt or not a
+ * database, or PRAGMA integrity_check finds problems; never a newer schema or
+ * a busy or unreadable file, which fail as they are) is renamed to
  * index.db.corrupt-<UTC time> (its -wal beside it) after its root id is read
  * from it if it still can be; a new index is made. The root id: opts->root_id,
  * else the index's, else the damaged index's, else mc_ctx_recover_root_id().
@@ -44,7 +48,8 @@ void mc_repair_report_release(struct mc_repair_report *r);
  * rows already right are kept), its molcache/<runtime>:<key12> tag is put back
  * when missing, and each runtime without a live :latest gets the image that
  * carries molcache/<runtime>:latest, else its newest. Errors: MC_EINVAL
- * (ambiguous root id: hint names --root-id), MC_EENGINE, index errors.
+ * (ambiguous root id: hint names --root-id; a newer schema), MC_EENGINE,
+ * MC_ELOCKED, index errors.
  */
 int mc_repair(struct mc_ctx *ctx, const struct mc_repair_opts *opts, struct mc_repair_report *out);
 

@@ -15,12 +15,17 @@ enum {
 	MC_EXIT_REMOTE = 3,   /* git remote unreachable, auth failed, ref not found */
 	MC_EXIT_ENGINE = 4,   /* docker engine unreachable or refused a request */
 	MC_EXIT_BUILD = 5,    /* no Dockerfile, base image unavailable, build failed */
-	MC_EXIT_BUSY = 6,     /* a lock wait timed out; another gc is running */
+	MC_EXIT_BUSY = 6,     /* a lock wait timed out: another gc is running, or the index stayed busy
+			       * ("index '…' is busy": another process held its write lock too long) */
 	MC_EXIT_PARTIAL = 7,  /* gc: something could not be removed; no space left for a miss */
 	MC_EXIT_NOTFOUND = 8, /* nothing cached (--offline), unknown key */
 	MC_EXIT_SIGINT = 130, /* interrupted by SIGINT (128 + 2) */
 	MC_EXIT_SIGTERM = 143, /* interrupted by SIGTERM (128 + 15) */
 };
+
+/* ensure --lease: a lease keeps gc off an entry at most this long (renewed by each ensure --lease). */
+#define MC_LEASE_MAX "7d"
+#define MC_LEASE_MAX_MS (7LL * 24 * 3600 * 1000)
 
 struct mc_cmd {
 	const char *name;
@@ -35,6 +40,7 @@ int cmd_ls(struct mc_ctx *ctx, int argc, char **argv);
 int cmd_show(struct mc_ctx *ctx, int argc, char **argv);
 int cmd_explain(struct mc_ctx *ctx, int argc, char **argv);
 int cmd_doctor(struct mc_ctx *ctx, int argc, char **argv);
+int cmd_lease(struct mc_ctx *ctx, int argc, char **argv);
 int cmd_help(struct mc_ctx *ctx, int argc, char **argv);
 int cmd_version(struct mc_ctx *ctx, int argc, char **argv);
 

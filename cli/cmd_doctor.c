@@ -119,6 +119,19 @@ static int try_write(const char *dir)
 	return ret;
 }
 
+#define HINT_READ_ONLY                                                                                   \
+	"the file system is mounted read-only: status, ls, show and gc --dry-run still work; ensure and gc " \
+	"need it writable (remount it read-write, or set MOLCACHE_HOME elsewhere)"
+#define HINT_NOT_OURS                                                                                  \
+	"the cache root belongs to another user or keeps this one out: run molcache as its owner, or set " \
+	"MOLCACHE_HOME to a directory of this user's"
+
+static int read_only_fs(const char *path)
+{
+	struct statvfs sv;
+	return statvfs(path, &sv) == 0 && (sv.f_flag & ST_RDONLY);
+}
+
 static void check_root(struct report *r, struct mc_ctx *ctx)
 {
 	const char *root = ctx->paths.root;
@@ -145,7 +158,8 @@ static void check_root(struct report *r, struct mc_ctx *ctx)
 	}
 	if (try_write(root)) {
 		add_error(r, ctx, "cache root", FAIL, "not writable",
-			  "fix the owner (chown) or set MOLCACHE_HOME to a directory this user can write");
+			  read_only_fs(root) ? HINT_READ_ONLY
+					     : "fix the owner (chown) or set MOLCACHE_HOME to a directory this user can write");
 		return;
 	}
 	if ((st.st_mode & 0777) != 0700) {
@@ -156,26 +170,37 @@ static void check_root(struct report *r, struct mc_ctx *ctx)
 	add(r, "cache root", PASS, mc_asprintf("'%s' (0700, writable)", root), NULL);
 }
 
+/* Read-only, as the views open it: doctor works on a read-only root too, and
+ * calls the index damaged only when SQLite or its integrity check says so. */
 static void check_index(struct report *r, struct mc_ctx *ctx)
 {
 	struct mc_index *ix;
 	struct stat st;
 
 	if (stat(ctx->paths.index, &st) != 0) {
-		add(r, "index", PASS, mc_asprintf("no index yet at '%s' (the first ensure creates it)", ctx->paths.index),
-		    NULL);
+		int denied = errno == EACCES;
+		if (errno == ENOENT) {
+			add(r, "index", PASS,
+			    mc_asprintf("no index yet at '%s' (the first ensure creates it)", ctx->paths.index), NULL);
+			return;
+		}
+		char *what = mc_asprintf("'%s'", ctx->paths.index);
+		mc_error_errno(what);
+		free(what);
+		add_error(r, ctx, "index", FAIL, NULL, denied ? HINT_NOT_OURS : "check the cache root's permissions");
 		return;
 	}
-	if (mc_ctx_index(ctx, &ix)) {
-		add_error(r, ctx, "index", FAIL, NULL, MC_INDEX_REPAIR_HINT);
+	if (mc_ctx_index_view(ctx, &ix)) {
+		add_error(r, ctx, "index", FAIL, NULL, "check the index file and the cache root's permissions");
 		return;
 	}
 	if (mc_index_check(ix)) {
-		add_error(r, ctx, "index", FAIL, "integrity check", MC_INDEX_REPAIR_HINT);
+		add_error(r, ctx, "index", FAIL, NULL, "check the index file and the cache root's permissions");
 		return;
 	}
-	add(r, "index", PASS, mc_asprintf("'%s': integrity ok, schema version %d", ctx->paths.index,
-					  mc_index_schema_version()),
+	add(r, "index", PASS,
+	    mc_asprintf("'%s': integrity ok, schema version %d%s", ctx->paths.index, mc_index_schema_version(),
+			read_only_fs(ctx->paths.root) ? " (read-only file system: opened read-only)" : ""),
 	    NULL);
 }
 

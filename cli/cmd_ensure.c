@@ -26,7 +26,8 @@ static const char usage_text[] =
 	"  --offline              do not ask the remote; use the newest entry built from the same\n"
 	"                         inputs (but the commit), with a warning; exit 8 if there is none\n"
 	"  --retry                build now even if this key's last build failed moments ago\n"
-	"  --lease DUR            keep gc off the returned image for DUR (e.g. 30m, 2h) while it is used\n"
+	"  --lease DUR            keep gc off the returned image for DUR (e.g. 30m, 2h; at most 7d) while it\n"
+	"                         is used; 'molcache lease --release' ends it sooner\n"
 	"  --lock-timeout SECS    how long to wait for another build of the same key (default 1800)\n"
 	"  --build-stall-grace DUR  cancel a build with no progress for DUR (default 4m; 0: off)\n"
 	"  --build-timeout DUR    cancel a build running longer than DUR (default 12m; 0: off)\n"
@@ -105,6 +106,11 @@ int cmd_ensure(struct mc_ctx *ctx, int argc, char **argv)
 		case O_LEASE:
 			if (mc_gc_parse_duration(&eo.lease_ms, optarg) || eo.lease_ms <= 0) {
 				ret = mc_cli_usage_error("ensure", "--lease '%s': want a duration like 30m, 2h or 1d", optarg);
+				goto done;
+			}
+			if (eo.lease_ms > MC_LEASE_MAX_MS) {
+				ret = mc_cli_usage_error("ensure", "--lease '%s': a lease lasts at most %s (7 days)", optarg,
+							 MC_LEASE_MAX);
 				goto done;
 			}
 			break;

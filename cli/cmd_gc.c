@@ -37,7 +37,8 @@ static const char usage_text[] =
 	"  -q, --quiet            print only errors\n"
 	"  -h, --help             this help\n"
 	"\n"
-	"Exit status: 0 all went well, 6 another gc is running, 7 something could not be removed.\n";
+	"Exit status: 0 all went well, 6 another gc is running or the index stayed busy\n"
+	"(\"index '…' is busy\": another process held its write lock), 7 something could not be removed.\n";
 
 static void human(char out[32], int64_t b)
 {
@@ -324,11 +325,14 @@ int cmd_gc(struct mc_ctx *ctx, int argc, char **argv)
 		ret = gc_registry(ctx, pol.max_age_ms, pol.dry_run, json, quiet);
 		goto done;
 	}
-	if ((err = mc_ctx_index(ctx, &env.index)) || (err = mc_ctx_engine(ctx, &env.engine)) ||
+	/* a dry run only reads: it works on a read-only root */
+	err = pol.dry_run ? mc_ctx_index_view(ctx, &env.index) : mc_ctx_index(ctx, &env.index);
+	if (err || (err = mc_ctx_engine(ctx, &env.engine)) ||
 	    (err = mc_ctx_root_id(ctx, &env.root_id))) {
 		ret = mc_cli_fail(ctx, err);
 		goto done;
 	}
+	env.index = ctx->index; /* the root id may have reopened a view's index writable, to store a first id */
 	env.paths = &ctx->paths;
 	if ((err = mc_gc_run(&rep, &env, &pol))) {
 		ret = mc_cli_fail(ctx, err);

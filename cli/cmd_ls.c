@@ -184,7 +184,7 @@ int cmd_ls(struct mc_ctx *ctx, int argc, char **argv)
 		goto done;
 	}
 	if ((runtime && (err = mc_runtime_check(runtime, NULL))) || (err = mc_ctx_init(ctx)) ||
-	    (err = mc_ctx_index(ctx, &ix)) || (err = mc_index_list(ix, &v, &n, runtime)) ||
+	    (err = mc_ctx_index_view(ctx, &ix)) || (err = mc_index_list(ix, &v, &n, runtime)) ||
 	    (err = mc_index_latest_all(ix, &latest))) {
 		ret = mc_cli_fail(ctx, err);
 		goto done;

@@ -360,7 +360,7 @@ int cmd_show(struct mc_ctx *ctx, int argc, char **argv)
 		goto done;
 	}
 	what = argv[optind];
-	if ((err = mc_ctx_init(ctx)) || (err = mc_ctx_index(ctx, &ix)) ||
+	if ((err = mc_ctx_init(ctx)) || (err = mc_ctx_index_view(ctx, &ix)) ||
 	    (err = mc_query_find(ix, &keys, &how, what, MAX_CANDIDATES + 1))) {
 		ret = mc_cli_fail(ctx, err);
 		goto done;

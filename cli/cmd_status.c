@@ -61,7 +61,7 @@ static int gather(struct mc_ctx *ctx, struct status *s)
 	s->root = ctx->paths.root;
 	s->index = ctx->paths.index;
 	s->now_ms = mc_now_ms();
-	if ((ret = mc_ctx_index(ctx, &ix)))
+	if ((ret = mc_ctx_index_view(ctx, &ix)))
 		return ret;
 	if ((ret = mc_query_summary(&s->t, &s->rt, &s->n_rt, ix)))
 		return ret;

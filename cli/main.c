@@ -19,6 +19,7 @@ const struct mc_cmd mc_commands[] = {
 	{ "explain", cmd_explain, "say why the next ensure would hit or miss" },
 	{ "doctor", cmd_doctor, "check the cache root, index, engine, BuildKit and remotes" },
 	{ "gc", cmd_gc, "remove old images and trees" },
+	{ "lease", cmd_lease, "release the lease ensure --lease put on an entry" },
 	{ "help", cmd_help, "show help for molcache or a command" },
 	{ "version", cmd_version, "print the version" },
 	{ NULL, NULL, NULL },

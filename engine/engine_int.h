@@ -17,6 +17,9 @@
 
 #define HINT_START "start dockerd or set DOCKER_HOST"
 #define HINT_TLS "the engine speaks TLS: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH to the directory of ca.pem, cert.pem and key.pem, as for the docker CLI (docs/operations.md, Remote engines)"
+#define HINT_DENIED                                                                                       \
+	"add this user to the docker group, whose members may open the socket (sudo usermod -aG docker USER, " \
+	"then log in again), or set DOCKER_HOST to a socket this user may open"
 
 struct mc_engine {
 	CURL *curl;

@@ -2,11 +2,13 @@
 #include "engine_int.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define API_OURS_MAJOR 1
 #define API_OURS_MINOR 41
@@ -44,18 +46,47 @@ void engine_add_query(struct mc_engine *e, struct mc_buf *url, const char *key, 
 	free(v);
 }
 
+/* connect(2) on a unix socket needs write permission on it: a user outside
+ * the socket's group (root:docker 0660) gets EACCES, which libcurl keeps as
+ * the OS errno of the failed connect. */
+static int socket_denied(struct mc_engine *e)
+{
+	long oserr = 0;
+	curl_easy_getinfo(e->curl, CURLINFO_OS_ERRNO, &oserr);
+	if (oserr == EACCES || oserr == EPERM)
+		return 1;
+	return access(e->sock, R_OK | W_OK) != 0 && (errno == EACCES || errno == EPERM);
+}
+
+static void socket_denied_error(struct mc_engine *e, const struct stat *st)
+{
+	struct group *g = getgrgid(st->st_gid);
+	char gid[24];
+
+	snprintf(gid, sizeof(gid), "%lu", (unsigned long)st->st_gid);
+	mc_error_set(MC_EENGINE, "docker engine at '%s': permission denied: this user may not open the socket "
+		     "(group '%s', mode %04o)", e->where, g ? g->gr_name : gid, (unsigned)(st->st_mode & 07777));
+}
+
 static int transport_error(struct mc_engine *e, CURLcode rc)
 {
 	struct stat st;
+	const char *hint = HINT_START;
 	/* curl's words for a unix socket speak of "localhost port 80": say what is wrong */
-	if (e->sock && rc == CURLE_COULDNT_CONNECT && stat(e->sock, &st))
+	if (e->sock && rc == CURLE_COULDNT_CONNECT && stat(e->sock, &st)) {
+		if (errno == EACCES)
+			hint = HINT_DENIED;
 		mc_error_set(MC_EENGINE, "docker engine at '%s': %s", e->where, strerror(errno));
-	else if (e->sock && rc == CURLE_COULDNT_CONNECT)
+	} else if (e->sock && rc == CURLE_COULDNT_CONNECT && socket_denied(e)) {
+		socket_denied_error(e, &st);
+		hint = HINT_DENIED;
+	} else if (e->sock && rc == CURLE_COULDNT_CONNECT) {
 		mc_error_set(MC_EENGINE, "docker engine at '%s': nothing listens on the socket", e->where);
-	else
+	} else {
 		mc_error_set(MC_EENGINE, "docker engine at '%s': %s", e->where,
 			     e->errbuf[0] ? e->errbuf : curl_easy_strerror(rc));
-	mc_error_hint(HINT_START);
+	}
+	mc_error_hint(hint);
 	return MC_EENGINE;
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /*
  * Forward migrations: migrations[i] brings user_version i to i + 1. Never edit
@@ -125,15 +126,22 @@ int ix_err(struct mc_index *ix, int rc, const char *what)
 	int prim = rc & 0xff;
 	int code = prim == SQLITE_BUSY || prim == SQLITE_LOCKED ? MC_ELOCKED : MC_ERR;
 	int sys = sqlite3_system_errno(ix->db);
+	if (prim == SQLITE_CANTOPEN && (sys == EACCES || sys == EPERM))
+		code = MC_EACCES;
 	/* "database or disk is full": SQLite keeps no errno for ENOSPC, and the
 	 * index sets no page limit, so it is the disk */
-	if (prim == SQLITE_FULL || (prim == SQLITE_IOERR && sys))
+	if (code == MC_ELOCKED)
+		mc_error_set(code, "index '%s' is busy: %s: %s", ix->path, what, sqlite3_errmsg(ix->db));
+	else if (prim == SQLITE_FULL || ((prim == SQLITE_IOERR || prim == SQLITE_CANTOPEN) && sys))
 		mc_error_set(code, "index '%s': %s: %s (%s)", ix->path, what, sqlite3_errmsg(ix->db),
 			     strerror(prim == SQLITE_FULL ? ENOSPC : sys));
 	else
 		mc_error_set(code, "index '%s': %s: %s", ix->path, what, sqlite3_errmsg(ix->db));
 	if (code == MC_ELOCKED)
-		mc_error_hint("another molcache process kept the index busy; try again");
+		mc_error_hint("another process held the index's write lock longer than molcache waits (a long "
+			      "transaction of another molcache, or an open sqlite3 shell); try again when it ends");
+	else if (code == MC_EACCES)
+		mc_error_hint("run molcache as the cache root's owner, or set MOLCACHE_HOME to a directory of this user");
 	else if (mc_index_rc_corrupt(rc))
 		mc_error_hint(MC_INDEX_REPAIR_HINT);
 	return code;
@@ -362,6 +370,88 @@ done:
 	return ret;
 }
 
+/* "file:<path>?mode=ro&immutable=1", the bytes a URI gives meaning to escaped. */
+static char *immutable_uri(const char *path)
+{
+	struct mc_buf b = MC_BUF_INIT;
+
+	mc_buf_adds(&b, "file:");
+	for (const char *p = path; *p; p++) {
+		if (*p == '%' || *p == '?' || *p == '#')
+			mc_buf_addf(&b, "%%%02X", (unsigned char)*p);
+		else
+			mc_buf_add(&b, p, 1);
+	}
+	mc_buf_adds(&b, "?mode=ro&immutable=1");
+	return mc_buf_detach(&b);
+}
+
+/* One read-only connection to name and its schema version: SQLite's result code. */
+static int open_ro(struct mc_index *ix, const char *name, int flags, int *v)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	sqlite3_close(ix->db);
+	ix->db = NULL;
+	rc = sqlite3_open_v2(name, &ix->db, SQLITE_OPEN_READONLY | flags, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_busy_timeout(ix->db, BUSY_MS);
+	rc = sqlite3_prepare_v2(ix->db, "PRAGMA user_version", -1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*v = sqlite3_column_int(st, 0);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int mc_index_open_readonly(struct mc_index **out, const char *path)
+{
+	struct mc_index *ix = mc_calloc(1, sizeof(*ix));
+	char *uri = NULL;
+	int ret = 0, rc, v = 0;
+
+	*out = NULL;
+	ix->path = mc_strdup(path);
+	if (access(path, F_OK)) {
+		char *what = mc_asprintf("index '%s'", path);
+		ret = errno == ENOENT ? mc_error_set(MC_ENOTFOUND, "%s: not made yet", what) : mc_error_errno(what);
+		free(what);
+		goto done;
+	}
+	rc = open_ro(ix, path, 0, &v);
+	/* A WAL index is read through its -shm file, which a read-only file
+	 * system may not let SQLite make or map: then read the main file alone
+	 * (immutable: no locks, no -wal, no -shm). */
+	if (rc != SQLITE_OK && !mc_index_rc_corrupt(rc) && (rc & 0xff) != SQLITE_BUSY) {
+		uri = immutable_uri(path);
+		rc = open_ro(ix, uri, SQLITE_OPEN_URI, &v);
+	}
+	if (rc != SQLITE_OK) {
+		ret = ix->db ? ix_err(ix, rc, "open read-only")
+			     : mc_error_set(MC_ERR, "index '%s': open read-only: %s", path, sqlite3_errstr(rc));
+		goto done;
+	}
+	if (v > SCHEMA_VERSION) {
+		ret = too_new(ix, v);
+		goto done;
+	}
+	if (v < SCHEMA_VERSION) {
+		ret = mc_error_set(MC_ENOTFOUND, "index '%s': schema version %d needs migrating to %d", path, v,
+				   SCHEMA_VERSION);
+		mc_error_hint("any molcache command that writes (ensure, gc) migrates it where the root is writable");
+		goto done;
+	}
+	*out = ix;
+	ix = NULL;
+done:
+	free(uri);
+	mc_index_free(ix);
+	return ret;
+}
+
 void mc_index_free(struct mc_index *ix)
 {
 	if (!ix)
@@ -411,18 +501,19 @@ int mc_index_rc_corrupt(int sqlite_rc)
 	return prim == SQLITE_CORRUPT || prim == SQLITE_NOTADB;
 }
 
-int mc_index_check(struct mc_index *ix)
+/* PRAGMA integrity_check; *damaged = 1 when it found problems or SQLite
+ * called the file corrupt (ret < 0 either way, message set). */
+static int integrity(struct mc_index *ix, int *damaged)
 {
 	sqlite3_stmt *st = NULL;
 	int ret = 0, rc;
 
+	*damaged = 0;
 	rc = sqlite3_prepare_v2(ix->db, "PRAGMA integrity_check", -1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		rc = SQLITE_OK;
 	if (rc != SQLITE_OK) {
-		ret = ix_err(ix, rc, "integrity check");
-		goto done;
-	}
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
+		*damaged = mc_index_rc_corrupt(rc);
 		ret = ix_err(ix, rc, "integrity check");
 		goto done;
 	}
@@ -442,9 +533,36 @@ int mc_index_check(struct mc_index *ix)
 			mc_buf_adds(&b, "; ");
 		}
 		ret = mc_error_set(MC_ERR, "index '%s': integrity check: %s", ix->path, mc_buf_cstr(&b));
+		mc_error_hint(MC_INDEX_REPAIR_HINT);
 		mc_buf_release(&b);
+		*damaged = 1;
 	}
 done:
 	sqlite3_finalize(st);
 	return ret;
+}
+
+int mc_index_check(struct mc_index *ix)
+{
+	int damaged;
+	return integrity(ix, &damaged);
+}
+
+int mc_index_damaged(const char *path)
+{
+	struct mc_index *ix = mc_calloc(1, sizeof(*ix));
+	int ret, rc, v = 0, damaged = 0;
+
+	ix->path = mc_strdup(path);
+	rc = open_ro(ix, path, 0, &v);
+	if (rc == SQLITE_OK) {
+		ret = integrity(ix, &damaged);
+	} else if (ix->db) {
+		damaged = mc_index_rc_corrupt(rc);
+		ret = ix_err(ix, rc, "open");
+	} else {
+		ret = mc_error_set(MC_ERR, "index '%s': open: %s", path, sqlite3_errstr(rc));
+	}
+	mc_index_free(ix);
+	return damaged ? 1 : ret;
 }

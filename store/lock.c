@@ -120,6 +120,11 @@ char *mc_lock_path_repo(const struct mc_paths *p, const char *url_hash)
 	return mc_asprintf("%s/repo-%s.lock", p->locks, url_hash);
 }
 
+char *mc_lock_path_root(const struct mc_paths *p)
+{
+	return mc_asprintf("%s/root.lock", p->locks);
+}
+
 char *mc_lock_path_gc(const struct mc_paths *p)
 {
 	return mc_asprintf("%s/gc.lock", p->locks);

@@ -158,6 +158,23 @@ done:
 	return ret;
 }
 
+int mc_index_lease_delete(struct mc_index *ix, const char *key)
+{
+	sqlite3_stmt *st = NULL;
+	int ret;
+
+	if ((ret = ix_prepare_once(&st, ix, "DELETE FROM leases WHERE key = ?1")) < 0)
+		goto done;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if ((ret = ix_step_done(ix, st, "release lease")) < 0)
+		goto done;
+	if (!sqlite3_changes(ix->db))
+		ret = mc_error_set(MC_ENOTFOUND, "key %.12s has no lease", key);
+done:
+	sqlite3_finalize(st);
+	return ret;
+}
+
 static void read_lease(void *elem, sqlite3_stmt *st)
 {
 	struct mc_lease *l = elem;

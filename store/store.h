@@ -62,6 +62,10 @@ int mc_lock_busy(const char *path);
 void mc_lock_release(struct mc_lock *l);
 /* locks/<key>.lock — malloc'd. */
 char *mc_lock_path_key(const struct mc_paths *p, const char *key);
+/* locks/root.lock — malloc'd: every process with the index open holds it
+ * shared; doctor --repair takes it exclusive before it moves the index aside,
+ * so no live process is cut off from the index it writes. */
+char *mc_lock_path_root(const struct mc_paths *p);
 /* locks/gc.lock — malloc'd: one gc at a time. */
 char *mc_lock_path_gc(const struct mc_paths *p);
 /* The lock serialising fetches into one mirror: locks/repo-<sha256 of the clean URL>.lock. */
@@ -97,8 +101,29 @@ struct mc_index;
 /* Opens (creating) the index: WAL, busy timeout 10 s (no foreign keys: rows
  * point at keys loosely, and gc tidies what dangles), forward
  * migrations to the current schema inside one transaction. A newer schema than
- * this binary knows is an error (MC_EINVAL) with a hint. */
+ * this binary knows is an error (MC_EINVAL) with a hint. Index errors say
+ * "index '<path>': <what>: <SQLite's words>"; a busy timeout that ran out is
+ * MC_ELOCKED, "index '<path>' is busy: …", permission denied MC_EACCES. */
 int mc_index_open(struct mc_index **out, const char *path);
+/*
+ * Opens an existing index for reading only (SQLITE_OPEN_READONLY), so the
+ * views work on a read-only file system or another user's readable root; when
+ * SQLite cannot even map the WAL's -shm there, it reads the main file alone
+ * (immutable=1: what sits in the WAL uncheckpointed is not seen). Nothing is
+ * created or migrated: MC_ENOTFOUND when there is no file, or its schema is
+ * older than this binary's (only a writable open migrates); a newer schema is
+ * MC_EINVAL as for mc_index_open. Writes through it fail.
+ */
+int mc_index_open_readonly(struct mc_index **out, const char *path);
+/*
+ * Is the index file at path damaged? Opens it read-only (no migration) and
+ * runs PRAGMA integrity_check. 1 when SQLite calls it corrupt or not a
+ * database (SQLITE_CORRUPT, SQLITE_NOTADB) or the check finds problems, with
+ * the damage as the error message; 0 when sound, whatever its schema version;
+ * < 0 when that cannot be told (busy, permission, …: error set). What
+ * doctor --repair moves aside is only what this calls damaged.
+ */
+int mc_index_damaged(const char *path);
 void mc_index_free(struct mc_index *ix);
 /* How long a statement waits for another process's write lock: ms, or < 0 for
  * the default (10 s). A hit's bookkeeping waits briefly and is then skipped. */
@@ -167,7 +192,8 @@ void mc_root_id_legacy(char out[17], const char *root);
  * labels it. */
 #define MC_META_ORIGIN_PREFIX "origin:"
 
-/* Runs PRAGMA integrity_check; 0 when "ok", MC_ERR with the first problem. */
+/* Runs PRAGMA integrity_check; 0 when "ok", MC_ERR with the problems (and
+ * MC_INDEX_REPAIR_HINT), MC_ELOCKED when busy. */
 int mc_index_check(struct mc_index *ix);
 
 /* Appends one build attempt to the history (ok: 1 built, 0 failed; log_path
@@ -195,6 +221,8 @@ struct mc_lease {
 /* Leases with until_ms > now_ms, ordered by key. Free with mc_leases_free. */
 int mc_index_leases_active(struct mc_index *ix, struct mc_lease **out, size_t *n, int64_t now_ms);
 void mc_leases_free(struct mc_lease *v, size_t n);
+/* Drops key's lease (molcache lease --release); MC_ENOTFOUND when it has none. */
+int mc_index_lease_delete(struct mc_index *ix, const char *key);
 /* Drops leases that ran out before now_ms (gc does this each run). */
 int mc_index_leases_expire(struct mc_index *ix, int64_t now_ms);
 
