@@ -238,8 +238,6 @@ done:
 
 static int check_engine(struct report *r, struct mc_ctx *ctx, struct mc_engine **out)
 {
-	const char *host = ctx->cfg.docker_host && *ctx->cfg.docker_host ? ctx->cfg.docker_host
-									   : "unix:///var/run/docker.sock";
 	*out = NULL;
 	if (mc_ctx_engine(ctx, out)) {
 		add_error(r, ctx, "engine", FAIL, NULL,
@@ -247,8 +245,11 @@ static int check_engine(struct report *r, struct mc_ctx *ctx, struct mc_engine *
 		*out = NULL;
 		return -1;
 	}
+	const char *cx = mc_engine_context(*out);
 	add(r, "engine", PASS,
-	    mc_asprintf("'%s' answers: API %s, platform %s", host, mc_engine_api_version(*out), mc_engine_platform(*out) ? mc_engine_platform(*out) : "unknown"),
+	    mc_asprintf("'%s'%s%s%s answers: API %s, platform %s", mc_engine_where(*out), cx ? " (docker context '" : "",
+			cx ? cx : "", cx ? "')" : "", mc_engine_api_version(*out),
+			mc_engine_platform(*out) ? mc_engine_platform(*out) : "unknown"),
 	    NULL);
 	return 0;
 }

@@ -349,8 +349,15 @@ int cmd_gc(struct mc_ctx *ctx, int argc, char **argv)
 	} else {
 		print_text(&rep, quiet);
 	}
-	if (rep.record_warning) /* what was freed is freed: a warning, not a failure */
-		fprintf(stderr, "molcache: warning: gc: %s\n", rep.record_warning);
+	if (rep.record_error == MC_ELOCKED) {
+		/* what was freed is freed, but cron should hear that the index was busy */
+		fprintf(stderr, "molcache: %s\nhint: another process holds the index's write lock (a long sqlite3 "
+				"session, a backup); gc's work is done, only its record is missing: run gc again later\n",
+			rep.record_warning);
+		ret = MC_EXIT_BUSY;
+	} else if (rep.record_warning) { /* a full disk: what was freed is freed */
+		fprintf(stderr, "molcache: warning: gc: record gc run: %s\n", rep.record_warning);
+	}
 	if (rep.errors)
 		ret = MC_EXIT_PARTIAL;
 done:

@@ -59,6 +59,9 @@ const char *mc_engine_api_version(const struct mc_engine *e); /* "1.41" */
 const char *mc_engine_platform(struct mc_engine *e);
 /* The socket path or host:port, for messages and as the engine's identity. */
 const char *mc_engine_where(const struct mc_engine *e);
+/* The docker context the engine was found through (DOCKER_CONTEXT or
+ * currentContext), NULL for DOCKER_HOST or the default socket. */
+const char *mc_engine_context(const struct mc_engine *e);
 /* 1 when builds use BuildKit (version=2). Every engine since 18.09 honours it
  * except Podman (Libpod-Api-Version header, or Builder-Version: 1). */
 int mc_engine_buildkit(const struct mc_engine *e);

@@ -85,6 +85,12 @@ static int transport_error(struct mc_engine *e, CURLcode rc)
 	} else {
 		mc_error_set(MC_EENGINE, "docker engine at '%s': %s", e->where,
 			     e->errbuf[0] ? e->errbuf : curl_easy_strerror(rc));
+		if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR ||
+		    rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_RECV_ERROR)
+			hint = e->ep.tls ? "the engine's certificate must be signed by ca.pem, and it must accept "
+					   "cert.pem and key.pem (DOCKER_CERT_PATH, or the context's TLS files; "
+					   "docs/operations.md, Remote engines)"
+					 : HINT_TLS;
 	}
 	mc_error_hint(hint);
 	return MC_EENGINE;
@@ -411,6 +417,8 @@ const char *mc_engine_where(const struct mc_engine *e)
 {
 	return e->where;
 }
+
+const char *mc_engine_context(const struct mc_engine *e) { return e->ep.context; }
 
 int mc_engine_buildkit(const struct mc_engine *e)
 {

@@ -436,7 +436,7 @@ static void record(struct mc_gc_report *out, struct run *g)
 	if (mc_index_leases_expire(g->env->index, out->started_ms) ||
 	    mc_index_gc_record(g->env->index, &out->run_id, &rec)) {
 		out->record_error = mc_error_code();
-		out->record_warning = mc_asprintf("record gc run: %s", mc_error_msg());
+		out->record_warning = mc_strdup(mc_error_msg());
 		mc_error_clear();
 	}
 	free(rec.detail);
