@@ -55,6 +55,7 @@ void mc_config_release(struct mc_config *c)
 	free(c->git_token);
 	free(c->registry);
 	free(c->registry_user);
+	free(c->tag_namespace);
 	if (c->registry_password)
 		memset(c->registry_password, 0, strlen(c->registry_password));
 	free(c->registry_password);
@@ -361,6 +362,8 @@ static int apply_line(struct mc_config *c, const char *key, size_t klen, const c
 		c->registry_required = val[0] == '1';
 	else if (KEY_IS("registry_user"))
 		set_or_default(&c->registry_user, val, NULL);
+	else if (KEY_IS("tag_namespace"))
+		set_or_default(&c->tag_namespace, val, NULL);
 	else if (KEY_IS("registry_password"))
 		set_or_default(&c->registry_password, val, NULL);
 	else {
@@ -548,6 +551,8 @@ static int apply_registry_env(struct mc_config *c, mc_getenv_fn env)
 	}
 	if ((v = env_first(env, "MOLCACHE_REGISTRY_USER", NULL)))
 		mc_config_set(&c->registry_user, v);
+	if ((v = env_first(env, "MOLCACHE_TAG_NAMESPACE", NULL)))
+		mc_config_set(&c->tag_namespace, v);
 	if ((v = env_first(env, "MOLCACHE_REGISTRY_PASSWORD", NULL)))
 		mc_config_set(&c->registry_password, v);
 	if ((v = env_first(env, "MOLECULE_IMAGE_REGISTRY", NULL))) {

@@ -57,6 +57,7 @@ struct mc_config {
 	char *registry_user;        /* secret-adjacent: never printed */
 	char *registry_password;    /* secret: never printed, logged or stored */
 	char *compat_registry;      /* MOLECULE_IMAGE_REGISTRY: prebuilt templates, pull only */
+	char *tag_namespace;        /* NULL = "molcache": <ns>/<runtime>:<key12> (store/names.h) */
 };
 
 /* --registry-mode: what ensure does with the registry. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../git/git.h"
+#include "../store/names.h"
 
 /* The key-named directories under trees/, sorted. */
 static int tree_keys(struct mc_strv *out, const char *trees_dir)
@@ -109,6 +110,8 @@ int mc_ctx_init(struct mc_ctx *ctx)
 	}
 	if ((ret = mc_config_apply_env(&ctx->cfg, env_get)) == MC_EINVAL)
 		mc_error_hint("fix or unset that environment variable; molcache(1) ENVIRONMENT lists them");
+	if (!ret)
+		ret = mc_tag_namespace_set(ctx->cfg.tag_namespace ? ctx->cfg.tag_namespace : "molcache");
 	if (!ret) {
 		int idle_ms = ctx->cfg.remote_timeout_s * 1000;
 		mc_git_set_ca_file(ctx->cfg.ca_file);

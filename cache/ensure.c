@@ -554,7 +554,7 @@ static int derive_key(struct run *r)
 	if (in.build_args->n && (ret = mc_key_derive_legacy(r->legacy_key, &in)))
 		return ret;
 	r->build_args = mc_key_build_args_canonical(&r->ctx->cfg.build_args);
-	r->tag = mc_asprintf("molcache/%s:%.12s", r->runtime, r->key);
+	r->tag = mc_asprintf("%s/%s:%.12s", mc_tag_namespace(), r->runtime, r->key);
 	return 0;
 }
 

@@ -163,7 +163,7 @@ static int repair_latest(struct mc_index *ix, struct mc_engine *eng, struct mc_e
 		}
 		mc_entry_release(&cur);
 		mc_error_clear();
-		latest = mc_asprintf("molcache/%s:latest", rt);
+		latest = mc_asprintf("%s/%s:latest", mc_tag_namespace(), rt);
 		for (size_t j = 0; j < n; j++) {
 			if (!rows[j].runtime || strcmp(rows[j].runtime, rt))
 				continue;
@@ -174,7 +174,7 @@ static int repair_latest(struct mc_index *ix, struct mc_engine *eng, struct mc_e
 			if (rows[j].created_ms >= rows[pick].created_ms)
 				pick = j;
 		}
-		repo = mc_asprintf("molcache/%s", rt);
+		repo = mc_image_repo(rt);
 		if (!has_tag(images[pick], latest))
 			ret = mc_engine_image_tag(eng, rows[pick].image_id, repo, "latest");
 		if (!ret && !(ret = mc_index_latest_set(ix, rt, rows[pick].key)))

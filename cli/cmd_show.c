@@ -214,7 +214,7 @@ static void print_text(const struct view *v, FILE *f)
 	field(f, "tag:", e->image_tag);
 	field(f, "origin:", v->origin);
 	if (v->latest)
-		fprintf(f, "%-18smolcache/%s:latest\n", "", e->runtime ? e->runtime : "?");
+		fprintf(f, "%-18s%s/%s:latest\n", "", mc_tag_namespace(), e->runtime ? e->runtime : "?");
 	mc_fmt_size(a, e->image_bytes);
 	if (e->image_id)
 		fprintf(f, "%-18s%s (%s)\n", "image:", e->image_id, a);

@@ -22,6 +22,7 @@
 #define MC_FLEET_H
 
 #include "../engine/engine.h"
+#include "../store/names.h"
 #include "../store/store.h"
 #include "../util/events.h"
 #include "registry.h"
@@ -93,8 +94,7 @@ int mc_fleet_origin_set(struct mc_index *ix, const char *key, const char *origin
 
 /* ---- image names and labels (labels.c; docs/json.md, "Image labels") ---- */
 
-/* "molcache/<runtime>" — the image repository molcache tags into; malloc'd. */
-char *mc_image_repo(const char *runtime);
+/* mc_image_repo ("<ns>/<runtime>") and the tag namespace: store/names.h. */
 
 /* Appends "name=value" labels for every key input of e and the root id. */
 void mc_labels_of_entry(struct mc_strv *out, const struct mc_entry *e, const char *root_id);

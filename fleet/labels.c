@@ -8,7 +8,6 @@
 
 #include "../store/key.h"
 
-char *mc_image_repo(const char *runtime) { return mc_asprintf("molcache/%s", runtime); }
 
 static void label(struct mc_strv *out, const char *name, const char *value)
 {
@@ -93,7 +92,7 @@ int mc_entry_from_image(struct mc_entry *out, const struct mc_image *image, cons
 	out->dockerfile_hash = mc_strdup(v[7]);
 	out->platform = mc_strdup(v[8]);
 	out->build_args = mc_key_build_args_rehash(v[9]);
-	out->image_tag = mc_asprintf("molcache/%s:%.12s", v[2], v[0]);
+	out->image_tag = mc_asprintf("%s/%s:%.12s", mc_tag_namespace(), v[2], v[0]);
 	out->image_id = mc_strdup(id);
 	tree = mc_asprintf("%s/%s", trees_dir, v[0]);
 	if (lstat(tree, &st) == 0 && S_ISDIR(st.st_mode)) {

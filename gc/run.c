@@ -233,7 +233,7 @@ int gc_remove_image(int *out_removed, char **out_note, struct run *g, const char
 	for (size_t i = 0; i < img.tags.n; i++) {
 		const char *t = img.tags.v[i];
 		char now[80];
-		if (strncmp(t, "molcache/", 9))
+		if (!mc_tag_is_ours(t))
 			continue;
 		id_of(now, eng, t);
 		if (strcmp(now, id))
@@ -258,7 +258,7 @@ int gc_remove_image(int *out_removed, char **out_note, struct run *g, const char
 		goto done;
 	const char *other = NULL;
 	for (size_t i = 0; i < after.tags.n && !other; i++)
-		if (strncmp(after.tags.v[i], "molcache/", 9))
+		if (!mc_tag_is_ours(after.tags.v[i]))
 			other = after.tags.v[i];
 	if (other)
 		*out_note = mc_asprintf("kept: also tagged %s", other);
@@ -315,8 +315,8 @@ int gc_act(struct run *g, const struct mc_entry *e, enum mc_gc_action action, in
 	if (action == MC_GC_EVICT) {
 		if (e->state != MC_STATE_EVICTING && mc_index_set_state(ix, e->key, MC_STATE_EVICTING))
 			mc_error_clear(); /* only a hint for a crash: the eviction goes on */
-		/* a row without an image id names its image by a tag: only a molcache/ one goes, by name */
-		const char *tag = e->image_tag && !strncmp(e->image_tag, "molcache/", 9) ? e->image_tag : NULL;
+		/* a row without an image id names its image by a tag: only one of ours goes, by name */
+		const char *tag = e->image_tag && mc_tag_is_ours(e->image_tag) ? e->image_tag : NULL;
 		rm = e->image_id ? (gc_image_shared(g, e->key, e->image_id)
 					    ? MC_ENOTFOUND
 					    : gc_remove_image(&removed, out_note, g, e->image_id, e->key))

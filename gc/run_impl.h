@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "../engine/engine.h"
+#include "../store/names.h"
 #include "gc.h"
 
 /* One run's state. */

@@ -310,7 +310,7 @@ void gc_sweep_images(struct run *g, const struct mc_image *images, size_t n)
 		for (size_t t = 0; t < im->tags.n; t++) {
 			const char *tag = im->tags.v[t];
 			if (strcmp(tag, "<none>:<none>"))
-				*(strncmp(tag, "molcache/", 9) ? &theirs : &ours) += 1;
+				*(mc_tag_is_ours(tag) ? &ours : &theirs) += 1;
 		}
 		if (theirs && !ours)
 			continue;

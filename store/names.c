@@ -5,6 +5,43 @@
 #include <string.h>
 
 #define RUNTIME_MAX 64
+#define NAMESPACE_MAX 64
+
+static char tag_ns[NAMESPACE_MAX + 1] = "molcache";
+
+int mc_tag_namespace_set(const char *ns)
+{
+	size_t n = ns ? strlen(ns) : 0;
+	int ok = n > 0 && n <= NAMESPACE_MAX;
+
+	for (size_t i = 0; ok && i < n; i++) {
+		char c = ns[i];
+		int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+		int sep = c == '.' || c == '_' || c == '-';
+		/* a separator sits between alphanumerics: not first, not last, not after '.' or '-' */
+		ok = alnum || (sep && i > 0 && i + 1 < n && (ns[i - 1] != '.' && ns[i - 1] != '-') &&
+			       !(ns[i - 1] == '_' && (c != '_' || (i > 1 && ns[i - 2] == '_'))));
+	}
+	if (!ok) {
+		mc_error_set(MC_EINVAL, "tag_namespace '%.80s': want a lowercase repository name component "
+					"([a-z0-9]+ joined by '.', '_', '__' or '-'), at most %d characters",
+			     ns ? ns : "", NAMESPACE_MAX);
+		mc_error_hint("e.g. tag_namespace = molcache-ci");
+		return MC_EINVAL;
+	}
+	memcpy(tag_ns, ns, n + 1);
+	return 0;
+}
+
+const char *mc_tag_namespace(void) { return tag_ns; }
+
+int mc_tag_is_ours(const char *tag)
+{
+	size_t n = strlen(tag_ns);
+	return tag && !strncmp(tag, tag_ns, n) && tag[n] == '/';
+}
+
+char *mc_image_repo(const char *runtime) { return mc_asprintf("%s/%s", tag_ns, runtime); }
 
 const char *const mc_default_runtimes[] = {
 	"autogen", "claude-code", "codex", "crewai", "deepagents",

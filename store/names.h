@@ -14,4 +14,18 @@ int mc_runtime_check(const char *name, const struct mc_strv *allow);
 /* The default allowlist. */
 extern const char *const mc_default_runtimes[];
 
+/*
+ * The tag namespace: molcache's images are <ns>/<runtime>:<key12> and
+ * <ns>/<runtime>:latest, ns "molcache" unless tag_namespace says otherwise
+ * (two cache roots on one engine keep apart with two namespaces). Set once
+ * at start (mc_ctx_init); MC_EINVAL for a name that is not one lowercase
+ * repository path component ([a-z0-9]+ joined by single '.', '_', '__' or '-').
+ */
+int mc_tag_namespace_set(const char *ns);
+const char *mc_tag_namespace(void);
+/* Is tag one of ours: "<ns>/…"? */
+int mc_tag_is_ours(const char *tag);
+/* "<ns>/<runtime>" (malloc'd). */
+char *mc_image_repo(const char *runtime);
+
 #endif

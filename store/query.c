@@ -1,5 +1,6 @@
 /* query.c — read-only aggregates and lookups on the index for the status, ls, show and explain views. */
 #include "query.h"
+#include "names.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -287,7 +288,7 @@ static int find_runtime(sqlite3 *db, struct mc_strv *out, const char *runtime)
 		       runtime, NULL, 1, "find runtime");
 }
 
-/* "molcache/<rt>:<tag>" or "<rt>:<tag>". */
+/* "<ns>/<rt>:<tag>" or "<rt>:<tag>". */
 static int find_tag(sqlite3 *db, struct mc_strv *out, const char *what, size_t limit)
 {
 	const char *colon = strrchr(what, ':');
@@ -297,8 +298,8 @@ static int find_tag(sqlite3 *db, struct mc_strv *out, const char *what, size_t l
 
 	if (!colon || colon == what || !colon[1] || strchr(colon, '/'))
 		return 0;
-	if (!strncmp(name, "molcache/", 9))
-		name += 9;
+	if (mc_tag_is_ours(name))
+		name += strlen(mc_tag_namespace()) + 1;
 	if (name >= colon)
 		return 0;
 	rt = mc_strndup(name, (size_t)(colon - name));
@@ -308,7 +309,7 @@ static int find_tag(sqlite3 *db, struct mc_strv *out, const char *what, size_t l
 			      NULL, 1, "find tag");
 		goto done;
 	}
-	full = mc_asprintf("molcache/%s%s", rt, colon);
+	full = mc_asprintf("%s/%s%s", mc_tag_namespace(), rt, colon);
 	ret = collect(db, out, "SELECT key FROM entries WHERE image_tag = ?1 ORDER BY key", full, NULL, limit,
 		      "find tag");
 done:

@@ -35,3 +35,26 @@ image_exists "$tag" && [ "$(image_id "$tag")" = "$idB" ] || it_fail "A's gc remo
 t3=$(MOLCACHE_HOME=$B mc ensure hermes --network none 2>"$IT_DIR/b2.err") && [ "$t3" = "$tag" ] &&
 	grep -q "hit $tag" "$IT_DIR/b2.err" || { cat "$IT_DIR/b2.err"; it_fail "B lost its hit after A's gc"; }
 ok "A's gc evicts its row and leaves $tag on B's image; B still hits"
+
+# ---- tag_namespace keeps two roots apart -------------------------------------------------------
+C=$IT_DIR/rootC
+idB_latest=$(image_id molcache/hermes:latest)
+tc=$(MOLCACHE_HOME=$C MOLCACHE_TAG_NAMESPACE=team-c mc ensure hermes --network none 2>"$IT_DIR/c1.err") ||
+	{ cat "$IT_DIR/c1.err"; it_fail "C's ensure with tag_namespace team-c"; }
+[ "$tc" = "team-c/hermes:${tag#molcache/hermes:}" ] || it_fail "C printed $tc, want team-c/hermes:${tag#molcache/hermes:}"
+! grep -q "warning" "$IT_DIR/c1.err" || { cat "$IT_DIR/c1.err"; it_fail "C warned although it has its own namespace"; }
+image_exists "team-c/hermes:latest" || it_fail "no team-c/hermes:latest"
+[ "$(image_id "$tag")" = "$idB" ] && [ "$(image_id molcache/hermes:latest)" = "$idB_latest" ] ||
+	it_fail "C's ensure moved B's tags"
+mkdir -p "$IT_DIR/cfgC/molcache"
+printf 'tag_namespace = team-c\n' >"$IT_DIR/cfgC/molcache/config"
+MOLCACHE_HOME=$C XDG_CONFIG_HOME=$IT_DIR/cfgC mc ls | grep -q "team-c/hermes:" || it_fail "ls with tag_namespace in the config file"
+MOLCACHE_HOME=$C XDG_CONFIG_HOME=$IT_DIR/cfgC mc show "team-c/hermes:latest" >/dev/null || it_fail "show team-c/hermes:latest"
+MOLCACHE_HOME=$C XDG_CONFIG_HOME=$IT_DIR/cfgC mc gc --max-age 1s --include-latest --grace 0 >"$IT_DIR/gcC.out" 2>&1 ||
+	{ cat "$IT_DIR/gcC.out"; it_fail "C's gc"; }
+! image_exists "$tc" || { cat "$IT_DIR/gcC.out"; it_fail "C's gc left $tc"; }
+image_exists "$tag" && [ "$(image_id "$tag")" = "$idB" ] || it_fail "C's gc touched B's tag"
+rc=0
+MOLCACHE_HOME=$C MOLCACHE_TAG_NAMESPACE=Bad/NS mc ls >/dev/null 2>"$IT_DIR/bad.err" || rc=$?
+[ $rc = 2 ] && grep -q "tag_namespace 'Bad/NS'" "$IT_DIR/bad.err" || { cat "$IT_DIR/bad.err"; it_fail "a bad tag_namespace: exit $rc"; }
+ok "tag_namespace team-c (environment or config file): $tc, no warning, B's tags untouched, C's gc removes only its own; a bad name exits 2"
