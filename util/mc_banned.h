@@ -1,6 +1,10 @@
 /* mc_banned.h — functions that write past buffers or hide state; use mc_buf instead. */
 #ifndef MC_BANNED_H
 #define MC_BANNED_H
+/* the real declarations first: a libc that declares these as functions
+ * (musl) must see them before the macros below rename them */
+#include <stdio.h>
+#include <string.h>
 #define MC_BANNED(f) sorry_##f##_is_banned_use_mc_buf
 #undef strcpy
 #define strcpy(a, b) MC_BANNED(strcpy)
