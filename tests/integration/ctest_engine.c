@@ -466,7 +466,8 @@ static void test_unreachable(void)
 		{ "unix:///tmp/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 		  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/docker.sock",
 		  MC_EINVAL, "longer than 107" },
-		{ "ssh://user@host", MC_EINVAL, "unsupported" },
+		{ "ssh://user@host", MC_EINVAL, "ssh is not supported; use tcp+TLS" },
+		{ "npipe:////./pipe/docker_engine", MC_EINVAL, "unsupported scheme" },
 		{ "unix://", MC_EINVAL, "no socket path" },
 	};
 	size_t i;
