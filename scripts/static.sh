@@ -29,7 +29,7 @@ die() { log "$*"; exit 1; }
 t0=$SECONDS
 
 # --- tools: Debian packages only -------------------------------------------
-tools=(musl-tools linux-libc-dev dpkg-dev build-essential cmake pkg-config perl tcl xz-utils bzip2 binutils file)
+tools=(musl-tools linux-libc-dev dpkg-dev build-essential cmake pkg-config perl tcl xz-utils bzip2 binutils file patch)
 missing=()
 for p in "${tools[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -94,7 +94,8 @@ K=$D/kheaders
 mkdir -p "$K" "$P/lib/pkgconfig" "$P/include"
 for h in linux asm-generic "$(gcc -print-multiarch)/asm"; do ln -sfn "/usr/include/$h" "$K/$(basename "$h")"; done
 CFLAGS_DEPS="-O2 -fPIC -ffunction-sections -fdata-sections -idirafter $K"
-# Changing a dependency's options rebuilds it and everything after it.
+# A dependency is rebuilt when its source version or options change, or the
+# source version of one built before it.
 chain=""
 
 dep() { # dep NAME SOURCEPKG OPTIONS...: sets DSC, KEY; returns 0 when a build is needed
@@ -179,14 +180,53 @@ if dep http-parser http-parser "static"; then
 fi
 
 # libgit2: https through OpenSSL, no ssh, no GSSAPI, no NTLM; musl's regcomp.
+# One local change (GIT_OPENSSL_LAZY): OpenSSL is set up at the first TLS
+# stream or CA option, as libgit2 already does for a dlopen'ed OpenSSL, not
+# in git_libgit2_init(): there OpenSSL 3's SSL_CTX_new() fetches every cipher
+# (7.9 M of a 14.3 M-instruction hit) and the default CA file is parsed, for
+# every remote, file:// and git:// included.
+lazy_openssl_patch() {
+	patch -s -p1 <<'PATCH'
+--- a/src/libgit2/streams/openssl.c
++++ b/src/libgit2/streams/openssl.c
+@@ -176,7 +176,7 @@
+ 
+ int git_openssl_stream_global_init(void)
+ {
+-#ifndef GIT_OPENSSL_DYNAMIC
++#if !defined(GIT_OPENSSL_DYNAMIC) && !defined(GIT_OPENSSL_LAZY)
+ 	return openssl_init();
+ #else
+ 	if (git_mutex_init(&openssl_mutex) != 0)
+@@ -188,14 +188,16 @@
+ 
+ static int openssl_ensure_initialized(void)
+ {
+-#ifdef GIT_OPENSSL_DYNAMIC
++#if defined(GIT_OPENSSL_DYNAMIC) || defined(GIT_OPENSSL_LAZY)
+ 	int error = 0;
+ 
+ 	if (git_mutex_lock(&openssl_mutex) != 0)
+ 		return -1;
+ 
+ 	if (!openssl_initialized) {
++#ifdef GIT_OPENSSL_DYNAMIC
+ 		if ((error = git_openssl_stream_dynamic_init()) == 0)
++#endif
+ 			error = openssl_init();
+ 
+ 		openssl_initialized = true;
+PATCH
+}
 GIT2_OPTS="-DBUILD_SHARED_LIBS=OFF -DBUILD_TESTS=OFF -DBUILD_CLI=OFF -DBUILD_EXAMPLES=OFF -DBUILD_FUZZERS=OFF
  -DUSE_HTTPS=OpenSSL -DUSE_SHA1=CollisionDetection -DUSE_SHA256=HTTPS -DUSE_SSH=OFF -DUSE_GSSAPI=OFF
  -DUSE_NTLMCLIENT=OFF -DUSE_ICONV=OFF -DUSE_HTTP_PARSER=system -DREGEX_BACKEND=regcomp -DUSE_BUNDLED_ZLIB=OFF
  -DENABLE_REPRODUCIBLE_BUILDS=ON"
-if dep libgit2 libgit2 "$GIT2_OPTS"; then
+if dep libgit2 libgit2 "$GIT2_OPTS lazy-openssl"; then
+	(cd "$D/libgit2/src" && lazy_openssl_patch) || die "libgit2: the lazy OpenSSL patch does not apply"
 	# shellcheck disable=SC2086
 	(cmake -S "$D/libgit2/src" -B "$D/libgit2/build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER="$CC" \
-		-DCMAKE_C_FLAGS="$CFLAGS_DEPS" -DCMAKE_INSTALL_PREFIX="$P" -DCMAKE_INSTALL_LIBDIR=lib \
+		-DCMAKE_C_FLAGS="$CFLAGS_DEPS -DGIT_OPENSSL_LAZY" -DCMAKE_INSTALL_PREFIX="$P" -DCMAKE_INSTALL_LIBDIR=lib \
 		-DCMAKE_PREFIX_PATH="$P" -DCMAKE_FIND_ROOT_PATH="$P" -DOPENSSL_ROOT_DIR="$P" -DOPENSSL_USE_STATIC_LIBS=TRUE \
 		-DZLIB_ROOT="$P" $GIT2_OPTS >"$D/libgit2/build.log" 2>&1 &&
 		"${NICE[@]}" cmake --build "$D/libgit2/build" -j"$JOBS" >>"$D/libgit2/build.log" 2>&1 &&
@@ -233,6 +273,8 @@ log "molcache: configuring and linking ($((SECONDS - t0))s so far)"
 cmake -S "$SRC" -B "$B" -DMC_STATIC=ON -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER="$CC" \
 	-DCMAKE_PREFIX_PATH="$P" -DBUILD_TESTING=OFF -DMC_DEFER_CAS=OFF >"$B/molcache-cmake.log" 2>&1 ||
 	{ cat "$B/molcache-cmake.log" >&2; die "cmake failed"; }
+# the libraries are -l flags to CMake, not files it tracks: always relink
+rm -f "$B/molcache"
 "${NICE[@]}" cmake --build "$B" -j"$JOBS" --target molcache >"$B/molcache-build.log" 2>&1 ||
 	{ tail -40 "$B/molcache-build.log" >&2; die "molcache build failed: see $B/molcache-build.log"; }
 strip --strip-all "$B/molcache"
