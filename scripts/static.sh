@@ -180,12 +180,17 @@ if dep http-parser http-parser "static"; then
 fi
 
 # libgit2: https through OpenSSL, no ssh, no GSSAPI, no NTLM; musl's regcomp.
-# One local change (GIT_OPENSSL_LAZY): OpenSSL is set up at the first TLS
-# stream or CA option, as libgit2 already does for a dlopen'ed OpenSSL, not
-# in git_libgit2_init(): there OpenSSL 3's SSL_CTX_new() fetches every cipher
-# (7.9 M of a 14.3 M-instruction hit) and the default CA file is parsed, for
-# every remote, file:// and git:// included.
-lazy_openssl_patch() {
+# Two local changes to libgit2's OpenSSL stream (Debian builds libgit2 on
+# mbedTLS, so neither shows there):
+# - GIT_OPENSSL_LAZY: OpenSSL is set up at the first TLS stream or CA option,
+#   as libgit2 already does for a dlopen'ed OpenSSL, not in git_libgit2_init():
+#   there OpenSSL 3's SSL_CTX_new() fetches every cipher (7.9 M of a
+#   14.3 M-instruction hit) and the default CA file is parsed, for every
+#   remote, file:// and git:// included.
+# - a certificate's IP address (subjectAltName IP:) matched when it differed
+#   and failed when equal (`!!memcmp`): https://127.0.0.1/ always failed with
+#   "hostname does not match certificate" (libgit2 1.5.1, fixed upstream later).
+libgit2_patch() {
 	patch -s -p1 <<'PATCH'
 --- a/src/libgit2/streams/openssl.c
 +++ b/src/libgit2/streams/openssl.c
@@ -216,14 +221,44 @@ lazy_openssl_patch() {
  			error = openssl_init();
  
  		openssl_initialized = true;
+@@ -379,6 +381,7 @@
+ 	struct in6_addr addr6;
+ 	struct in_addr addr4;
+ 	void *addr = NULL;
++	size_t addrlen = 0;
+ 	int i = -1, j, error = 0;
+ 
+ 	if (SSL_get_verify_result(ssl) != X509_V_OK) {
+@@ -390,10 +393,12 @@
+ 	if (p_inet_pton(AF_INET, host, &addr4)) {
+ 		type = GEN_IPADD;
+ 		addr = &addr4;
++		addrlen = sizeof(addr4);
+ 	} else {
+ 		if (p_inet_pton(AF_INET6, host, &addr6)) {
+ 			type = GEN_IPADD;
+ 			addr = &addr6;
++			addrlen = sizeof(addr6);
+ 		}
+ 	}
+ 
+@@ -431,7 +436,7 @@
+ 					matched = 1;
+ 			} else if (type == GEN_IPADD) {
+ 				/* Here name isn't so much a name but a binary representation of the IP */
+-				matched = addr && !!memcmp(name, addr, namelen);
++				matched = addr && namelen == addrlen && !memcmp(name, addr, namelen);
+ 			}
+ 		}
+ 	}
 PATCH
 }
 GIT2_OPTS="-DBUILD_SHARED_LIBS=OFF -DBUILD_TESTS=OFF -DBUILD_CLI=OFF -DBUILD_EXAMPLES=OFF -DBUILD_FUZZERS=OFF
  -DUSE_HTTPS=OpenSSL -DUSE_SHA1=CollisionDetection -DUSE_SHA256=HTTPS -DUSE_SSH=OFF -DUSE_GSSAPI=OFF
  -DUSE_NTLMCLIENT=OFF -DUSE_ICONV=OFF -DUSE_HTTP_PARSER=system -DREGEX_BACKEND=regcomp -DUSE_BUNDLED_ZLIB=OFF
  -DENABLE_REPRODUCIBLE_BUILDS=ON"
-if dep libgit2 libgit2 "$GIT2_OPTS lazy-openssl"; then
-	(cd "$D/libgit2/src" && lazy_openssl_patch) || die "libgit2: the lazy OpenSSL patch does not apply"
+if dep libgit2 libgit2 "$GIT2_OPTS lazy-openssl ip-san"; then
+	(cd "$D/libgit2/src" && libgit2_patch) || die "libgit2: the local patch does not apply"
 	# shellcheck disable=SC2086
 	(cmake -S "$D/libgit2/src" -B "$D/libgit2/build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER="$CC" \
 		-DCMAKE_C_FLAGS="$CFLAGS_DEPS -DGIT_OPENSSL_LAZY" -DCMAKE_INSTALL_PREFIX="$P" -DCMAKE_INSTALL_LIBDIR=lib \
