@@ -19,6 +19,8 @@
 #   MOLCACHE_STATIC=build-static/molcache bash bench/hit.sh   (scripts/static.sh's binary)
 # also times the static binary on the same cache root, round robin with the rest:
 #   sfloor    static molcache version
+#   soffline  static ensure --offline
+#   ssha      static ensure --ref <sha>
 #   shit      static molcache ensure RUNTIME -q
 # and prints its size and its hit against the dynamic build's and the CLI's.
 set -euo pipefail
@@ -48,7 +50,8 @@ if [ -n "${MOLCACHE_STATIC:-}" ]; then
 	file "$MS" | grep -q 'statically linked' || { echo "hit.sh: $MS is not a static binary" >&2; exit 1; }
 	[ "$("$MS" ensure codex -q)" = "$tag" ] || { echo "hit.sh: the static binary printed another tag" >&2; exit 1; }
 	echo "static binary: $(stat -c %s "$MS") bytes ($MS); dynamic: $(stat -c %s "$MC") bytes, $(ldd "$MC" | wc -l) shared objects"
-	static=(sfloor "$MS version" shit "$MS ensure codex -q")
+	static=(sfloor "$MS version" soffline "$MS ensure codex -q --offline 2>/dev/null" ssha "$MS ensure codex -q --ref $sha"
+		shit "$MS ensure codex -q")
 fi
 python3 - "$N" \
 	floor "$MC version" \
