@@ -142,9 +142,9 @@ fi
 # one object in a static library.
 SQLITE_DEFS="-DSQLITE_THREADSAFE=1 -DSQLITE_OMIT_LOAD_EXTENSION -DSQLITE_ENABLE_COLUMN_METADATA -DSQLITE_MAX_VARIABLE_NUMBER=250000"
 if dep sqlite3 sqlite3 "$SQLITE_DEFS"; then
+	# shellcheck disable=SC2086 # lists of options
 	(cd "$D/sqlite3/src" && ./configure --disable-shared --disable-tcl >"$D/sqlite3/build.log" 2>&1 &&
 		"${NICE[@]}" make sqlite3.c >>"$D/sqlite3/build.log" 2>&1 &&
-		# shellcheck disable=SC2086
 		"${NICE[@]}" $CC $CFLAGS_DEPS $SQLITE_DEFS -c sqlite3.c -o sqlite3.o >>"$D/sqlite3/build.log" 2>&1 &&
 		ar rcs "$P/lib/libsqlite3.a" sqlite3.o && cp sqlite3.h sqlite3ext.h "$P/include/") ||
 		die "sqlite3 failed: see $D/sqlite3/build.log"
@@ -170,8 +170,8 @@ fi
 # http-parser: Debian's libgit2 source has no bundled deps/, so libgit2 uses
 # this one (as Debian's own build does).
 if dep http-parser http-parser "static"; then
+	# shellcheck disable=SC2086 # a list of options
 	(cd "$D/http-parser/src" &&
-		# shellcheck disable=SC2086
 		"${NICE[@]}" $CC $CFLAGS_DEPS -DHTTP_PARSER_STRICT=0 -c http_parser.c -o http_parser.o \
 			>"$D/http-parser/build.log" 2>&1 &&
 		ar rcs "$P/lib/libhttp_parser.a" http_parser.o && cp http_parser.h "$P/include/") ||
