@@ -15,6 +15,14 @@
 #   sha       ensure --ref <sha>    (adds libgit2's initialisation, no network)
 #   lsremote  git ls-remote alone   (for scale: the remote lookup as git does it)
 # and prints the median and mean of each in ms. Needs root (dockerd).
+#
+#   MOLCACHE_STATIC=build-static/molcache bash bench/hit.sh   (scripts/static.sh's binary)
+# also times the static binary on the same cache root, round robin with the rest:
+#   sfloor    static molcache version
+#   soffline  static ensure --offline
+#   ssha      static ensure --ref <sha>
+#   shit      static molcache ensure RUNTIME -q
+# and prints its size and its hit against the dynamic build's and the CLI's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${1:-build-bench}; N=${2:-50}
@@ -36,11 +44,21 @@ echo "molcache $("$MC" version | cut -d' ' -f2), $(nproc) cores, engine $(curl -
 # Round robin: each round runs every command once, so drift in the machine's
 # load spreads over all of them alike. Median and mean wall ms of N rounds.
 sha=$(git -C "$W/src" rev-parse HEAD)
+static=()
+if [ -n "${MOLCACHE_STATIC:-}" ]; then
+	MS=$(cd "$(dirname "$MOLCACHE_STATIC")" && pwd)/$(basename "$MOLCACHE_STATIC")
+	file "$MS" | grep -q 'statically linked' || { echo "hit.sh: $MS is not a static binary" >&2; exit 1; }
+	[ "$("$MS" ensure codex -q)" = "$tag" ] || { echo "hit.sh: the static binary printed another tag" >&2; exit 1; }
+	echo "static binary: $(stat -c %s "$MS") bytes ($MS); dynamic: $(stat -c %s "$MC") bytes, $(ldd "$MC" | wc -l) shared objects"
+	static=(sfloor "$MS version" soffline "$MS ensure codex -q --offline 2>/dev/null" ssha "$MS ensure codex -q --ref $sha"
+		shit "$MS ensure codex -q")
+fi
 python3 - "$N" \
 	floor "$MC version" \
 	offline "$MC ensure codex -q --offline 2>/dev/null" \
 	sha "$MC ensure codex -q --ref $sha" \
 	hit "$MC ensure codex -q" \
+	"${static[@]}" \
 	lsremote "git ls-remote $MOLCACHE_REPO_PREFIX""codex HEAD" \
 	cli "git ls-remote $MOLCACHE_REPO_PREFIX""codex HEAD && docker image inspect $tag && docker tag $tag molcache/codex:latest" <<'PY'
 import resource, subprocess, sys, time, statistics
@@ -64,4 +82,7 @@ for name, _ in cmds:
           f"   cpu median {statistics.median(cpu[name]):6.2f} ms   (n={n})")
 hit, cli = statistics.median(ts["hit"]), statistics.median(ts["cli"])
 print(f"hit is {cli / hit:.1f}x faster than the CLI pipeline")
+if "shit" in ts:
+    shit = statistics.median(ts["shit"])
+    print(f"static hit is {cli / shit:.1f}x faster than the CLI pipeline and takes {shit / hit:.2f}x the dynamic hit's time")
 PY

@@ -51,6 +51,13 @@ int mc_context_load_archive(const char *soname)
 
 	if (loaded)
 		return 0;
+#ifdef MC_LIBARCHIVE_LINKED /* the static build links libarchive in: nothing to load */
+#define X(f) la.f = f;
+	LA_FUNCS(X)
+#undef X
+	loaded = 1;
+	return 0;
+#endif
 	if (!soname)
 		soname = MC_LIBARCHIVE_SONAME;
 	if (!(h = dlopen(soname, RTLD_NOW | RTLD_LOCAL))) {

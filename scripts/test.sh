@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 B=${MC_BUILD_DIR:-build-test}
-cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Debug -DMC_SANITIZE=ON -DMC_WERROR=ON >/dev/null
+# MC_STATIC_BIN (scripts/static.sh's binary; .ci/run sets it) adds integration.it_static
+cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Debug -DMC_SANITIZE=ON -DMC_WERROR=ON -DMC_STATIC_BIN="${MC_STATIC_BIN:-}" >/dev/null
 cmake --build "$B" -j"$(nproc)"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
