@@ -231,7 +231,7 @@ void mc_url_origin_release(struct mc_url_origin *o)
 
 int mc_url_same_origin(const char *a, const char *b)
 {
-	struct mc_url_origin oa, ob;
+	struct mc_url_origin oa = { 0 }, ob = { 0 };
 	int same = !mc_url_origin(&oa, a) && !mc_url_origin(&ob, b) && !strcmp(oa.scheme, ob.scheme) &&
 		   !strcmp(oa.host, ob.host) && !strcmp(oa.port, ob.port);
 
