@@ -29,7 +29,7 @@ grep -q "hit $tag" "$IT_DIR/a2.err" || { cat "$IT_DIR/a2.err"; it_fail "A's seco
 [ "$(image_id "$tag")" = "$idB" ] || it_fail "A's hit took the key's tag back from B's image"
 ok "A's hit serves the key's image B built (same key, same inputs) and leaves the tag on it"
 
-MOLCACHE_HOME=$A mc gc --max-age 1s --include-latest --grace 0 >"$IT_DIR/gc.out" 2>&1 || { cat "$IT_DIR/gc.out"; it_fail "A's gc"; }
+MOLCACHE_HOME=$A mc gc --keep 0 --include-latest --grace 0 >"$IT_DIR/gc.out" 2>&1 || { cat "$IT_DIR/gc.out"; it_fail "A's gc"; }
 [ "$(sqlite3 "$A/index.db" 'SELECT count(*) FROM entries')" = 0 ] || it_fail "A's gc kept its row"
 image_exists "$tag" && [ "$(image_id "$tag")" = "$idB" ] || it_fail "A's gc removed B's tag $tag"
 t3=$(MOLCACHE_HOME=$B mc ensure hermes --network none 2>"$IT_DIR/b2.err") && [ "$t3" = "$tag" ] &&
@@ -50,7 +50,7 @@ mkdir -p "$IT_DIR/cfgC/molcache"
 printf 'tag_namespace = team-c\n' >"$IT_DIR/cfgC/molcache/config"
 MOLCACHE_HOME=$C XDG_CONFIG_HOME=$IT_DIR/cfgC mc ls | grep -q "team-c/hermes:" || it_fail "ls with tag_namespace in the config file"
 MOLCACHE_HOME=$C XDG_CONFIG_HOME=$IT_DIR/cfgC mc show "team-c/hermes:latest" >/dev/null || it_fail "show team-c/hermes:latest"
-MOLCACHE_HOME=$C XDG_CONFIG_HOME=$IT_DIR/cfgC mc gc --max-age 1s --include-latest --grace 0 >"$IT_DIR/gcC.out" 2>&1 ||
+MOLCACHE_HOME=$C XDG_CONFIG_HOME=$IT_DIR/cfgC mc gc --keep 0 --include-latest --grace 0 >"$IT_DIR/gcC.out" 2>&1 ||
 	{ cat "$IT_DIR/gcC.out"; it_fail "C's gc"; }
 ! image_exists "$tc" || { cat "$IT_DIR/gcC.out"; it_fail "C's gc left $tc"; }
 image_exists "$tag" && [ "$(image_id "$tag")" = "$idB" ] || it_fail "C's gc touched B's tag"
