@@ -70,8 +70,10 @@ void mc_git_set_ca_file(const char *path)
 
 const char *mc_git_ca_loading(void)
 {
-#ifdef MC_DEFER_CAS
+#if defined(MC_DEFER_CAS)
 	return intercepted ? "deferred" : "eager";
+#elif defined(MC_GIT_OPENSSL_LAZY)
+	return "deferred"; /* the static build's libgit2 sets OpenSSL up at its first TLS stream (scripts/static.sh) */
 #else
 	return "eager";
 #endif
