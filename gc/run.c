@@ -467,8 +467,10 @@ int mc_gc_run(struct mc_gc_report *out, const struct mc_gc_env *env, const struc
 	if (pol->max_runtime_ms > 0)
 		g.deadline = t0 + pol->max_runtime_ms;
 	/* free first: a crash's leftovers in tmp/ (a checkout is ~40 MB) give the
-	 * index room to record the evictions on a full disk */
-	gc_sweep_tmp(&g);
+	 * index room to record the evictions on a full disk (a dry run lists
+	 * them once, in the sweep after the plan) */
+	if (!pol->dry_run)
+		gc_sweep_tmp(&g);
 	if ((ret = load_rows(&g)))
 		goto done;
 	list_names(&g.trees, env->paths->trees);

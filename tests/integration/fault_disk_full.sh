@@ -54,6 +54,10 @@ grep -q "^hint: .*molcache gc" "$IT_DIR/miss.err" || { cat "$IT_DIR/miss.err"; i
 ok "a miss on a full disk: exit 7, '$(grep '^molcache: .*no space' "$IT_DIR/miss.err" | head -1)'"
 
 # ---- gc on a full disk: frees first ------------------------------------------------------
+# a dry run lists the crash's leftover once (gc sweeps tmp/ before and after the plan)
+n=$(mc gc --dry-run --max-size 1 --grace 0 --json 2>/dev/null |
+	python3 -c 'import json,sys; print(sum(s["kind"] == "tmp" for s in json.load(sys.stdin)["stale"]))')
+[ "$n" = 1 ] || it_fail "gc --dry-run listed the tmp/ leftover $n times, want 1"
 [ -n "$(ls -A "$MOLCACHE_HOME/trees")" ] || it_fail "no trees before gc"
 rc=0
 mc gc --max-size 1 --include-latest --prune-mirrors --grace 0 >"$IT_DIR/gc.out" 2>"$IT_DIR/gc.err" || rc=$?
