@@ -515,14 +515,16 @@ static int lock_key_of(struct run *r, const char *key, struct mc_lock *l, enum m
 			     r->ctx->cfg.lock_timeout_s);
 		mc_error_hint("another molcache is building it; raise lock_timeout or wait");
 	}
-	if (!ret && mode == MC_LOCK_EXCLUSIVE && key == r->key)
-		remove_leftovers(r);
 	return ret;
 }
 
+/* This run's key; under the exclusive lock, a killed ensure's checkouts go first. */
 static int lock_key(struct run *r, struct mc_lock *l, enum mc_lock_mode mode)
 {
-	return lock_key_of(r, r->key, l, mode);
+	int ret = lock_key_of(r, r->key, l, mode);
+	if (!ret && mode == MC_LOCK_EXCLUSIVE)
+		remove_leftovers(r);
+	return ret;
 }
 
 /* Resolve, Dockerfile hash, key: everything the key needs (fetches only for a

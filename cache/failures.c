@@ -107,10 +107,7 @@ char *run_attempt_log(struct run *r)
  * up to an hour (or the base, when that is longer). */
 static int64_t backoff_ms(int64_t base, int64_t count)
 {
-	int64_t cap = base > MC_FAILURE_BACKOFF_CAP_MS ? base : MC_FAILURE_BACKOFF_CAP_MS, wait = base;
-	for (int64_t i = 1; i < count && wait < cap; i++)
-		wait *= 2;
-	return wait < cap ? wait : cap;
+	return mc_backoff_ms(base, count, base > MC_FAILURE_BACKOFF_CAP_MS ? base : MC_FAILURE_BACKOFF_CAP_MS);
 }
 
 /* After a failed build of the key: count it and save what the next calls

@@ -40,8 +40,6 @@ int mc_fleet_origin_set(struct mc_index *ix, const char *key, const char *origin
 	return ret;
 }
 
-/* The registry failed (the error is set): one warning and a local build, or,
- * when it is required, the error (exit 3) with a hint. */
 /* Registry failure memory, per registry host, in the index's meta table
  * ("registry-down:<host>" = "<failures in a row> <next try ms>"): after a
  * slow failure ensures skip the registry for BACKOFF_MIN doubling to
@@ -55,41 +53,44 @@ int mc_fleet_origin_set(struct mc_index *ix, const char *key, const char *origin
 
 static char *down_name(const struct mc_fleet *f) { return mc_asprintf("registry-down:%s", mc_registry_host(f->reg)); }
 
+/* The record: failures in a row and the next try (0 0 when none). */
+static void down_read(const struct mc_fleet *f, const char *name, long long *n, long long *next)
+{
+	char *v = NULL;
+
+	*n = *next = 0;
+	if (!mc_index_meta_get(f->ix, &v, name) && v && sscanf(v, "%lld %lld", n, next) != 2)
+		*n = *next = 0;
+	mc_error_clear();
+	free(v);
+}
+
 /* 0 when the registry may be asked; else the failure count and *next_ms. */
 static int64_t down_since(const struct mc_fleet *f, int64_t *next_ms)
 {
-	char *name = down_name(f), *v = NULL;
-	long long n = 0, next = 0;
+	char *name = down_name(f);
+	long long n, next;
 
-	*next_ms = 0;
-	if (!mc_index_meta_get(f->ix, &v, name) && v && sscanf(v, "%lld %lld", &n, &next) == 2 && next > mc_now_ms())
-		*next_ms = next;
-	else
-		n = 0;
-	mc_error_clear();
-	free(v);
+	down_read(f, name, &n, &next);
 	free(name);
-	return n;
+	*next_ms = next > mc_now_ms() ? next : 0;
+	return *next_ms ? n : 0;
 }
 
 /* Best effort: a failure lengthens the backoff, a success ends it. */
 static void remember(const struct mc_fleet *f, int failed)
 {
-	char *name = down_name(f), *v = NULL, buf[64];
-	long long n = 0, next = 0;
+	char *name = down_name(f), buf[64];
+	long long n, next;
 
-	if (!mc_index_meta_get(f->ix, &v, name) && v)
-		sscanf(v, "%lld %lld", &n, &next);
+	down_read(f, name, &n, &next);
 	if (failed || n) {
-		int64_t wait = BACKOFF_MIN_MS;
-		for (long long i = 1; i < n + 1 && wait < BACKOFF_MAX_MS; i++)
-			wait *= 2;
+		int64_t wait = mc_backoff_ms(BACKOFF_MIN_MS, n + 1, BACKOFF_MAX_MS);
 		snprintf(buf, sizeof(buf), "%lld %lld", failed ? n + 1 : 0LL,
-			 failed ? (long long)(mc_now_ms() + (wait < BACKOFF_MAX_MS ? wait : BACKOFF_MAX_MS)) : 0LL);
+			 failed ? (long long)(mc_now_ms() + wait) : 0LL);
 		mc_index_meta_put(f->ix, name, buf);
+		mc_error_clear();
 	}
-	mc_error_clear();
-	free(v);
 	free(name);
 }
 
@@ -110,6 +111,9 @@ int mc_fleet_backoff(struct mc_fleet *f)
 	return 1;
 }
 
+/* The registry failed (the error is set): one warning and a local build, or,
+ * when it is required, the error (exit 3) with a hint. A failure that took
+ * SLOW_MS or more starts or lengthens the backoff. */
 static int degrade(struct mc_fleet *f, struct mc_index *ix, const char *doing, int64_t t0)
 {
 	if (f->required) {

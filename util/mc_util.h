@@ -160,6 +160,9 @@ int64_t mc_rfc3339_ms(const char *s);
 /* ms since the epoch as the views print it, UTC: "2024-05-01 12:34:56Z";
  * "-" for 0 or a time gmtime cannot show. */
 void mc_format_utc(char out[32], int64_t ms);
+/* The wait after the count-th failure in a row (count >= 1): base, doubled
+ * per repeat, never more than cap. */
+int64_t mc_backoff_ms(int64_t base, int64_t count, int64_t cap);
 /* ms as RFC 3339 UTC with milliseconds, "2026-12-05T01:02:03.456Z" (mc_rfc3339_ms reads it back). */
 void mc_format_rfc3339(char out[32], int64_t ms);
 

@@ -718,6 +718,14 @@ int64_t mc_rfc3339_ms(const char *s)
 	return t * 1000 + ms;
 }
 
+int64_t mc_backoff_ms(int64_t base, int64_t count, int64_t cap)
+{
+	int64_t wait = base;
+	for (int64_t i = 1; i < count && wait < cap; i++)
+		wait *= 2;
+	return wait < cap ? wait : cap;
+}
+
 void mc_format_rfc3339(char out[32], int64_t ms)
 {
 	struct tm tm;

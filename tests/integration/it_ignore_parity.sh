@@ -18,16 +18,6 @@ write_dockerfile() {
 	printf 'FROM %s\nCOPY . /ctx\nRUN cd /ctx && find . | sort > /manifest\n' "$MC_BASE_IMAGE" >"$1/${2:-Dockerfile}"
 }
 
-# manifest_of TAG: /manifest of the image (a container is created, never started)
-manifest_of() {
-	local cid
-	cid=$(curl -sf --unix-socket "$(engine_sock)" -H 'Content-Type: application/json' \
-		-d "{\"Image\":\"$1\",\"Cmd\":[\"true\"]}" "http://d/containers/create" |
-		python3 -c 'import json,sys; print(json.load(sys.stdin)["Id"])') || it_fail "cannot create a container of $1"
-	engine_get "/containers/$cid/archive?path=/manifest" | tar -xOf - manifest
-	engine_req DELETE "/containers/$cid?force=1" >/dev/null
-}
-
 # parity RUNTIME "BUILDKITS" [--dockerfile PATH]: molcache's image of the
 # template and docker's (DOCKER_BUILDKIT=each of BUILDKITS, from a clone) list
 # the same files; molcache's list is left in $IT_DIR/m.RUNTIME

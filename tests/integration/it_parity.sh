@@ -34,16 +34,6 @@ w=$IT_DIR/work/codex
 git -C "$w" update-index --add --cacheinfo 160000,0123456789abcdef0123456789abcdef01234567,vendor/mod
 git -C "$w" commit -qm "a submodule" && git -C "$w" push -q origin main
 
-# manifest_of TAG: /manifest of the image (a container is created, never started)
-manifest_of() {
-	local cid
-	cid=$(curl -sf --unix-socket "$(engine_sock)" -H 'Content-Type: application/json' \
-		-d "{\"Image\":\"$1\",\"Cmd\":[\"true\"]}" "http://d/containers/create" |
-		python3 -c 'import json,sys; print(json.load(sys.stdin)["Id"])') || it_fail "cannot create a container of $1"
-	engine_get "/containers/$cid/archive?path=/manifest" | tar -xOf - manifest
-	engine_req DELETE "/containers/$cid?force=1" >/dev/null
-}
-
 # molcache, under a tight umask
 tag=$( (umask 077 && "$MOLCACHE" ensure codex --network none) 2>"$IT_DIR/err") || { cat "$IT_DIR/err"; it_fail "molcache ensure"; }
 manifest_of "$tag" >"$IT_DIR/m.molcache"

@@ -46,6 +46,15 @@ engine_req() { curl -s -X "$1" --unix-socket "$(engine_sock)" "http://d$2"; }
 image_exists() { curl -s -o /dev/null -w '%{http_code}' --unix-socket "$(engine_sock)" "http://d/images/$1/json" | grep -q 200; }
 image_label() { engine_get "/images/$1/json" | python3 -c 'import json,sys; print((json.load(sys.stdin)["Config"]["Labels"] or {}).get(sys.argv[1],""))' "$2"; }
 image_id() { engine_get "/images/$1/json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Id"])'; }
+# manifest_of TAG: /manifest of the image (a container is created, never started)
+manifest_of() {
+	local cid
+	cid=$(curl -sf --unix-socket "$(engine_sock)" -H 'Content-Type: application/json' \
+		-d "{\"Image\":\"$1\",\"Cmd\":[\"true\"]}" "http://d/containers/create" |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["Id"])') || it_fail "cannot create a container of $1"
+	engine_get "/containers/$cid/archive?path=/manifest" | tar -xOf - manifest
+	engine_req DELETE "/containers/$cid?force=1" >/dev/null
+}
 
 # counter NAME: a counter from the index (0 when unset)
 counter() { sqlite3 "$MOLCACHE_HOME/index.db" "SELECT coalesce((SELECT value FROM counters WHERE name='$1'),0)"; }
