@@ -618,12 +618,13 @@ static int ensure_online(struct run *r, struct mc_ensure_result *out)
 			mc_error_clear();
 		goto done;
 	}
-	if ((ret = run_share_fetch(r, out)) || (ret = run_failure_gate(r, out)))
+	if ((ret = run_share_fetch(r, out)) || (ret = run_failure_gate(r, out)) || (ret = run_share_claim(r, out)))
 		goto done;
 	mc_index_counter_add(r->ix, "misses", 1);
 	if (!(ret = build(r, out)))
 		ret = run_share_push(r, out);
 done:
+	run_share_unclaim(r);
 	mc_lock_release(&lock);
 	return ret == 1 ? 0 : ret;
 }

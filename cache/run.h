@@ -52,6 +52,7 @@ struct run {
 	unsigned fetched_objects;
 	int fetch_begun;   /* a "fetch" phase_begin is out and wants its end */
 	struct mc_fleet fleet; /* fleet sharing: .reg opened on a miss when configured */
+	struct mc_fleet_claim claim; /* our build marker in the registry, while it stands */
 };
 
 /* ---- ensure.c ---- */
@@ -136,6 +137,12 @@ int run_out_of_space(struct run *r, int code);
  * registry (opened on first use when configured), checked, recorded and
  * served. 1 served, 0 not there (or the registry failed: warned), < 0 error. */
 int run_share_fetch(struct run *r, struct mc_ensure_result *out);
+/* After the failure gate, before building: waits while another host builds
+ * the key (its marker in the registry), serving its image (1); else puts this
+ * host's marker (pull-push) and returns 0 to build. < 0 error (MC_EINTR). */
+int run_share_claim(struct run *r, struct mc_ensure_result *out);
+/* After the push or a failed build (every path): this host's marker goes. */
+void run_share_unclaim(struct run *r);
 /* After a build: origin "built", and the image to the registry (pull-push). */
 int run_share_push(struct run *r, const struct mc_ensure_result *out);
 /* Before a build, with a registry and BuildKit: the inline-cache arg, and the

@@ -2,7 +2,9 @@
 #include "ensure.h"
 #include "run.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* The registry of the config, or none (r->fleet.reg NULL) when none is set
  * or the mode is off. */
@@ -15,23 +17,14 @@ static int open_registry(struct run *r)
 	return mc_registry_open(&r->fleet.reg, cfg->registry, cfg->registry_user, cfg->registry_password);
 }
 
-/* Under the exclusive key lock, on a local miss: the key's image from the
- * registry, checked, recorded and served. 1 served, 0 not there (or the
- * registry failed: warned), < 0 error. */
-int run_share_fetch(struct run *r, struct mc_ensure_result *out)
+/* A pulled image, checked by fleet: recorded (origin "pulled") and served. */
+static int serve_pulled(struct run *r, char *id, struct mc_ensure_result *out)
 {
 	struct mc_entry e;
 	struct mc_image img = MC_IMAGE_INIT;
-	char id[80];
 	int ret;
 
-	if (!r->fleet.reg && (ret = open_registry(r)))
-		return ret;
-	if (!r->fleet.reg || mc_fleet_backoff(&r->fleet))
-		return 0;
 	run_entry(&e, r);
-	if ((ret = mc_fleet_pull(&r->fleet, &e, id)) <= 0)
-		return ret;
 	if ((ret = mc_engine_image_inspect(r->eng, id, &img)))
 		goto done;
 	e.image_id = id;
@@ -46,6 +39,77 @@ done:
 	mc_image_release(&img);
 	return ret;
 }
+
+/* Under the exclusive key lock, on a local miss: the key's image from the
+ * registry, checked, recorded and served. 1 served, 0 not there (or the
+ * registry failed: warned), < 0 error. */
+int run_share_fetch(struct run *r, struct mc_ensure_result *out)
+{
+	struct mc_entry e;
+	char id[80];
+	int ret;
+
+	if (!r->fleet.reg && (ret = open_registry(r)))
+		return ret;
+	if (!r->fleet.reg || mc_fleet_backoff(&r->fleet))
+		return 0;
+	run_entry(&e, r);
+	if ((ret = mc_fleet_pull(&r->fleet, &e, id)) <= 0)
+		return ret;
+	return serve_pulled(r, id, out);
+}
+
+/* This host as a build marker names it: "<hostname> (root <id12>, pid <pid>)". */
+static char *who_am_i(struct run *r)
+{
+	char host[256] = "";
+	const char *root = NULL;
+
+	if (gethostname(host, sizeof(host) - 1) || !host[0])
+		snprintf(host, sizeof(host), "unknown-host");
+	if (mc_ctx_root_id(r->ctx, &root))
+		mc_error_clear();
+	return mc_asprintf("%s (root %.12s, pid %ld)", host, root ? root : "?", (long)getpid());
+}
+
+/* The marker's lifetime: MOLCACHE_FLEET_MARKER_TTL (a duration, for tests and
+ * operators whose builds the recorded times mislead), else 2 x the runtime's
+ * last recorded build, bounded (fleet.h, docs/fleet.md). */
+static int64_t marker_ttl(struct run *r)
+{
+	const char *env = getenv("MOLCACHE_FLEET_MARKER_TTL");
+	int64_t ms;
+
+	if (env && *env) {
+		if (!mc_parse_duration(&ms, env) && ms > 0)
+			return ms;
+		mc_emit_warn(r->ev, "MOLCACHE_FLEET_MARKER_TTL '%.40s' is not a duration (e.g. 30s, 20m): ignored", env);
+		mc_error_clear();
+	}
+	return mc_fleet_marker_ttl(r->ix, r->runtime);
+}
+
+/* After the failure gate, before building: one build per key across the
+ * fleet. Another host's fresh marker is waited on (its image served: 1);
+ * else ours is put (pull-push only) and this host builds (0). */
+int run_share_claim(struct run *r, struct mc_ensure_result *out)
+{
+	struct mc_entry e;
+	char id[80], *who;
+	int ret;
+
+	if (!r->fleet.reg || r->fleet.down)
+		return 0;
+	run_entry(&e, r);
+	who = who_am_i(r);
+	ret = mc_fleet_claim(&r->fleet, &e, who, r->ctx->cfg.registry_mode == MC_REGISTRY_PULL_PUSH, marker_ttl(r),
+			     &r->claim, id);
+	free(who);
+	return ret <= 0 ? ret : serve_pulled(r, id, out);
+}
+
+/* After the push or a failed build: our marker goes (fleet keeps the error). */
+void run_share_unclaim(struct run *r) { mc_fleet_unclaim(&r->fleet, &r->claim); }
 
 /* After a build: the image goes to the registry (mode pull-push). */
 int run_share_push(struct run *r, const struct mc_ensure_result *out)

@@ -33,6 +33,7 @@ static const char *kind_name(enum mc_event_kind k)
 	case MC_EV_STEP: return "step";
 	case MC_EV_STEP_LOG: return "step_output";
 	case MC_EV_PUSH: return "push";
+	case MC_EV_WAIT: return "wait";
 	}
 	return "unknown";
 }
@@ -144,6 +145,8 @@ void mc_progress_event(void *ud, const struct mc_event *ev)
 			fprintf(p->out, "molcache: pulling %s\n", ev->text);
 		else if (ev->kind == MC_EV_PUSH)
 			fprintf(p->out, "molcache: push: %s\n", ev->text);
+		else if (ev->kind == MC_EV_WAIT)
+			fprintf(p->out, "molcache: %s\n", ev->text);
 		return;
 	case MC_PROGRESS_TTY:
 		break;
@@ -164,6 +167,9 @@ void mc_progress_event(void *ud, const struct mc_event *ev)
 		break;
 	case MC_EV_PUSH:
 		fprintf(p->out, "push: %s\n", ev->text);
+		break;
+	case MC_EV_WAIT:
+		fprintf(p->out, "%s\n", ev->text);
 		break;
 	case MC_EV_STEP:
 		tty_step(p, ev->step);

@@ -139,6 +139,12 @@ static int degrade(struct mc_fleet *f, struct mc_index *ix, const char *doing, i
 	return 0;
 }
 
+int mc_fleet_degrade(struct mc_fleet *f, const char *doing, int64_t t0)
+{
+	f->down = 1;
+	return degrade(f, f->ix, doing, t0);
+}
+
 /* "linux/amd64[/v8]" from an image's Os, Architecture and Variant. */
 static char *image_platform(json_t *img)
 {

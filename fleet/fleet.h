@@ -15,7 +15,8 @@
  * (exit 3) with a hint.
  *
  * Counters (index): registry_hits, registry_misses, registry_errors,
- * registry_refused, pushes, push_failures, compat_pulls. Where an entry came
+ * registry_refused, pushes, push_failures, compat_pulls, fleet_waits,
+ * fleet_wait_hits. Where an entry came
  * from is kept in meta "origin:<key>" (built, pulled, adopted): mc_fleet_origin().
  */
 #ifndef MC_FLEET_H
@@ -91,6 +92,90 @@ int mc_fleet_compat(struct mc_fleet *f, const char *runtime, const char *platfor
  * "built" when nothing was recorded (entries older than fleet sharing). */
 char *mc_fleet_origin(struct mc_index *ix, const char *key);
 int mc_fleet_origin_set(struct mc_index *ix, const char *key, const char *origin);
+
+/* ---- one build per key across the fleet (marker.c; docs/fleet.md, "A fleet-wide single build") ----
+ *
+ * Before building a key that the registry lacks, a pull-push host puts a
+ * marker, the tag "<key>.building" in the key's repository (a tiny OCI
+ * manifest whose annotations say who builds and until when), re-reads it
+ * after MC_MARKER_SETTLE_MS, and builds only if its own marker stands.
+ * Another host that finds a fresh marker waits for the key's tag (polling 1 s
+ * doubling to 10 s, at most until the marker expires, interruptible by
+ * SIGINT/SIGTERM) and pulls it with mc_fleet_pull; a marker that expires or
+ * goes without the tag is taken over. The builder removes its marker after
+ * its push (or its failed build), only while the tag still names its digest.
+ */
+
+#define MC_MARKER_SUFFIX ".building"
+#define MC_MARKER_CONFIG_TYPE "application/vnd.molcache.marker.v1+json"
+#define MC_MARKER_SETTLE_MS 1000
+/* The marker's lifetime: 2 × the last recorded build of the runtime, at least
+ * MIN, at most MAX; DEFAULT when none is recorded. */
+#define MC_MARKER_TTL_DEFAULT_MS (15 * 60 * 1000)
+#define MC_MARKER_TTL_MIN_MS (60 * 1000)
+#define MC_MARKER_TTL_MAX_MS (2 * 60 * 60 * 1000)
+
+/* What a marker says (its annotations "molcache.marker.*"); times are the
+ * builder's clock. */
+struct mc_marker {
+	char *key;
+	char *host;        /* "<hostname> (root <id12>, pid <pid>)" */
+	char *nonce;       /* 32 random hex: every marker's bytes, so its digest, differ */
+	int64_t started_ms, expires_ms, ttl_ms;
+};
+void mc_marker_release(struct mc_marker *m);
+/* Pure: the marker's config blob (JSON of every field) and its OCI image
+ * manifest (application/vnd.oci.image.manifest.v1+json: config of
+ * MC_MARKER_CONFIG_TYPE, no layers, the fields again as annotations, so that
+ * a GET of the manifest alone reads them). malloc'd. */
+char *mc_marker_config_json(const struct mc_marker *m);
+char *mc_marker_manifest_json(const struct mc_marker *m, const char *config_digest, size_t config_size);
+/* The marker in a manifest's annotations: 0, or MC_EINVAL when it is none. */
+int mc_marker_parse(struct mc_marker *out, json_t *manifest);
+/* Pure: the lifetime for a runtime whose last build took last_build_ms (<= 0:
+ * none recorded). */
+int64_t mc_marker_ttl(int64_t last_build_ms);
+/* Pure: how long a host that sees m at now_ms (its own clock) waits at most:
+ * until m's expiry, never longer than m's ttl (a builder's clock ahead of ours
+ * cannot make us wait longer than its lifetime); 0 when expired. */
+int64_t mc_marker_wait_ms(const struct mc_marker *m, int64_t now_ms);
+/* Pure: the pause before poll n (n >= 1): 1 s doubling, at most 10 s. */
+int64_t mc_marker_poll_ms(int64_t n);
+/* 2 × the newest recorded build of runtime in the index, as mc_marker_ttl. */
+int64_t mc_fleet_marker_ttl(struct mc_index *ix, const char *runtime);
+
+/* A claim on a key's build: the marker this host put, while it stands. */
+struct mc_fleet_claim {
+	char *repo;
+	char *tag;          /* "<key>.building" */
+	char digest[80];    /* our marker's manifest digest; "" when we hold none */
+	int64_t expires_ms; /* our marker's expiry (for the warning when it stays) */
+};
+/*
+ * After mc_fleet_pull found no image for e and before building it (f->reg set,
+ * not down): waits while another host's fresh marker stands, else puts ours
+ * (only when may_mark: registry_mode pull-push) for ttl_ms, who naming this
+ * host. 1 with image_id (80 bytes): the other host's image appeared and was
+ * pulled and checked (counter fleet_wait_hits). 0: build here (c->digest set
+ * when our marker stands). A registry fault degrades as in mc_fleet_pull (one
+ * warning, f->down, a local build; the error when required); a marker the
+ * registry refuses (MC_EINVAL: a manifest it does not take, read-only) is one
+ * warning and a build without a marker. < 0: MC_EINTR, required, engine
+ * errors. Counters: fleet_waits, fleet_wait_hits. Release c with
+ * mc_fleet_unclaim in every case.
+ */
+int mc_fleet_claim(struct mc_fleet *f, const struct mc_entry *e, const char *who, int may_mark, int64_t ttl_ms,
+		   struct mc_fleet_claim *c, char image_id[80]);
+/* After the push (or a failed build): our marker goes, only if the tag still
+ * names its digest (tag DELETE where the registry can, else DELETE by
+ * digest); a failure is a warning (it expires). Keeps the current error. */
+void mc_fleet_unclaim(struct mc_fleet *f, struct mc_fleet_claim *c);
+
+/* Inside fleet/ only (marker.c): the registry failed while doing (the error
+ * is set), t0 the mc_mono_ms() the request began: f->down set, one warning and
+ * a local build (0), or the error (exit 3) when required; a slow failure
+ * starts the backoff. */
+int mc_fleet_degrade(struct mc_fleet *f, const char *doing, int64_t t0);
 
 /* ---- image names and labels (labels.c; docs/json.md, "Image labels") ---- */
 

@@ -235,6 +235,8 @@ struct mc_registry {
 	char *token_scope;
 	int basic;   /* the registry asked for basic auth */
 	char errbuf[CURL_ERROR_SIZE];
+	const char *send; /* a request body for the next call (marker uploads), NULL: none */
+	size_t send_len;
 };
 
 const char *mc_registry_host(const struct mc_registry *r) { return r->host; }
@@ -326,6 +328,7 @@ struct resp {
 	char digest[80];
 	char *www_auth;
 	char *link;
+	char *location; /* an upload's Location */
 	int too_big;
 };
 
@@ -362,7 +365,8 @@ static size_t on_head(char *data, size_t size, size_t nmemb, void *ud)
 		rs->digest[0] = 0;
 		free(rs->www_auth);
 		free(rs->link);
-		rs->www_auth = rs->link = NULL;
+		free(rs->location);
+		rs->www_auth = rs->link = rs->location = NULL;
 		return n;
 	}
 	if (!colon)
@@ -377,6 +381,9 @@ static size_t on_head(char *data, size_t size, size_t nmemb, void *ud)
 	} else if (k == 4 && !strncasecmp(data, "Link", 4)) {
 		free(rs->link);
 		rs->link = trimmed(colon + 1, n - k - 1);
+	} else if (k == 8 && !strncasecmp(data, "Location", 8)) {
+		free(rs->location);
+		rs->location = trimmed(colon + 1, n - k - 1);
 	}
 	return n;
 }
@@ -386,6 +393,7 @@ static void resp_release(struct resp *rs)
 	mc_buf_release(&rs->body);
 	free(rs->www_auth);
 	free(rs->link);
+	free(rs->location);
 	memset(rs, 0, sizeof(*rs));
 }
 
@@ -415,6 +423,10 @@ static int perform(struct mc_registry *r, const char *method, const char *url, s
 		SETOPT(&so, c, CURLOPT_NOBODY, 1L);
 	else if (strcmp(method, "GET"))
 		SETOPT(&so, c, CURLOPT_CUSTOMREQUEST, method);
+	if (r->send) {
+		SETOPT(&so, c, CURLOPT_POSTFIELDS, r->send);
+		SETOPT(&so, c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->send_len);
+	}
 	if (basic_user) {
 		SETOPT(&so, c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		SETOPT(&so, c, CURLOPT_USERNAME, basic_user);
@@ -812,5 +824,36 @@ int mc_registry_image_config(struct mc_registry *r, json_t **config, char *diges
 done:
 	json_decref(m);
 	json_decref(sub);
+	return ret;
+}
+
+/* ---- a call with a body, for the writes (registry_write.c) ---- */
+
+int mc_registry_path_ok(const char *s, const char *extra) { return path_ok(s, extra); }
+
+int mc_registry_send(struct mc_registry *r, const char *method, const char *path, const char *content_type,
+		     const void *body, size_t n, char **location)
+{
+	struct resp rs = { 0 };
+	char *ct = content_type ? mc_asprintf("Content-Type: %s", content_type) : NULL;
+	int ret;
+
+	r->send = body ? body : "";
+	r->send_len = body ? n : 0;
+	ret = call(r, method, path, ct, &rs); /* its one extra header line: the content type */
+	r->send = NULL;
+	r->send_len = 0;
+	if (ret && rs.status >= 400 && rs.status < 500 && rs.status != 401 && rs.status != 403) {
+		json_t *doc = json_loadb(rs.body.ptr ? rs.body.ptr : "", rs.body.len, 0, NULL);
+		json_t *first = json_array_get(json_object_get(doc, "errors"), 0);
+		const char *code = json_string_value(json_object_get(first, "code"));
+		ret = mc_error_set(MC_EINVAL, "registry '%s': %s %s was refused (HTTP %ld%s%.40s)", r->host, method, path,
+				   rs.status, code ? ": " : "", code ? code : "");
+		json_decref(doc);
+	}
+	if (location)
+		*location = !ret && rs.location ? mc_strdup(rs.location) : NULL;
+	resp_release(&rs);
+	free(ct);
 	return ret;
 }

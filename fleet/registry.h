@@ -119,4 +119,33 @@ int mc_registry_tag_delete(struct mc_registry *r, const char *name, const char *
 int mc_registry_image_config(struct mc_registry *r, json_t **config, char *digest, const char *name,
 			     const char *tag, const char *platform);
 
+/* ---- writes (the build marker: fleet/marker.c, docs/fleet.md) ---------------
+ * Errors as above, and MC_EINVAL when the registry refused what was sent (a
+ * 4xx other than 401/403: a manifest it does not take, a read-only registry's
+ * 405), which is not a fault of the registry. */
+
+/* A monolithic blob upload: POST /v2/<name>/blobs/uploads/, then PUT
+ * <Location>&digest=<digest> with data (for small blobs). The Location must
+ * be on the registry itself. digest (80 bytes) gets "sha256:<hex>" of data. */
+int mc_registry_blob_put(struct mc_registry *r, char *digest, const char *name, const void *data, size_t n);
+/* PUT /v2/<name>/manifests/<ref> with body of media_type. digest (80 bytes,
+ * may be NULL) gets "sha256:<hex>" of body, which the registry keeps as sent. */
+int mc_registry_manifest_put(struct mc_registry *r, char *digest, const char *name, const char *ref,
+			     const char *media_type, const char *body, size_t n);
+
+/* ---- inside fleet/ only: the raw call the writes (registry_write.c) are made of ---- */
+
+/* The name rules of every path molcache sends: alphanumerics, "._-/" and the
+ * characters of extra, no "..", 1-255 bytes. */
+int mc_registry_path_ok(const char *s, const char *extra);
+/*
+ * method on path (under the registry's base URL) with body (n bytes; NULL: an
+ * empty body) of content_type (may be NULL), a 401 answered once as for any
+ * call. 0 on 2xx with *location (may be NULL; malloc'd or NULL) the answer's
+ * Location; a 4xx other than 401/403 is MC_EINVAL "… was refused (HTTP 400:
+ * MANIFEST_INVALID)"; else as for any call (MC_EUNREACHABLE).
+ */
+int mc_registry_send(struct mc_registry *r, const char *method, const char *path, const char *content_type,
+		     const void *body, size_t n, char **location);
+
 #endif

@@ -29,6 +29,7 @@ enum mc_event_kind {
 	MC_EV_STEP,        /* step: a BuildKit step changed state */
 	MC_EV_STEP_LOG,    /* step, text: one output line of a BuildKit step */
 	MC_EV_PUSH,        /* text: push progress or outcome (fleet sharing) */
+	MC_EV_WAIT,        /* text: waiting for another host's build of the key (fleet sharing) */
 };
 
 struct mc_git_progress;  /* git/git.h */
@@ -36,7 +37,7 @@ struct mc_trace_vertex;  /* engine/trace.h */
 
 struct mc_event {
 	enum mc_event_kind kind;
-	const char *phase; /* "resolve", "fetch", "checkout", "pull", "build", "tag", "push" */
+	const char *phase; /* "resolve", "fetch", "checkout", "pull", "build", "tag", "push", "wait" */
 	int64_t ms;
 	char build_kind;
 	const char *text;
