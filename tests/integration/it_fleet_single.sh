@@ -91,7 +91,9 @@ done
 b=${builders[0]}
 [ "$(cnt "$b" pushes)" = 1 ] || it_fail "the builder $b pushed $(cnt "$b" pushes) times"
 for h in "${waiters[@]}"; do
-	[ "$(cnt "$h" fleet_waits)" = 1 ] && [ "$(cnt "$h" fleet_wait_hits)" = 1 ] && [ "$(cnt "$h" pushes)" = 0 ] ||
+	# a waiter may first see the marker of a host that then loses the race
+	# for it, and follow the marker that stands: one wait or two
+	[ "$(cnt "$h" fleet_waits)" -ge 1 ] && [ "$(cnt "$h" fleet_wait_hits)" = 1 ] && [ "$(cnt "$h" pushes)" = 0 ] ||
 		it_fail "host $h: fleet_waits $(cnt "$h" fleet_waits), fleet_wait_hits $(cnt "$h" fleet_wait_hits), pushes $(cnt "$h" pushes)"
 	[ -z "$(ls -A "$IT_DIR/root$h/logs" 2>/dev/null)" ] || it_fail "host $h wrote a build log"
 	on "$h" ls --json | python3 -c 'import json,sys; e=json.load(sys.stdin)["entries"][0]; assert e["origin"]=="pulled", e' ||
@@ -103,8 +105,8 @@ on "$b" ls --json | python3 -c 'import json,sys; e=json.load(sys.stdin)["entries
 	it_fail "host $b: origin is not built"
 ids=$(for h in A B C; do img_id_on "$h" "$tag"; done | sort -u)
 [ "$(wc -l <<<"$ids")" = 1 ] || it_fail "image ids differ across the engines: $ids"
-tags | grep -qx "$key" || it_fail "the key's tag is not in the registry"
-! tags | grep -q '\.building$' || it_fail "a marker is left in the registry: $(tags)"
+grep -qx "$key" <<<"$(tags)" || it_fail "the key's tag is not in the registry"
+! grep -q '\.building$' <<<"$(tags)" || it_fail "a marker is left in the registry: $(tags)"
 [ "$(marker_code "$key")" = 404 ] || it_fail "the marker still answers"
 ok "three ensures at once ($ms ms): one build (host $b, one push), two waits and pulls (${waiters[*]}), one image id on three engines, no marker left"
 
@@ -115,7 +117,8 @@ MOLCACHE_FLEET_MARKER_TTL=8s DOCKER_HOST=$A_HOST MOLCACHE_HOME=$IT_DIR/rootA MOL
 KILLED=$!
 key2=
 for _ in $(seq 1 200); do
-	key2=$(tags | sed -n 's/\.building$//p' | head -1)
+	t=$(tags || true)
+	key2=$(sed -n '/\.building$/{s///p;q}' <<<"$t")
 	[ -n "$key2" ] && break
 	sleep 0.1
 done
@@ -136,7 +139,7 @@ grep -q "marker expired without an image: building here" "$IT_DIR/k2.err" || { c
 # the marker lived 8 s from A's start, B started ~2 s later: ~6 s of waiting, then a 6 s build
 [ "$ms" -ge 4000 ] || it_fail "B took $ms ms: it did not wait for the marker"
 [ "$ms" -lt 40000 ] || it_fail "B took $ms ms: it waited past the marker's expiry"
-tags | grep -qx "$key2" || it_fail "B pushed no image"
+grep -qx "$key2" <<<"$(tags)" || it_fail "B pushed no image"
 [ "$(marker_code "$key2")" = 404 ] || it_fail "a marker is left after B's build: $(tags)"
 on C ensure codex --network none >"$IT_DIR/k3.out" 2>"$IT_DIR/k3.err" || { cat "$IT_DIR/k3.err"; it_fail "C"; }
 [ "$(cnt C registry_hits)" = $((c_hits + 1)) ] && [ "$(cnt C builds)" = "$c_builds" ] ||
