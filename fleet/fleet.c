@@ -200,7 +200,7 @@ int mc_fleet_pull(struct mc_fleet *f, const struct mc_entry *e, char image_id[80
 	int ret;
 
 	image_id[0] = 0;
-	f->down = 0;
+	f->down = f->refused = 0;
 	t0 = mc_mono_ms();
 	ret = mc_registry_manifest_head(reg, repo, e->key, digest);
 	if (ret == MC_ENOTFOUND) {
@@ -238,6 +238,7 @@ int mc_fleet_pull(struct mc_fleet *f, const struct mc_entry *e, char image_id[80
 		if (mc_engine_image_remove(eng, ref, 0))
 			mc_error_clear();
 		mc_index_counter_add(ix, "registry_refused", 1);
+		f->refused = 1;
 		mc_emit_warn(f->ev, "registry image for key %s carries key %s, ignored (%s); building locally", e->key, carried, why);
 		goto done;
 	}

@@ -40,6 +40,8 @@ struct mc_fleet {
 	int required;                /* registry_required: a registry failure is an error (exit 3) */
 	int down;                    /* set by mc_fleet_pull when the registry failed (warned): push and
 				      * registry seeds are then skipped, so a lost registry costs one warning */
+	int refused;                 /* set by mc_fleet_pull when the key's tag held an image it refused
+				      * (warned): mc_fleet_claim then puts no marker and builds */
 	const struct mc_emitter *ev; /* progress and warnings; may be NULL */
 };
 

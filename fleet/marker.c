@@ -295,7 +295,9 @@ int mc_fleet_claim(struct mc_fleet *f, const struct mc_entry *e, const char *who
 
 	memset(c, 0, sizeof(*c));
 	image_id[0] = 0;
-	if (!f->reg || f->down)
+	/* a tag whose image was refused is replaced by this host's build, and
+	 * another host refusing it too builds too: there is nothing to wait for */
+	if (!f->reg || f->down || f->refused)
 		return 0;
 	c->repo = mc_fleet_repo(f->reg, e->runtime);
 	c->tag = mc_asprintf("%s%s", e->key, MC_MARKER_SUFFIX);
