@@ -177,6 +177,7 @@ static int gc_registry(struct mc_ctx *ctx, int64_t max_age_ms, int dry_run, int 
 		json_object_set_new(doc, "scanned", json_integer(r.scanned));
 		json_object_set_new(doc, "not_molcache", json_integer(r.skipped));
 		json_object_set_new(doc, "undated", json_integer(r.undated));
+		json_object_set_new(doc, "expired_markers", json_integer(r.markers));
 		json_object_set_new(doc, "kept", json_integer((json_int_t)kept));
 		json_object_set_new(doc, "tags", a);
 		a = NULL;
@@ -191,6 +192,9 @@ static int gc_registry(struct mc_ctx *ctx, int64_t max_age_ms, int dry_run, int 
 		if (r.undated)
 			printf(", kept %lld with no build time (pushed before the molcache.built label)",
 			       (long long)r.undated);
+		if (r.markers)
+			printf(", %s %lld expired build marker%s", dry_run ? "would delete" : "deleted",
+			       (long long)r.markers, r.markers == 1 ? "" : "s");
 		printf("\n");
 	}
 	json_decref(a);

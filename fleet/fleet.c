@@ -522,6 +522,26 @@ static void delete_tag(struct repo_tags *rt, struct mc_fleet_gc_item *it, int dr
 	}
 }
 
+/* A build marker that expired longer ago than its lifetime: 1 when it went
+ * (or would, dry run), 0 when kept (fresh, not a marker, or not deletable). */
+static int gc_marker(struct mc_registry *reg, const char *repo, const char *tag, int dry_run, int64_t now_ms)
+{
+	struct mc_marker m = { 0 };
+	json_t *doc = NULL;
+	char digest[80] = "";
+	int gone = 0;
+
+	if (mc_registry_manifest_get(reg, &doc, digest, repo, tag) || mc_marker_parse(&m, doc) || !digest[0])
+		goto done;
+	if (now_ms - m.expires_ms > m.ttl_ms)
+		gone = dry_run || !mc_registry_manifest_delete(reg, repo, digest);
+done:
+	mc_error_clear();
+	mc_marker_release(&m);
+	json_decref(doc);
+	return gone;
+}
+
 /* One repository: its molcache tags older than max_age_ms, deleted as above. */
 static int gc_repo(struct mc_registry *reg, const char *repo, int64_t max_age_ms, int dry_run, int64_t now_ms,
 		   int *no_tag_delete, struct mc_fleet_gc_report *out)
@@ -540,6 +560,11 @@ static int gc_repo(struct mc_registry *reg, const char *repo, int64_t max_age_ms
 	for (size_t t = 0; t < rt.tags.n; t++) {
 		json_t *cfg = NULL;
 		char digest[80] = "";
+		size_t tl = strlen(rt.tags.v[t]), sl = strlen(MC_MARKER_SUFFIX);
+		if (tl == 64 + sl && !strcmp(rt.tags.v[t] + 64, MC_MARKER_SUFFIX)) {
+			out->markers += gc_marker(reg, repo, rt.tags.v[t], dry_run, now_ms);
+			continue;
+		}
 		if (!mc_is_key(rt.tags.v[t]))
 			continue;
 		out->scanned++;

@@ -219,6 +219,7 @@ struct mc_fleet_gc_report {
 	int64_t scanned;  /* tags looked at */
 	int64_t skipped;  /* tags that were not molcache's (no molcache.key label naming the tag) */
 	int64_t undated;  /* molcache's, but with no molcache.built label (pushed before it): kept */
+	int64_t markers;  /* build markers ("<key>.building") expired twice over: deleted (or would be) */
 };
 void mc_fleet_gc_report_release(struct mc_fleet_gc_report *r);
 /*
@@ -231,6 +232,10 @@ void mc_fleet_gc_report_release(struct mc_fleet_gc_report *r);
  * …/<digest>, but only when no other tag of the repository names that digest
  * (each tag's HEAD Docker-Content-Digest): otherwise the tag is kept and
  * also_tagged names the others. A dry run fills also_tagged for every item.
+ * A build marker (marker.c) whose expiry lies further back than its lifetime
+ * (so clock skew up to that lifetime cannot make it fresh anywhere) is deleted
+ * by its digest, which names that marker alone; a marker that cannot be
+ * deleted is left to the next run, not an error.
  */
 int mc_fleet_gc(struct mc_registry *reg, int64_t max_age_ms, int dry_run, int64_t now_ms,
 		struct mc_fleet_gc_report *out);

@@ -9,6 +9,8 @@
 #  - A crashed builder: an ensure killed (-9) mid-build leaves its marker
 #    (MOLCACHE_FLEET_MARKER_TTL=8s); the next host waits for it to expire, then
 #    builds and pushes itself, within the expiry plus its own build.
+#  - gc --registry deletes a marker expired twice over (by its digest), and
+#    only that: the key tags stay.
 . "$(dirname "$0")/lib.sh"
 it_setup
 export MOLCACHE_RUNTIMES=codex
@@ -145,3 +147,34 @@ on C ensure codex --network none >"$IT_DIR/k3.out" 2>"$IT_DIR/k3.err" || { cat "
 [ "$(cnt C registry_hits)" = $((c_hits + 1)) ] && [ "$(cnt C builds)" = "$c_builds" ] ||
 	it_fail "C: registry_hits $c_hits -> $(cnt C registry_hits), builds $c_builds -> $(cnt C builds)"
 ok "a builder killed mid-build: B waits for its marker to expire (8 s), then builds and pushes ($ms ms); C pulls; no marker left"
+
+# ---- gc --registry deletes a dead builder's marker once it expired twice over --------------
+commit codex Dockerfile "$(printf 'FROM %s\nRUN sleep 6 && echo three > /built.txt' "$MC_BASE_IMAGE")"
+MOLCACHE_FLEET_MARKER_TTL=3s DOCKER_HOST=$A_HOST MOLCACHE_HOME=$IT_DIR/rootA MOLCACHE_REGISTRY=$REG/mc \
+	"$MOLCACHE" ensure codex --network none >"$IT_DIR/g.out" 2>"$IT_DIR/g.err" &
+KILLED=$!
+key3=
+for _ in $(seq 1 200); do
+	t=$(tags || true)
+	key3=$(sed -n '/\.building$/{s///p;q}' <<<"$t")
+	[ -n "$key3" ] && break
+	sleep 0.1
+done
+[ -n "$key3" ] || { cat "$IT_DIR/g.err"; it_fail "A put no marker"; }
+kill -9 "$KILLED"
+wait "$KILLED" 2>/dev/null || true
+KILLED=
+ntags=$(tags | wc -l)
+on A gc --registry --max-age 3650d --dry-run --json >"$IT_DIR/gcd.json" || it_fail "gc --registry --dry-run"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["expired_markers"]==0, d' "$IT_DIR/gcd.json" ||
+	it_fail "gc --registry counts a fresh marker as expired"
+sleep 6.5 # the marker (3 s) expired more than its lifetime ago
+on A gc --registry --max-age 3650d --dry-run --json >"$IT_DIR/gcd.json" || it_fail "gc --registry --dry-run"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["expired_markers"]==1, d' "$IT_DIR/gcd.json" ||
+	{ cat "$IT_DIR/gcd.json"; it_fail "gc --registry --dry-run: no expired marker"; }
+[ "$(marker_code "$key3")" = 200 ] || it_fail "a dry run deleted the marker"
+on A gc --registry --max-age 3650d >"$IT_DIR/gc.out" || it_fail "gc --registry"
+grep -q "deleted 1 expired build marker" "$IT_DIR/gc.out" || { cat "$IT_DIR/gc.out"; it_fail "gc --registry said nothing of the marker"; }
+[ "$(marker_code "$key3")" = 404 ] || it_fail "gc --registry left the expired marker"
+[ "$(tags | wc -l)" = $((ntags - 1)) ] || it_fail "gc --registry deleted more than the marker: $(tags)"
+ok "gc --registry deletes a dead builder's marker once it expired twice over (a dry run first, a fresh one kept), and nothing else"
