@@ -38,7 +38,7 @@ struct status {
 	size_t n_rt;
 	int64_t hits, misses, builds, build_failures, fetches;
 	/* fleet sharing */
-	int64_t reg_hits, reg_misses, reg_errors, reg_refused, pushes, push_failures;
+	int64_t reg_hits, reg_misses, reg_errors, reg_refused, pushes, push_failures, fleet_waits, fleet_wait_hits;
 	struct mc_gc_run gc;
 	int have_gc;
 	struct mc_lease *leases;
@@ -75,7 +75,9 @@ static int gather(struct mc_ctx *ctx, struct status *s)
 	    (ret = mc_index_counter_get(ix, "registry_errors", &s->reg_errors)) ||
 	    (ret = mc_index_counter_get(ix, "registry_refused", &s->reg_refused)) ||
 	    (ret = mc_index_counter_get(ix, "pushes", &s->pushes)) ||
-	    (ret = mc_index_counter_get(ix, "push_failures", &s->push_failures)))
+	    (ret = mc_index_counter_get(ix, "push_failures", &s->push_failures)) ||
+	    (ret = mc_index_counter_get(ix, "fleet_waits", &s->fleet_waits)) ||
+	    (ret = mc_index_counter_get(ix, "fleet_wait_hits", &s->fleet_wait_hits)))
 		return ret;
 	ret = mc_index_last_gc(ix, &s->gc);
 	if (ret == MC_ENOTFOUND)
@@ -155,6 +157,8 @@ static json_t *to_json(const struct status *s)
 	json_object_set_new(o, "registry_refused", json_integer(s->reg_refused));
 	json_object_set_new(o, "pushes", json_integer(s->pushes));
 	json_object_set_new(o, "push_failures", json_integer(s->push_failures));
+	json_object_set_new(o, "fleet_waits", json_integer(s->fleet_waits));
+	json_object_set_new(o, "fleet_wait_hits", json_integer(s->fleet_wait_hits));
 	json_object_set_new(doc, "counters", o);
 	json_object_set_new(doc, "hit_rate", rate < 0 ? json_null() : json_real(rate));
 
@@ -218,6 +222,10 @@ static void print_prom(const struct status *s, FILE *f)
 	fprintf(f, "molcache_pushes_total %lld\n", (long long)s->pushes);
 	metric(f, "molcache_push_failures_total", "counter", "Pushes to the registry that failed.");
 	fprintf(f, "molcache_push_failures_total %lld\n", (long long)s->push_failures);
+	metric(f, "molcache_fleet_waits_total", "counter", "Waits for another host's build of a key (its marker).");
+	fprintf(f, "molcache_fleet_waits_total %lld\n", (long long)s->fleet_waits);
+	metric(f, "molcache_fleet_wait_hits_total", "counter", "Waits that ended in a pull of the other host's image.");
+	fprintf(f, "molcache_fleet_wait_hits_total %lld\n", (long long)s->fleet_wait_hits);
 	metric(f, "molcache_last_gc_timestamp_seconds", "gauge", "Start of the last gc run (0 = never ran).");
 	fprintf(f, "molcache_last_gc_timestamp_seconds %.3f\n", s->have_gc ? (double)s->gc.started_ms / 1000.0 : 0.0);
 	metric(f, "molcache_last_gc_freed_bytes", "gauge", "Bytes the last gc run freed.");
@@ -263,6 +271,9 @@ static void print_text(const struct status *s, FILE *f)
 		if (s->reg_errors || s->push_failures || s->reg_refused)
 			fprintf(f, " (%lld errors, %lld failed pushes, %lld refused)", (long long)s->reg_errors,
 				(long long)s->push_failures, (long long)s->reg_refused);
+		if (s->fleet_waits)
+			fprintf(f, ", %lld waits for another host's build (%lld ended in a pull)", (long long)s->fleet_waits,
+				(long long)s->fleet_wait_hits);
 		fputc('\n', f);
 	}
 	if (s->have_gc) {

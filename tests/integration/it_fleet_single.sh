@@ -100,6 +100,9 @@ for h in "${waiters[@]}"; do
 	[ -z "$(ls -A "$IT_DIR/root$h/logs" 2>/dev/null)" ] || it_fail "host $h wrote a build log"
 	on "$h" ls --json | python3 -c 'import json,sys; e=json.load(sys.stdin)["entries"][0]; assert e["origin"]=="pulled", e' ||
 		it_fail "host $h: origin is not pulled"
+	on "$h" status --json | python3 -c 'import json,sys; c=json.load(sys.stdin)["counters"]; assert c["fleet_wait_hits"]==1 and c["fleet_waits"]>=1 and c["builds"]==0, c' ||
+		it_fail "host $h: status --json counters"
+	grep -q '^molcache_fleet_wait_hits_total 1$' <<<"$(on "$h" status --format prometheus)" || it_fail "host $h: prometheus"
 	grep -q "\"event\":\"wait\".*waiting for .*'s build of codex ${key:0:12} (marker expires in " "$IT_DIR/s$h.err" ||
 		{ cat "$IT_DIR/s$h.err"; it_fail "host $h: no wait event naming the builder"; }
 done
