@@ -12,7 +12,9 @@
  * build args) and its platform is the one asked for; else it is removed by
  * name and the key is built here. A registry that fails never fails ensure
  * (one warning, a local build) unless required is set: then MC_EUNREACHABLE
- * (exit 3) with a hint.
+ * (exit 3) with a hint. Hosts that miss one key at once build it once: a
+ * marker tag in the registry says who builds, the others wait (marker.c,
+ * mc_fleet_claim below).
  *
  * Counters (index): registry_hits, registry_misses, registry_errors,
  * registry_refused, pushes, push_failures, compat_pulls, fleet_waits,

@@ -1,9 +1,11 @@
 /*
  * registry.h — an OCI distribution registry (Docker Distribution, Harbor,
  * ECR, GHCR) spoken to directly with libcurl, for fleet sharing
- * (docs/fleet.md). The engine pulls and pushes (engine.h); this module only
- * asks whether a tag exists, lists and reads what molcache pushed, and deletes
- * a tag (or, where only that works, a digest) for `gc --registry`.
+ * (docs/fleet.md). The engine pulls and pushes images (engine.h); this module
+ * only asks whether a tag exists, lists and reads what molcache pushed,
+ * deletes a tag (or, where only that works, a digest) for `gc --registry`, and
+ * writes the one thing the engine cannot: a build marker's tiny blob and
+ * manifest (registry_write.c, for fleet/marker.c).
  *
  * Call sequence: mc_registry_open() → mc_registry_manifest_head() / … →
  * mc_registry_free(). Credentials (user, password) are copied into the
