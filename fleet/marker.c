@@ -231,9 +231,9 @@ static int pull_if_there(struct mc_fleet *f, const struct mc_fleet_claim *c, con
 }
 
 /* Polls for the key's tag while m stands (1 s doubling to 10 s, never past
- * its expiry). 1 pulled, 0 build here
- * (the image was refused, the registry failed), 2 the marker expired, went or
- * was replaced (look again), < 0 error. */
+ * its expiry). 1 pulled, 0 build here (the image was refused, the registry
+ * failed), 2 the marker expired, went or was replaced (look again), < 0 error
+ * (MC_EINTR). */
 static int wait_on(struct mc_fleet *f, const struct mc_entry *e, const struct mc_fleet_claim *c,
 		   const struct mc_marker *m, char image_id[80])
 {
