@@ -11,8 +11,8 @@
 it_setup
 TOKEN="tok-$RANDOM$RANDOM-secret"
 PIDS=()
-cleanup() { local rc=$?; for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; exit $rc; }
-trap 'cleanup; it_teardown' EXIT
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap 'it_rc=$?; cleanup; it_teardown' EXIT
 
 # serve MODE HOST NAME [TARGET]: starts authsrv.py; echoes its port
 serve() {
