@@ -35,6 +35,7 @@ void mc_config_init(struct mc_config *c)
 		mc_strv_push(&c->runtimes, *r);
 	c->lock_timeout_s = 1800;
 	c->remote_timeout_s = 60;
+	c->registry_stall_ms = 20 * 1000;
 	c->build_stall_ms = c->build_timeout_ms = -1;
 	c->failure_backoff_ms = MC_FAILURE_BACKOFF_DEFAULT_MS;
 	c->gc_max_age_ms = c->gc_max_size_bytes = -1;
@@ -342,6 +343,8 @@ static int apply_line(struct mc_config *c, const char *key, size_t klen, const c
 		ret = parse_gate(&c->build_stall_ms, val, where, "build_stall_grace");
 	else if (KEY_IS("build_timeout"))
 		ret = parse_gate(&c->build_timeout_ms, val, where, "build_timeout");
+	else if (KEY_IS("registry_stall"))
+		ret = parse_gate(&c->registry_stall_ms, val, where, "registry_stall");
 	else if (KEY_IS("failure_backoff"))
 		ret = parse_backoff(&c->failure_backoff_ms, val, where);
 	else if (KEY_IS("gc_max_age") || KEY_IS("gc_max_size") || KEY_IS("gc_keep"))
@@ -607,6 +610,9 @@ int mc_config_apply_env(struct mc_config *c, mc_getenv_fn env)
 		goto done;
 	if ((v = env_first(env, "MOLCACHE_REMOTE_TIMEOUT", NULL)) &&
 	    (ret = parse_remote_timeout(&c->remote_timeout_s, v, "environment MOLCACHE_REMOTE_TIMEOUT")))
+		goto done;
+	if ((v = env_first(env, "MOLCACHE_REGISTRY_STALL", NULL)) &&
+	    (ret = parse_gate(&c->registry_stall_ms, v, "environment", "MOLCACHE_REGISTRY_STALL")))
 		goto done;
 	/* the provisioner's variables, in seconds; the config file comes first */
 	if ((v = env_first(env, "MOLECULE_BUILD_STALL_GRACE_S", NULL)) && c->build_stall_ms < 0 &&

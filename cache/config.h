@@ -12,14 +12,16 @@
  *   gc's --max-age, --max-size and --keep; parsed here, at load, so a typo fails
  *   every command and doctor at once rather than the nightly gc),
  *   registry, registry_mode (pull, pull-push, off), registry_required (0/1),
- *   registry_user, registry_password
+ *   registry_user, registry_password, registry_stall (a duration: an engine pull or
+ *   push with no real progress this long is cancelled; default 20s, 0 = off)
  * Environment: MOLCACHE_REPO_PREFIX (or MOLECULE_LOCAL_TEMPLATE_REPO_PREFIX),
  * MOLCACHE_REF, MOLCACHE_PLATFORM (or MOLECULE_IMAGE_PLATFORM), DOCKER_HOST,
  * MOLCACHE_CA_FILE (or GIT_SSL_CAINFO),
  * MOLCACHE_GIT_TOKEN (or MOLECULE_GITEA_TOKEN), MOLCACHE_RUNTIMES,
  * MOLCACHE_LOCK_TIMEOUT, MOLCACHE_REMOTE_TIMEOUT, MOLCACHE_NETWORK,
  * MOLCACHE_FAILURE_BACKOFF, MOLCACHE_REGISTRY, MOLCACHE_REGISTRY_MODE,
- * MOLCACHE_REGISTRY_USER, MOLCACHE_REGISTRY_PASSWORD, MOLECULE_IMAGE_REGISTRY.
+ * MOLCACHE_REGISTRY_USER, MOLCACHE_REGISTRY_PASSWORD, MOLCACHE_REGISTRY_STALL,
+ * MOLECULE_IMAGE_REGISTRY.
  */
 #ifndef MC_CONFIG_H
 #define MC_CONFIG_H
@@ -56,6 +58,7 @@ struct mc_config {
 	int registry_required;      /* a registry failure is an error (exit 3), not a warning */
 	char *registry_user;        /* secret-adjacent: never printed */
 	char *registry_password;    /* secret: never printed, logged or stored */
+	int64_t registry_stall_ms;  /* an engine pull or push reporting no progress this long is cancelled; 0 = off */
 	char *compat_registry;      /* MOLECULE_IMAGE_REGISTRY: prebuilt templates, pull only */
 	char *tag_namespace;        /* NULL = "molcache": <ns>/<runtime>:<key12> (store/names.h) */
 };

@@ -200,7 +200,7 @@ int mc_ctx_engine(struct mc_ctx *ctx, struct mc_engine **out)
 {
 	int ret = 0;
 	if (!ctx->engine && !(ret = mc_engine_open(&ctx->engine, ctx->cfg.docker_host)))
-		mc_engine_set_transfer_idle(ctx->engine, (int64_t)ctx->cfg.remote_timeout_s * 1000);
+		mc_engine_set_transfer_idle(ctx->engine, ctx->cfg.registry_stall_ms);
 	*out = ctx->engine;
 	return ret;
 }

@@ -107,16 +107,20 @@ int mc_engine_image_tag(struct mc_engine *e, const char *src, const char *repo, 
 /* DELETE /images/{name}[?force=1]. MC_ENOTFOUND on 404, MC_ELOCKED on 409
  * (a container uses it). */
 int mc_engine_image_remove(struct mc_engine *e, const char *name, int force);
-/* A pull or push the engine runs is given up when it reports nothing for this
- * long (the registry behind it went silent): MC_EENGINE "no progress for 2m0s".
- * ensure sets it from remote_timeout. */
+/* A pull or push the engine runs is given up when it reports no progress for
+ * this long (the registry behind it went silent, or fails every attempt):
+ * MC_EUNREACHABLE "no progress for 20s …" (the registry, not the engine,
+ * failed). Progress is a status a layer had not
+ * reported, or more bytes than it had reported; the engine's "Retrying in N
+ * seconds" countdown and a retry resending bytes are not. 0: no bound; < 0:
+ * the default. ensure sets it from registry_stall. */
 #define MC_ENGINE_TRANSFER_IDLE_MS (120 * 1000)
 void mc_engine_set_transfer_idle(struct mc_engine *e, int64_t ms);
 /* POST /images/create?fromImage=&tag=[&platform=]: pulls one reference (a
  * missing tag means "latest", never every tag; a digest reference is kept).
  * Checks every streamed line for an error: MC_ERR with the engine's words;
  * MC_ENOTFOUND on 404, MC_EINVAL for a ref that is no image reference,
- * MC_EENGINE when the pull went silent (mc_engine_set_transfer_idle). */
+ * MC_EUNREACHABLE when the pull made no progress (mc_engine_set_transfer_idle). */
 int mc_engine_image_pull(struct mc_engine *e, const char *ref, const char *platform);
 
 /* One line of build output, for progress. kind: 's' stream text (classic),

@@ -60,6 +60,7 @@ struct xfer {
 	/* Build gates (0 = off): no line and no body chunk for stall_ms, or
 	 * longer than ceiling_ms in all, and the request is closed. */
 	int64_t stall_ms, ceiling_ms, started_ms, progress_ms;
+	int line_progress; /* set: only on_line moves progress_ms (it knows what is progress) */
 	enum { GATE_NONE, GATE_STALL, GATE_CEILING, GATE_INTR } gate;
 	int finish; /* runs after a SIGINT/SIGTERM (a build's cancel): not ended by it */
 };

@@ -5,9 +5,62 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * What counts as progress in a pull's or push's stream, for the stall bound
+ * (mc_engine_set_transfer_idle): a status a layer had not reported yet, or more
+ * bytes for a (layer, status) than it ever reported. The engine's own retries
+ * are not progress: "Retrying in N seconds" counts down once a second, and a
+ * retried upload sends again bytes it already reported.
+ */
+struct progress_seen {
+	struct mc_strv keys; /* "<id>\t<status>" (or the raw line, without a status) */
+	int64_t *most;       /* per key: the most bytes reported */
+};
+
+static int is_progress(struct progress_seen *s, json_t *obj, const char *raw, size_t n)
+{
+	const char *st = json_string_value(json_object_get(obj, "status"));
+	const char *id = json_string_value(json_object_get(obj, "id"));
+	json_int_t cur = json_integer_value(json_object_get(json_object_get(obj, "progressDetail"), "current"));
+	char *key;
+	long i;
+
+	if (st && !strncmp(st, "Retrying in ", 12))
+		return 0;
+	key = st ? mc_asprintf("%s\t%s", id ? id : "", st) : mc_strndup(raw, n);
+	i = mc_strv_find(&s->keys, key);
+	if (i < 0) {
+		mc_strv_push(&s->keys, key);
+		s->most = mc_realloc(s->most, s->keys.n * sizeof(*s->most));
+		s->most[s->keys.n - 1] = cur;
+		free(key);
+		return 1;
+	}
+	free(key);
+	if (cur <= s->most[i])
+		return 0;
+	s->most[i] = cur;
+	return 1;
+}
+
+static void progress_seen_release(struct progress_seen *s)
+{
+	mc_strv_release(&s->keys);
+	free(s->most);
+}
+
+/* The stall clock restarts only on real progress (engine_perform leaves it to
+ * on_line when x->line_progress is set). */
+static void note_progress(struct xfer *x, struct progress_seen *s, json_t *obj, const char *raw, size_t n)
+{
+	if (is_progress(s, obj, raw, n))
+		x->progress_ms = mc_mono_ms();
+}
+
 struct pull_state {
 	const char *ref;
 	char *error;
+	struct progress_seen seen;
 };
 
 static int pull_line(struct xfer *x, json_t *obj, const char *raw, size_t n)
@@ -17,6 +70,7 @@ static int pull_line(struct xfer *x, json_t *obj, const char *raw, size_t n)
 
 	if (m && !ps->error)
 		ps->error = mc_strdup(m);
+	note_progress(x, &ps->seen, obj, raw, n);
 	return 0;
 }
 
@@ -74,6 +128,7 @@ static int pull(struct mc_engine *e, const char *ref, const char *platform, cons
 	x.on_line = pull_line;
 	x.ud = &ps;
 	x.stall_ms = e->transfer_idle_ms; /* the engine sends progress lines while bytes move */
+	x.line_progress = 1;
 	ret = engine_perform(e, &x, "POST", url.ptr, h, T_STREAM, &status);
 	if (ret)
 		goto done;
@@ -93,6 +148,7 @@ done:
 		memset(auth, 0, strlen(auth));
 	free(auth);
 	free(ps.error);
+	progress_seen_release(&ps.seen);
 	free(name);
 	free(tag);
 	mc_buf_release(&url);
@@ -116,6 +172,7 @@ struct push_state {
 	mc_push_progress_fn progress;
 	void *ud;
 	int64_t last_ms;
+	struct progress_seen seen;
 };
 
 /* The digest in a push's closing status line, "<tag>: digest: sha256:<hex> size: <n>":
@@ -139,6 +196,7 @@ static int push_line(struct xfer *x, json_t *obj, const char *raw, size_t n)
 	const char *m = obj ? engine_line_error(obj) : NULL, *st, *id;
 	json_t *detail, *aux;
 
+	note_progress(x, &ps->seen, obj, raw, n);
 	if (m) {
 		if (!ps->error)
 			ps->error = mc_strdup(m);
@@ -192,6 +250,7 @@ int mc_engine_image_push(struct mc_engine *e, const char *name, const char *tag,
 	x.on_line = push_line;
 	x.ud = &ps;
 	x.stall_ms = e->transfer_idle_ms;
+	x.line_progress = 1;
 	if ((ret = engine_perform(e, &x, "POST", url.ptr, h, T_STREAM, &status)))
 		goto done;
 	if (status != 200) {
@@ -212,6 +271,7 @@ done:
 		memset(auth, 0, strlen(auth));
 	free(auth);
 	free(ps.error);
+	progress_seen_release(&ps.seen);
 	free(n);
 	mc_buf_release(&url);
 	engine_xfer_release(&x);

@@ -140,7 +140,8 @@ static void drain_lines(struct xfer *x, int final)
 		while (n && (p[off + n - 1] == '\r'))
 			n--;
 		if (n) {
-			x->progress_ms = mc_mono_ms();
+			if (!x->line_progress)
+				x->progress_ms = mc_mono_ms();
 			obj = json_loadb(p + off, n, 0, NULL);
 			if (!x->line_err) {
 				int r = x->on_line(x, obj, p + off, n);
@@ -334,8 +335,9 @@ int engine_perform(struct mc_engine *e, struct xfer *x, const char *method, cons
 		if (x->ctx || x->ceiling_ms) /* a build */
 			ret = mc_error_set(MC_EBUILD, x->gate == GATE_STALL ? "no build progress for %s" : "build exceeded %s",
 					   d);
-		else /* a pull or a push the engine runs for us: its registry went silent */
-			ret = mc_error_set(MC_EENGINE, "no progress for %s", d);
+		else /* a pull or a push the engine runs for us: its registry went silent, or fails again and again */
+			ret = mc_error_set(MC_EUNREACHABLE, "no progress for %s (registry_stall; the engine's retries do not count)",
+					   d);
 		goto done;
 	}
 	if (rc == CURLE_ABORTED_BY_CALLBACK && x->read_err) {
@@ -511,7 +513,7 @@ done:
 
 void mc_engine_set_transfer_idle(struct mc_engine *e, int64_t ms)
 {
-	e->transfer_idle_ms = ms > 0 ? ms : MC_ENGINE_TRANSFER_IDLE_MS;
+	e->transfer_idle_ms = ms >= 0 ? ms : MC_ENGINE_TRANSFER_IDLE_MS;
 }
 
 int mc_engine_open(struct mc_engine **out, const char *host)

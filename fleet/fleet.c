@@ -322,6 +322,7 @@ void mc_fleet_cache_from(struct mc_fleet *f, const struct mc_entry *e, struct mc
 	char *repo = NULL, *best = NULL, *ref = NULL;
 	int64_t best_ms = -1;
 	size_t n = 0, looked = 0;
+	int listed;
 
 	*pulled_ref = NULL;
 	/* the previous commit built or pulled here */
@@ -338,7 +339,12 @@ void mc_fleet_cache_from(struct mc_fleet *f, const struct mc_entry *e, struct mc
 		goto done;
 	/* else the registry's newest image of the same inputs but the commit */
 	repo = mc_fleet_repo(reg, e->runtime);
-	if (mc_registry_tags(reg, &tags, repo))
+	listed = mc_registry_tags(reg, &tags, repo);
+	if (listed == MC_ENOTFOUND) { /* nothing pushed yet: nothing to seed from */
+		mc_error_clear();
+		goto done;
+	}
+	if (listed)
 		goto quiet;
 	for (size_t i = 0; i < tags.n && looked < SEED_TAGS_MAX; i++) {
 		json_t *cfg = NULL, *labels;

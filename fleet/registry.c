@@ -29,6 +29,8 @@ void mc_challenge_release(struct mc_challenge *c)
 	free(c->realm);
 	free(c->service);
 	free(c->scope);
+	free(c->error);
+	free(c->error_description);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -100,7 +102,9 @@ int mc_registry_parse_challenge(struct mc_challenge *out, const char *h, size_t 
 		char **slot = nlen == 5 && !strncasecmp(name, "realm", 5)     ? &out->realm
 			      : nlen == 7 && !strncasecmp(name, "service", 7) ? &out->service
 			      : nlen == 5 && !strncasecmp(name, "scope", 5)   ? &out->scope
-									      : NULL;
+			      : nlen == 5 && !strncasecmp(name, "error", 5)   ? &out->error
+			      : nlen == 17 && !strncasecmp(name, "error_description", 17) ? &out->error_description
+											  : NULL;
 		if (slot) {
 			free(*slot);
 			*slot = mc_buf_detach(&val);
@@ -539,11 +543,37 @@ done:
 	return ret;
 }
 
+/* The words for a final 401 or 403: the challenge's RFC 6750 error when it
+ * names one (an expired or revoked token is not refused credentials). */
+static int refused(struct mc_registry *r, long status, const char *www_auth)
+{
+	struct mc_challenge ch = { 0 };
+	int ret;
+
+	if (status == 401 && www_auth && !mc_registry_parse_challenge(&ch, www_auth, strlen(www_auth)) && ch.error &&
+	    !strcasecmp(ch.error, "invalid_token")) {
+		ret = mc_error_set(MC_EUNREACHABLE, "registry '%s': it refused the token its token service gave, twice "
+				   "(invalid_token%s%.200s)", r->host, ch.error_description ? ": " : "",
+				   ch.error_description ? ch.error_description : "");
+		mc_error_hint("the registry and its token service disagree: check their clocks (a token must not "
+			      "expire at once) and the registry's auth.token issuer and rootcertbundle");
+	} else {
+		mc_error_clear();
+		ret = mc_error_set(MC_EUNREACHABLE, "registry '%s': %s (HTTP %ld)", r->host,
+				   r->user ? "our credentials were refused" : "it wants credentials", status);
+		mc_error_hint("set MOLCACHE_REGISTRY_USER and MOLCACHE_REGISTRY_PASSWORD (or docker login)");
+	}
+	mc_challenge_release(&ch);
+	return ret;
+}
+
 /*
- * One API call: method on path (under base), with extra header lines; a 401
- * is answered once (bearer token or basic). Maps the final status: 2xx → 0,
- * 404 → MC_ENOTFOUND, 401/403 → MC_EUNREACHABLE (credentials), 5xx and the
- * rest → MC_EUNREACHABLE, 405 → MC_EINVAL.
+ * One API call: method on path (under base), with extra header lines. A 401
+ * is answered (bearer token or basic), and once more when the token it was
+ * answered with is refused as invalid_token (expired, revoked): a fresh one is
+ * asked for; at most 3 requests. Maps the final status: 2xx → 0, 404 →
+ * MC_ENOTFOUND, 401/403 → MC_EUNREACHABLE (credentials, or the token), 5xx and
+ * the rest → MC_EUNREACHABLE, 405 → MC_EINVAL.
  */
 static int call(struct mc_registry *r, const char *method, const char *path, const char *accept, struct resp *rs)
 {
@@ -552,7 +582,7 @@ static int call(struct mc_registry *r, const char *method, const char *path, con
 	long status = 0;
 	int ret = 0;
 
-	for (int attempt = 0; attempt < 2; attempt++) {
+	for (int attempt = 0; attempt < 3; attempt++) {
 		struct curl_slist *h = NULL;
 		char *bearer = NULL;
 		if (accept)
@@ -565,15 +595,18 @@ static int call(struct mc_registry *r, const char *method, const char *path, con
 		ret = perform(r, method, url, h, !r->token && r->basic ? r->user : NULL, r->password, rs, &status);
 		curl_slist_free_all(h);
 		wipe_free(bearer);
-		if (ret || status != 401 || attempt)
+		if (ret || status != 401 || attempt == 2)
 			break;
-		/* the challenge says how to authenticate; answer it once */
+		/* the challenge says how to authenticate */
 		mc_challenge_release(&ch);
 		if (!rs->www_auth || mc_registry_parse_challenge(&ch, rs->www_auth, strlen(rs->www_auth))) {
 			mc_error_clear();
 			break;
 		}
 		if (!strcasecmp(ch.scheme, "bearer")) {
+			/* the token just fetched was refused: once more only if it is said to be invalid */
+			if (attempt && !(ch.error && !strcasecmp(ch.error, "invalid_token")))
+				break;
 			if ((ret = fetch_token(r, &ch)))
 				break;
 		} else if (!strcasecmp(ch.scheme, "basic") && r->user && !r->basic) {
@@ -590,9 +623,7 @@ static int call(struct mc_registry *r, const char *method, const char *path, con
 	else if (status == 404)
 		ret = mc_error_set(MC_ENOTFOUND, "registry '%s': %s %s: not found", r->host, method, path);
 	else if (status == 401 || status == 403) {
-		ret = mc_error_set(MC_EUNREACHABLE, "registry '%s': %s (HTTP %ld)", r->host,
-				   r->user ? "our credentials were refused" : "it wants credentials", status);
-		mc_error_hint("set MOLCACHE_REGISTRY_USER and MOLCACHE_REGISTRY_PASSWORD (or docker login)");
+		ret = refused(r, status, rs->www_auth);
 	} else if (status == 405)
 		ret = mc_error_set(MC_EINVAL, "registry '%s': %s %s is not allowed (HTTP 405)", r->host, method, path);
 	else {

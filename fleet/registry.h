@@ -35,10 +35,11 @@
 struct mc_challenge {
 	char scheme[16];
 	char *realm, *service, *scope; /* malloc'd or NULL */
+	char *error, *error_description; /* RFC 6750: "invalid_token", "insufficient_scope"; or NULL */
 };
 /*
  * Parses a WWW-Authenticate header value: `Bearer realm="…",service="…",
- * scope="…"` (quoted or token values, backslash escapes inside quotes, any
+ * scope="…"[,error="…",error_description="…"]` (quoted or token values, backslash escapes inside quotes, any
  * order, unknown params skipped) or `Basic realm="…"`. MC_EINVAL for text
  * that is not one challenge. Release with mc_challenge_release().
  */

@@ -205,7 +205,7 @@ static int remote_fail(int code, const char *url, const struct mc_git_creds *c)
 	ret = mc_error_set(code, "remote '%s': %s", red, msg);
 	if (strstr(msg, "no credentials were given"))
 		mc_error_hint("the remote wants credentials: set MOLCACHE_GIT_TOKEN (or put user:token@ in the repo prefix)");
-	else if (strstr(msg, "credentials withheld"))
+	else if (strstr(msg, "credentials withheld") || (c && c->user && strstr(msg, "cannot redirect from")))
 		mc_error_hint("molcache gives a remote's credentials only to its own host and port; if it moved, set the "
 			      "repo prefix to where it redirects");
 	else if (code == MC_EUNREACHABLE && git_error_last() && git_error_last()->klass == GIT_ERROR_SSL)
@@ -227,6 +227,25 @@ static void connect_opts_init(git_remote_callbacks *cb, struct mc_git_creds *c)
 	git_remote_init_callbacks(cb, GIT_REMOTE_CALLBACKS_VERSION);
 	cb->credentials = creds_cb;
 	cb->payload = c;
+}
+
+/* With credentials, no redirect to another host at any stage: libgit2 1.5
+ * sends the credentials of an authenticated request on to where it redirects
+ * without asking creds_cb. Without, an off-site redirect of the first request
+ * is followed, as git does. */
+static git_remote_redirect_t redirects(const struct mc_git_creds *c)
+{
+	return c->user ? GIT_REMOTE_REDIRECT_NONE : GIT_REMOTE_REDIRECT_INITIAL;
+}
+
+static int connect_remote(git_remote *remote, const git_remote_callbacks *cb, const struct mc_git_creds *c)
+{
+	git_remote_connect_options co;
+
+	git_remote_connect_options_init(&co, GIT_REMOTE_CONNECT_OPTIONS_VERSION);
+	co.callbacks = *cb;
+	co.follow_redirects = redirects(c);
+	return git_remote_connect_ext(remote, GIT_DIRECTION_FETCH, &co);
 }
 
 /*
@@ -310,7 +329,7 @@ int mc_git_resolve(char out[41], char **resolved_ref, const char *url, const cha
 	if ((ret = remote_new(&remote, NULL, clean, url, &creds)))
 		goto done;
 	connect_opts_init(&cb, &creds);
-	if (git_remote_connect(remote, GIT_DIRECTION_FETCH, &cb, NULL, NULL) < 0 ||
+	if (connect_remote(remote, &cb, &creds) < 0 ||
 	    git_remote_ls(&heads, &nheads, remote) < 0) {
 		ret = remote_fail(MC_EUNREACHABLE, url, &creds);
 		goto done;
@@ -449,9 +468,10 @@ static int fetch_specs(git_remote *remote, const char *url, struct mc_git_creds 
 	fo.prune = GIT_FETCH_NO_PRUNE;
 	fo.update_fetchhead = 0;
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+	fo.follow_redirects = redirects(creds);
 	creds->attempts = 0;
 	git_error_clear();
-	if (git_remote_connect(remote, GIT_DIRECTION_FETCH, &fo.callbacks, NULL, NULL) < 0 ||
+	if (connect_remote(remote, &fo.callbacks, creds) < 0 ||
 	    git_remote_download(remote, &arr, &fo) < 0) {
 		ret = mc_interrupted() ? mc_interrupt_check() : remote_fail(MC_EUNREACHABLE, url, creds);
 		goto done;

@@ -1,6 +1,8 @@
 /* net.c — the libcurl setup every request of molcache starts from: global init once, then reset, URL, timeouts, no signals. */
 #include "net.h"
 
+#include <openssl/crypto.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 static char *ca_file;
@@ -17,6 +19,12 @@ const char *mc_net_ca_file(void) { return ca_file; }
  * Here rather than at start: curl_global_init loads OpenSSL's configuration,
  * which commands that never reach the network (version, --help) need not pay
  * for. molcache opens its handles from one thread.
+ *
+ * OpenSSL is set up first, with our flags (its first set-up wins): no
+ * cleanup at exit (the process is ending: 0.8 M instructions for nothing on
+ * every hit), and in the static binary no openssl.cnf: the host's belongs to
+ * the host's OpenSSL build (its providers and engines cannot be loaded into a
+ * static binary), and reading it costs 1.6 M instructions per run.
  */
 int mc_net_global_init(void)
 {
@@ -24,6 +32,11 @@ int mc_net_global_init(void)
 	static int tried;
 
 	if (!tried) {
+		uint64_t opts = OPENSSL_INIT_NO_ATEXIT;
+#ifdef MC_OPENSSL_NO_HOST_CONFIG
+		opts |= OPENSSL_INIT_NO_LOAD_CONFIG;
+#endif
+		OPENSSL_init_crypto(opts, NULL);
 		rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 		tried = 1;
 	}

@@ -1,8 +1,11 @@
 /* util.c — errors, buffers, string vectors, allocation and file-tree helpers. */
 #define _GNU_SOURCE
+/* SHA256_Init/Update/Final: see mc_sha256_hex */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "mc_util.h"
 
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -558,14 +561,20 @@ void mc_format_duration_go(char out[32], int64_t ms)
 		snprintf(out, 32, "%llds", (long long)s);
 }
 
+/*
+ * OpenSSL's SHA-256 itself (the code its default provider runs), called
+ * directly: EVP_Digest's first use fetches the algorithm, which builds
+ * OpenSSL 3's whole name map (every legacy cipher and digest name), 35 % of
+ * a hit's instructions (docs/benchmarks.md). Deprecated since 3.0, not gone.
+ */
 void mc_sha256_hex(char out[65], const void *data, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	SHA256_CTX c;
 
-	if (!EVP_Digest(data ? data : "", n, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
-		MC_BUG("EVP_Digest(sha256) failed");
+	if (!SHA256_Init(&c) || !SHA256_Update(&c, data ? data : "", n) || !SHA256_Final(md, &c))
+		MC_BUG("SHA256 failed");
 	for (unsigned int i = 0; i < 32; i++) {
 		out[2 * i] = hex[md[i] >> 4];
 		out[2 * i + 1] = hex[md[i] & 0xf];

@@ -4,6 +4,8 @@
 #  redirect  answers 302 to TARGET + the request's path
 #  record    answers 401 with a Basic challenge
 #  bearer    a registry front: answers 401 with a Bearer challenge whose realm is TARGET
+#  authredirect  answers 401 (Basic challenge) without Authorization, and 302
+#            to TARGET + the request's path with it
 # Each request's first line and whether it carried Authorization go to LOG.
 import http.server, socket, sys
 mode, host, port_file, log = sys.argv[1:5]
@@ -19,7 +21,9 @@ class H(http.server.BaseHTTPRequestHandler):
             self.wfile.flush(); self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
-        if mode == "redirect":
+        if mode == "authredirect" and self.headers.get("Authorization"):
+            self.send_response(302); self.send_header("Location", target + self.path)
+        elif mode == "redirect":
             self.send_response(302); self.send_header("Location", target + self.path)
         elif mode == "bearer":
             self.send_response(401)

@@ -17,7 +17,7 @@ mkrepo gemini-cli "$src"
 mnt=$IT_DIR/small
 mkdir -p "$mnt"
 mount -t tmpfs -o size=20m tmpfs "$mnt" || it_fail "cannot mount a 20 MB tmpfs (root needed)"
-trap 'umount -l "$mnt" 2>/dev/null || true; it_teardown' EXIT
+trap 'it_rc=$?; umount -l "$mnt" 2>/dev/null || true; it_teardown' EXIT
 export MOLCACHE_HOME=$mnt/cache
 
 tag=$(mc ensure codex --network none -q 2>"$IT_DIR/err") || { cat "$IT_DIR/err"; it_fail "first ensure"; }

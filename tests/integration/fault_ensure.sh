@@ -82,7 +82,7 @@ ok "engine gone mid-build: exit $rc ($(grep '^molcache: .*docker engine' "$IT_DI
 # ---- a full disk ------------------------------------------------------------------------
 mnt=$IT_DIR/small; mkdir -p "$mnt"
 mount -t tmpfs -o size=320k tmpfs "$mnt" || it_fail "cannot mount a small tmpfs (root needed)"
-trap 'umount "$mnt" 2>/dev/null || true; it_teardown' EXIT
+trap 'it_rc=$?; umount "$mnt" 2>/dev/null || true; it_teardown' EXIT
 set +e; MOLCACHE_HOME=$mnt/cache mc ensure codex --network none >/dev/null 2>"$IT_DIR/err"; rc=$?; set -e
 [ $rc != 0 ] || it_fail "a full disk did not fail the ensure"
 grep -qi "no space left" "$IT_DIR/err" || { cat "$IT_DIR/err"; it_fail "full disk: error does not say so"; }

@@ -58,7 +58,7 @@ MOLCACHE_HOME=$IT_DIR/fresh mc status >/dev/null && MOLCACHE_HOME=$IT_DIR/fresh 
 ro=$IT_DIR/ro
 mkdir -p "$ro"
 mount --bind "$MOLCACHE_HOME" "$ro" && mount -o remount,bind,ro "$ro" || it_fail "cannot make a read-only bind mount"
-trap 'umount "$ro" 2>/dev/null || true; it_teardown' EXIT
+trap 'it_rc=$?; umount "$ro" 2>/dev/null || true; it_teardown' EXIT
 for cmd in "status" "ls" "show $key" "gc --dry-run --max-age 1s"; do
 	rc=0
 	# shellcheck disable=SC2086

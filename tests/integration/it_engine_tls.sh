@@ -17,7 +17,7 @@ stop_tls_dockerd() {
 	umount -R "$D/data" 2>/dev/null || true
 	rm -rf "$D" 2>/dev/null || true
 }
-trap 'stop_tls_dockerd; it_teardown' EXIT
+trap 'it_rc=$?; stop_tls_dockerd; it_teardown' EXIT
 
 # ---- certificates ------------------------------------------------------------------------------
 c=$D/certs

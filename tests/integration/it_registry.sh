@@ -48,13 +48,11 @@ start_reg() {
 stop_reg() { [ -f "$IT_DIR/$1/pid" ] && kill "$(cat "$IT_DIR/$1/pid")" 2>/dev/null || true; rm -f "$IT_DIR/$1/pid"; sleep 0.3; }
 
 cleanup() {
-	local rc=$?
 	for r in r1 r2; do stop_reg "$r"; done
 	for m in 5xx hang tok; do [ -f "$IT_DIR/$m.pid" ] && kill "$(cat "$IT_DIR/$m.pid")" 2>/dev/null || true; done
 	MC_ENGINE_DIR=$IT_DIR/engB bash "$MC_SRC/tests/integration/engine.sh" stop >/dev/null 2>&1 || true
-	exit $rc
 }
-trap 'cleanup; it_teardown' EXIT
+trap 'it_rc=$?; cleanup; it_teardown' EXIT
 
 # ---- two registries, host B ------------------------------------------------------
 R1=$(start_reg r1)

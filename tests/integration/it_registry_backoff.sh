@@ -20,7 +20,7 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 PY
 srv=$!
-trap 'kill $srv 2>/dev/null || true; it_teardown' EXIT
+trap 'it_rc=$?; kill $srv 2>/dev/null || true; it_teardown' EXIT
 for _ in $(seq 1 50); do python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null && break; sleep 0.1; done
 
 src=$(simple_template codex)

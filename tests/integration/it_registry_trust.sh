@@ -46,8 +46,8 @@ serve() { # MODE HOST NAME [TARGET]: authsrv.py
 	for _ in $(seq 1 100); do [ -s "$IT_DIR/$3.port" ] && break; sleep 0.05; done
 	[ -s "$IT_DIR/$3.port" ] || it_fail "authsrv $1 did not start"
 }
-cleanup() { local rc=$?; for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; exit $rc; }
-trap 'cleanup; it_teardown' EXIT
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap 'it_rc=$?; cleanup; it_teardown' EXIT
 run() { # WANT_RC NAME CMD…: stdout NAME.out, stderr NAME.err
 	local want=$1 name=$2 rc=0; shift 2
 	"$@" >"$IT_DIR/$name.out" 2>"$IT_DIR/$name.err" || rc=$?

@@ -21,7 +21,7 @@ while time.time() < deadline:
         pass
 PY
 silent=$!
-trap 'kill $silent 2>/dev/null; it_teardown' EXIT
+trap 'it_rc=$?; kill $silent 2>/dev/null; it_teardown' EXIT
 for _ in $(seq 100); do [ -s "$IT_DIR/port" ] && break; sleep 0.05; done
 port=$(cat "$IT_DIR/port")
 
@@ -82,15 +82,15 @@ rm -f "$XDG_CONFIG_HOME/molcache/config"
 ok "--network bogus, MOLCACHE_NETWORK=bogus and networkmode = bogus exit 2 before any I/O"
 
 # a base image on a registry that never answers: the engine's pull is given up
-# after remote_timeout too (the engine itself would wait far longer)
+# after registry_stall (the engine itself would wait far longer)
 src=$(simple_template crewai)
 printf 'FROM 127.0.0.1:%s/mc/silent:1\nRUN true\n' "$port" >"$src/Dockerfile"
 mkrepo crewai "$src"
 t0=$(date +%s%N); rc=0
-MOLCACHE_REPO_PREFIX="file://$GITROOT/workspace-template-" MOLCACHE_REMOTE_TIMEOUT=3 \
+MOLCACHE_REPO_PREFIX="file://$GITROOT/workspace-template-" MOLCACHE_REGISTRY_STALL=3s \
 	timeout 120 "$MOLCACHE" ensure crewai --network none >/dev/null 2>"$IT_DIR/err" || rc=$?
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 [ $rc = 5 ] || { cat "$IT_DIR/err"; it_fail "pull from a silent registry: exit $rc, want 5"; }
 grep -q "no progress for 3s" "$IT_DIR/err" || { cat "$IT_DIR/err"; it_fail "the pull's timeout is not named"; }
-[ $ms -lt 30000 ] || it_fail "the pull took $ms ms with remote_timeout 3 s"
-ok "a pull from a registry that never answers is given up after remote_timeout ($ms ms, exit 5)"
+[ $ms -lt 30000 ] || it_fail "the pull took $ms ms with registry_stall 3 s"
+ok "a pull from a registry that never answers is given up after registry_stall ($ms ms, exit 5)"

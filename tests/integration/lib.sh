@@ -27,8 +27,10 @@ it_setup() {
 	trap it_teardown EXIT
 }
 
+# A test's own EXIT trap runs its cleanup first: 'it_rc=$?; cleanup; it_teardown'
+# (it_rc keeps the test's exit status from the cleanup's).
 it_teardown() {
-	local rc=$?
+	local rc=${it_rc:-$?}
 	[ -n "${IT_GITSERVE:-}" ] && bash "$MC_SRC/tests/integration/gitserve.sh" stop "$GITROOT" >/dev/null 2>&1 || true
 	# remove what this test built so tests stay independent
 	for ref in $(engine_get "/images/json?filters=$(urlenc "{\"label\":[\"molcache.repo-prefix=${MOLCACHE_REPO_PREFIX_CLEAN:-$MOLCACHE_REPO_PREFIX}\"]}")" 2>/dev/null |

@@ -45,6 +45,7 @@ static void test_defaults(void)
 	CHECK_INT(c.build_args.n, 0);
 	CHECK_INT(c.lock_timeout_s, 1800);
 	CHECK_INT(c.failure_backoff_ms, 60000);
+	CHECK_INT(c.registry_stall_ms, 20000);
 	mc_config_release(&c);
 	CHECK(c.dockerfile == NULL);
 	mc_config_release(&c);
@@ -67,6 +68,7 @@ static const char good[] =
 	"build_arg=A=b=c\n"
 	"lock_timeout = 60\r\n"
 	"failure_backoff = 30s\n"
+	"registry_stall = 1m\n"
 	"ref = feat#1\n";
 
 static void test_file(void)
@@ -92,6 +94,7 @@ static void test_file(void)
 	CHECK_STR(c.build_args.v[2], "A=b=c");
 	CHECK_INT(c.lock_timeout_s, 60);
 	CHECK_INT(c.failure_backoff_ms, 30000);
+	CHECK_INT(c.registry_stall_ms, 60000);
 	CHECK(c.git_token == NULL);
 	mc_config_release(&c);
 	free(path);
@@ -214,6 +217,7 @@ static void test_malformed(void)
 		{ "failure_backoff = -1m\n", "line 1: failure backoff '-1m'" },
 		{ "failure_backoff = 25h\n", "line 1: failure backoff '25h'" },
 		{ "failure_backoff =\n", "line 1: failure backoff ''" },
+		{ "registry_stall = soon\n", "line 1: registry_stall 'soon': want a duration like 90s, 4m or 1h (0: off)" },
 		{ "runtimes = codex, a/b\n", "line 1: runtime 'a/b': must not contain '/'" },
 		{ "runtimes = ,,\n", "line 1: runtimes lists no runtime" },
 		{ "runtimes =\n", "line 1: runtimes lists no runtime" },

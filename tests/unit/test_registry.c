@@ -50,6 +50,14 @@ static void test_challenges(void)
 		CHECK(cases[i].scope ? c.scope && !strcmp(c.scope, cases[i].scope) : !c.scope);
 		mc_challenge_release(&c);
 	}
+	/* RFC 6750's error and error_description: an expired token says so */
+	struct mc_challenge e;
+	const char *h = "Bearer realm=\"https://a/t\",error=\"invalid_token\",error_description=\"token expired\"";
+	CHECK_INT(mc_registry_parse_challenge(&e, h, strlen(h)), 0);
+	CHECK_STR(e.error, "invalid_token");
+	CHECK_STR(e.error_description, "token expired");
+	mc_challenge_release(&e);
+	CHECK(!e.error && !e.error_description);
 	/* the length bounds the parse: no NUL needed, nothing read beyond */
 	struct mc_challenge c;
 	CHECK_INT(mc_registry_parse_challenge(&c, "Basic realm=\"x\"GARBAGE", 15), 0);
