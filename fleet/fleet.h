@@ -162,9 +162,10 @@ struct mc_fleet_claim {
  * host. 1 with image_id (80 bytes): the other host's image appeared and was
  * pulled and checked (counter fleet_wait_hits). 0: build here (c->digest set
  * when our marker stands). A registry fault degrades as in mc_fleet_pull (one
- * warning, f->down, a local build; the error when required); a marker the
- * registry refuses (MC_EINVAL: a manifest it does not take, read-only) is one
- * warning and a build without a marker. < 0: MC_EINTR, required, engine
+ * warning, f->down, a local build; the error when required); a marker write
+ * the registry answers with an HTTP error other than 401/403 (MC_EINVAL: a
+ * manifest it does not take, read-only, a failing write path) is one warning
+ * and a build without a marker, pushed as usual. < 0: MC_EINTR, required, engine
  * errors. Counters: fleet_waits, fleet_wait_hits. Release c with
  * mc_fleet_unclaim in every case.
  */

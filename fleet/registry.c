@@ -427,7 +427,7 @@ static int perform(struct mc_registry *r, const char *method, const char *url, s
 		SETOPT(&so, c, CURLOPT_NOBODY, 1L);
 	else if (strcmp(method, "GET"))
 		SETOPT(&so, c, CURLOPT_CUSTOMREQUEST, method);
-	if (r->send) {
+	if (r->send && strcmp(method, "GET") && strcmp(method, "HEAD")) { /* not the token realm's GET */
 		SETOPT(&so, c, CURLOPT_POSTFIELDS, r->send);
 		SETOPT(&so, c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->send_len);
 	}
@@ -874,7 +874,8 @@ int mc_registry_send(struct mc_registry *r, const char *method, const char *path
 	ret = call(r, method, path, ct, &rs); /* its one extra header line: the content type */
 	r->send = NULL;
 	r->send_len = 0;
-	if (ret && rs.status >= 400 && rs.status < 500 && rs.status != 401 && rs.status != 403) {
+	/* the registry answered, and did not take it: not a registry that is down */
+	if (ret && rs.status >= 400 && rs.status != 401 && rs.status != 403) {
 		json_t *doc = json_loadb(rs.body.ptr ? rs.body.ptr : "", rs.body.len, 0, NULL);
 		json_t *first = json_array_get(json_object_get(doc, "errors"), 0);
 		const char *code = json_string_value(json_object_get(first, "code"));

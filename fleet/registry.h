@@ -123,9 +123,9 @@ int mc_registry_image_config(struct mc_registry *r, json_t **config, char *diges
 			     const char *tag, const char *platform);
 
 /* ---- writes (the build marker: fleet/marker.c, docs/fleet.md) ---------------
- * Errors as above, and MC_EINVAL when the registry refused what was sent (a
- * 4xx other than 401/403: a manifest it does not take, a read-only registry's
- * 405), which is not a fault of the registry. */
+ * Errors as above, and MC_EINVAL when the registry answered the write with an
+ * HTTP error other than 401/403 (a manifest it does not take, a read-only
+ * registry's 405, a failing write path's 5xx): it is up, and refused this. */
 
 /* A monolithic blob upload: POST /v2/<name>/blobs/uploads/, then PUT
  * <Location>&digest=<digest> with data (for small blobs). The Location must
@@ -145,8 +145,9 @@ int mc_registry_path_ok(const char *s, const char *extra);
  * method on path (under the registry's base URL) with body (n bytes; NULL: an
  * empty body) of content_type (may be NULL), a 401 answered once as for any
  * call. 0 on 2xx with *location (may be NULL; malloc'd or NULL) the answer's
- * Location; a 4xx other than 401/403 is MC_EINVAL "… was refused (HTTP 400:
- * MANIFEST_INVALID)"; else as for any call (MC_EUNREACHABLE).
+ * Location; an HTTP error other than 401/403 (4xx, 5xx) is MC_EINVAL "… was
+ * refused (HTTP 400: MANIFEST_INVALID)"; else as for any call
+ * (MC_EUNREACHABLE: no answer, a timeout, credentials refused).
  */
 int mc_registry_send(struct mc_registry *r, const char *method, const char *path, const char *content_type,
 		     const void *body, size_t n, char **location);
