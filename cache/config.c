@@ -345,6 +345,8 @@ static int apply_line(struct mc_config *c, const char *key, size_t klen, const c
 		ret = parse_gate(&c->build_timeout_ms, val, where, "build_timeout");
 	else if (KEY_IS("registry_stall"))
 		ret = parse_gate(&c->registry_stall_ms, val, where, "registry_stall");
+	else if (KEY_IS("fleet_marker_ttl"))
+		ret = parse_gate(&c->fleet_marker_ttl_ms, val, where, "fleet_marker_ttl");
 	else if (KEY_IS("failure_backoff"))
 		ret = parse_backoff(&c->failure_backoff_ms, val, where);
 	else if (KEY_IS("gc_max_age") || KEY_IS("gc_max_size") || KEY_IS("gc_keep"))
@@ -613,6 +615,9 @@ int mc_config_apply_env(struct mc_config *c, mc_getenv_fn env)
 		goto done;
 	if ((v = env_first(env, "MOLCACHE_REGISTRY_STALL", NULL)) &&
 	    (ret = parse_gate(&c->registry_stall_ms, v, "environment", "MOLCACHE_REGISTRY_STALL")))
+		goto done;
+	if ((v = env_first(env, "MOLCACHE_FLEET_MARKER_TTL", NULL)) &&
+	    (ret = parse_gate(&c->fleet_marker_ttl_ms, v, "environment", "MOLCACHE_FLEET_MARKER_TTL")))
 		goto done;
 	/* the provisioner's variables, in seconds; the config file comes first */
 	if ((v = env_first(env, "MOLECULE_BUILD_STALL_GRACE_S", NULL)) && c->build_stall_ms < 0 &&

@@ -72,21 +72,14 @@ static char *who_am_i(struct run *r)
 	return mc_asprintf("%s (root %.12s, pid %ld)", host, root ? root : "?", (long)getpid());
 }
 
-/* The marker's lifetime: MOLCACHE_FLEET_MARKER_TTL (a duration, for tests and
- * operators whose builds the recorded times mislead), else 2 x the runtime's
- * last recorded build, bounded (fleet.h, docs/fleet.md). */
+/* The marker's lifetime: fleet_marker_ttl (MOLCACHE_FLEET_MARKER_TTL: for
+ * tests, and operators whose builds the recorded times mislead), else 2 x the
+ * runtime's last recorded build, bounded (fleet.h, docs/fleet.md). */
 static int64_t marker_ttl(struct run *r)
 {
-	const char *env = getenv("MOLCACHE_FLEET_MARKER_TTL");
-	int64_t ms;
+	int64_t ms = r->ctx->cfg.fleet_marker_ttl_ms;
 
-	if (env && *env) {
-		if (!mc_parse_duration(&ms, env) && ms > 0)
-			return ms;
-		mc_emit_warn(r->ev, "MOLCACHE_FLEET_MARKER_TTL '%.40s' is not a duration (e.g. 30s, 20m): ignored", env);
-		mc_error_clear();
-	}
-	return mc_fleet_marker_ttl(r->ix, r->runtime);
+	return ms > 0 ? ms : mc_fleet_marker_ttl(r->ix, r->runtime);
 }
 
 /* After the failure gate, before building: one build per key across the

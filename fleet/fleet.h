@@ -134,14 +134,17 @@ void mc_marker_release(struct mc_marker *m);
  * a GET of the manifest alone reads them). malloc'd. */
 char *mc_marker_config_json(const struct mc_marker *m);
 char *mc_marker_manifest_json(const struct mc_marker *m, const char *config_digest, size_t config_size);
-/* The marker in a manifest's annotations: 0, or MC_EINVAL when it is none. */
+/* The marker in a manifest's annotations: 0, or MC_EINVAL when it is none
+ * (a key that is no 64-hex key, a host or nonce that is not printable ASCII
+ * of at most 200 and 64 bytes, unreadable times). */
 int mc_marker_parse(struct mc_marker *out, json_t *manifest);
 /* Pure: the lifetime for a runtime whose last build took last_build_ms (<= 0:
  * none recorded). */
 int64_t mc_marker_ttl(int64_t last_build_ms);
 /* Pure: how long a host that sees m at now_ms (its own clock) waits at most:
  * until m's expiry, never longer than m's ttl (a builder's clock ahead of ours
- * cannot make us wait longer than its lifetime); 0 when expired. */
+ * cannot make us wait longer than its lifetime), nor MC_MARKER_TTL_MAX_MS
+ * whatever the marker says; 0 when expired. */
 int64_t mc_marker_wait_ms(const struct mc_marker *m, int64_t now_ms);
 /* Pure: the pause before poll n (n >= 1): 1 s doubling, at most 10 s. */
 int64_t mc_marker_poll_ms(int64_t n);

@@ -64,6 +64,19 @@ char *mc_marker_manifest_json(const struct mc_marker *m, const char *config_dige
 	return dump(o);
 }
 
+/* Printable ASCII, 1 to max bytes. */
+static int plain(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > max)
+		return 0;
+	for (; *s; s++)
+		if (*s < 0x20 || *s > 0x7e)
+			return 0;
+	return 1;
+}
+
 int mc_marker_parse(struct mc_marker *out, json_t *manifest)
 {
 	json_t *a = json_object_get(manifest, "annotations");
@@ -77,6 +90,9 @@ int mc_marker_parse(struct mc_marker *out, json_t *manifest)
 	memset(out, 0, sizeof(*out));
 	if (!key || !host || !nonce || !*nonce || !ttl)
 		return mc_error_set(MC_EINVAL, "not a build marker (no molcache.marker annotations)");
+	/* anyone with push rights writes these: what is printed must be plain text */
+	if (!mc_is_key(key) || !plain(host, 200) || !plain(nonce, 64))
+		return mc_error_set(MC_EINVAL, "a build marker with a bad key, host or nonce");
 	errno = 0;
 	t = strtoll(ttl, &end, 10);
 	out->started_ms = mc_rfc3339_ms(json_string_value(json_object_get(a, "molcache.marker.started")));
@@ -103,9 +119,11 @@ int64_t mc_marker_wait_ms(const struct mc_marker *m, int64_t now_ms)
 {
 	int64_t left = m->expires_ms - now_ms;
 
+	int64_t most = m->ttl_ms < MC_MARKER_TTL_MAX_MS ? m->ttl_ms : MC_MARKER_TTL_MAX_MS;
+
 	if (left <= 0)
 		return 0;
-	return left < m->ttl_ms ? left : m->ttl_ms;
+	return left < most ? left : most;
 }
 
 int64_t mc_marker_poll_ms(int64_t n) { return mc_backoff_ms(POLL_MIN_MS, n < 1 ? 1 : n, POLL_MAX_MS); }

@@ -69,6 +69,7 @@ static const char good[] =
 	"lock_timeout = 60\r\n"
 	"failure_backoff = 30s\n"
 	"registry_stall = 1m\n"
+	"fleet_marker_ttl = 20m\n"
 	"ref = feat#1\n";
 
 static void test_file(void)
@@ -95,6 +96,7 @@ static void test_file(void)
 	CHECK_INT(c.lock_timeout_s, 60);
 	CHECK_INT(c.failure_backoff_ms, 30000);
 	CHECK_INT(c.registry_stall_ms, 60000);
+	CHECK_INT(c.fleet_marker_ttl_ms, 1200000);
 	CHECK(c.git_token == NULL);
 	mc_config_release(&c);
 	free(path);
@@ -217,6 +219,7 @@ static void test_malformed(void)
 		{ "failure_backoff = -1m\n", "line 1: failure backoff '-1m'" },
 		{ "failure_backoff = 25h\n", "line 1: failure backoff '25h'" },
 		{ "failure_backoff =\n", "line 1: failure backoff ''" },
+		{ "fleet_marker_ttl = x\n", "line 1: fleet_marker_ttl 'x': want a duration" },
 		{ "registry_stall = soon\n", "line 1: registry_stall 'soon': want a duration like 90s, 4m or 1h (0: off)" },
 		{ "runtimes = codex, a/b\n", "line 1: runtime 'a/b': must not contain '/'" },
 		{ "runtimes = ,,\n", "line 1: runtimes lists no runtime" },
