@@ -149,6 +149,19 @@ static int parse_remote_timeout(int *out, const char *s, const char *where)
 	return 0;
 }
 
+/* registry_stall: a duration of 1 s or more. No "off": every wait on a
+ * registry is bounded. */
+static int parse_stall(int64_t *out, const char *s, const char *where, const char *name)
+{
+	int64_t ms;
+
+	if (mc_parse_duration(&ms, s) || ms < 1000)
+		return mc_error_set(MC_EINVAL, "%s: %s '%.32s': want a duration of 1s or more, like 20s or 2m", where,
+				    name, s);
+	*out = ms;
+	return 0;
+}
+
 /* A build gate: a duration ("4m", "90s"; a plain number is seconds), 0 = off. */
 static int parse_gate(int64_t *out, const char *s, const char *where, const char *name)
 {
@@ -344,7 +357,7 @@ static int apply_line(struct mc_config *c, const char *key, size_t klen, const c
 	else if (KEY_IS("build_timeout"))
 		ret = parse_gate(&c->build_timeout_ms, val, where, "build_timeout");
 	else if (KEY_IS("registry_stall"))
-		ret = parse_gate(&c->registry_stall_ms, val, where, "registry_stall");
+		ret = parse_stall(&c->registry_stall_ms, val, where, "registry_stall");
 	else if (KEY_IS("fleet_marker_ttl"))
 		ret = parse_gate(&c->fleet_marker_ttl_ms, val, where, "fleet_marker_ttl");
 	else if (KEY_IS("failure_backoff"))
@@ -614,7 +627,7 @@ int mc_config_apply_env(struct mc_config *c, mc_getenv_fn env)
 	    (ret = parse_remote_timeout(&c->remote_timeout_s, v, "environment MOLCACHE_REMOTE_TIMEOUT")))
 		goto done;
 	if ((v = env_first(env, "MOLCACHE_REGISTRY_STALL", NULL)) &&
-	    (ret = parse_gate(&c->registry_stall_ms, v, "environment", "MOLCACHE_REGISTRY_STALL")))
+	    (ret = parse_stall(&c->registry_stall_ms, v, "environment", "MOLCACHE_REGISTRY_STALL")))
 		goto done;
 	if ((v = env_first(env, "MOLCACHE_FLEET_MARKER_TTL", NULL)) &&
 	    (ret = parse_gate(&c->fleet_marker_ttl_ms, v, "environment", "MOLCACHE_FLEET_MARKER_TTL")))

@@ -13,7 +13,7 @@
  *   every command and doctor at once rather than the nightly gc),
  *   registry, registry_mode (pull, pull-push, off), registry_required (0/1),
  *   registry_user, registry_password, registry_stall (a duration: an engine pull or
- *   push with no real progress this long is cancelled; default 20s, 0 = off),
+ *   push with no real progress this long is cancelled; default 20s, 1s at least),
  *   fleet_marker_ttl (a duration: the lifetime of this host's build marker in
  *   the registry; default 0 = 2 x the runtime's last recorded build)
  * Environment: MOLCACHE_REPO_PREFIX (or MOLECULE_LOCAL_TEMPLATE_REPO_PREFIX),
@@ -61,7 +61,7 @@ struct mc_config {
 	int registry_required;      /* a registry failure is an error (exit 3), not a warning */
 	char *registry_user;        /* secret-adjacent: never printed */
 	char *registry_password;    /* secret: never printed, logged or stored */
-	int64_t registry_stall_ms;  /* an engine pull or push reporting no progress this long is cancelled; 0 = off */
+	int64_t registry_stall_ms;  /* an engine pull or push reporting no progress this long is cancelled */
 	int64_t fleet_marker_ttl_ms; /* the build marker's lifetime; 0 = from the recorded build times */
 	char *compat_registry;      /* MOLECULE_IMAGE_REGISTRY: prebuilt templates, pull only */
 	char *tag_namespace;        /* NULL = "molcache": <ns>/<runtime>:<key12> (store/names.h) */

@@ -67,6 +67,11 @@ static char *who_am_i(struct run *r)
 
 	if (gethostname(host, sizeof(host) - 1) || !host[0])
 		snprintf(host, sizeof(host), "unknown-host");
+	/* a marker's host is printable ASCII (mc_marker_parse): others' hosts print it */
+	host[120] = 0;
+	for (char *p = host; *p; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			*p = '?';
 	if (mc_ctx_root_id(r->ctx, &root))
 		mc_error_clear();
 	return mc_asprintf("%s (root %.12s, pid %ld)", host, root ? root : "?", (long)getpid());
@@ -79,7 +84,9 @@ static int64_t marker_ttl(struct run *r)
 {
 	int64_t ms = r->ctx->cfg.fleet_marker_ttl_ms;
 
-	return ms > 0 ? ms : mc_fleet_marker_ttl(r->ix, r->runtime);
+	if (ms <= 0)
+		return mc_fleet_marker_ttl(r->ix, r->runtime);
+	return ms < MC_MARKER_TTL_MAX_MS ? ms : MC_MARKER_TTL_MAX_MS;
 }
 
 /* After the failure gate, before building: one build per key across the

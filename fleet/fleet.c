@@ -224,7 +224,8 @@ int mc_fleet_pull(struct mc_fleet *f, const struct mc_entry *e, char image_id[80
 	mc_emit_text(f->ev, MC_EV_PULL, "pull", ref);
 	ret = mc_engine_image_pull_auth(eng, ref, e->platform, mc_registry_engine_auth(reg));
 	mc_emit_phase_end(f->ev, "pull", t0);
-	if (ret == MC_EENGINE)
+	/* the engine, or a signal: not the registry's failure */
+	if (ret == MC_EENGINE || ret == MC_EINTR)
 		goto done;
 	if (ret) {
 		f->down = 1;
@@ -292,7 +293,8 @@ int mc_fleet_push(struct mc_fleet *f, const struct mc_entry *e)
 	mc_emit_phase_end(f->ev, "push", t0);
 	if (mc_engine_image_remove(eng, ref, 0) && !ret)
 		mc_error_clear();
-	if (ret == MC_EENGINE)
+	/* the engine, or a signal: not the registry's failure */
+	if (ret == MC_EENGINE || ret == MC_EINTR)
 		goto done;
 	if (ret) {
 		mc_index_counter_add(ix, "push_failures", 1);
@@ -539,7 +541,7 @@ static int gc_marker(struct mc_registry *reg, const char *repo, const char *tag,
 
 	if (mc_registry_manifest_get(reg, &doc, digest, repo, tag) || mc_marker_parse(&m, doc) || !digest[0])
 		goto done;
-	if (now_ms - m.expires_ms > m.ttl_ms)
+	if (now_ms - m.expires_ms > (m.ttl_ms < MC_MARKER_TTL_MAX_MS ? m.ttl_ms : MC_MARKER_TTL_MAX_MS))
 		gone = dry_run || !mc_registry_manifest_delete(reg, repo, digest);
 done:
 	mc_error_clear();

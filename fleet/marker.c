@@ -201,7 +201,7 @@ static int read_marker(struct mc_fleet *f, const struct mc_fleet_claim *c, struc
 static int put_marker(struct mc_fleet *f, const struct mc_entry *e, struct mc_fleet_claim *c, const char *who,
 		      int64_t ttl_ms, struct mc_marker *m)
 {
-	char nonce[33], cfg_digest[80];
+	char nonce[33], cfg_digest[80], hex[65];
 	char *cfg = NULL, *man = NULL;
 	int ret;
 
@@ -212,9 +212,12 @@ static int put_marker(struct mc_fleet *f, const struct mc_entry *e, struct mc_fl
 	if ((ret = mc_registry_blob_put(f->reg, cfg_digest, c->repo, cfg, strlen(cfg))))
 		goto done;
 	man = mc_marker_manifest_json(m, cfg_digest, strlen(cfg));
-	if ((ret = mc_registry_manifest_put(f->reg, c->digest, c->repo, c->tag, OCI_MANIFEST, man, strlen(man))))
-		goto done;
+	/* the digest before the PUT: a PUT that times out after the registry
+	 * stored it leaves a marker that unclaim must still find as ours */
+	mc_sha256_hex(hex, man, strlen(man));
+	snprintf(c->digest, sizeof(c->digest), "sha256:%s", hex);
 	c->expires_ms = m->expires_ms;
+	ret = mc_registry_manifest_put(f->reg, NULL, c->repo, c->tag, OCI_MANIFEST, man, strlen(man));
 done:
 	free(cfg);
 	free(man);
@@ -319,6 +322,9 @@ int mc_fleet_claim(struct mc_fleet *f, const struct mc_entry *e, const char *who
 		return 0;
 	c->repo = mc_fleet_repo(f->reg, e->runtime);
 	c->tag = mc_asprintf("%s%s", e->key, MC_MARKER_SUFFIX);
+	/* a marker waited out once is expired for us, whatever its own clock
+	 * says: no host waits on one marker longer than its lifetime */
+	char waited[65] = "";
 	for (int round = 0; round < ROUNDS_MAX; round++) {
 		struct mc_marker m = { 0 }, mine = { 0 };
 		char d[80] = "";
@@ -329,9 +335,10 @@ int mc_fleet_claim(struct mc_fleet *f, const struct mc_entry *e, const char *who
 			ret = mc_fleet_degrade(f, "build marker", t0);
 			break;
 		}
-		if (ret == 1 && mc_marker_wait_ms(&m, mc_now_ms()) > 0) {
+		if (ret == 1 && strcmp(m.nonce, waited) && mc_marker_wait_ms(&m, mc_now_ms()) > 0) {
 			/* another host builds it: wait for its image */
 			ret = wait_on(f, e, c, &m, image_id);
+			snprintf(waited, sizeof(waited), "%s", m.nonce);
 			mc_marker_release(&m);
 			if (ret != 2)
 				break;
@@ -379,16 +386,24 @@ void mc_fleet_unclaim(struct mc_fleet *f, struct mc_fleet_claim *c)
 	char d[80] = "", when[32];
 	int ret;
 
-	if (!c->digest[0] || !f->reg || f->down)
+	/* even when the registry failed since (f->down): a marker left standing
+	 * makes every other host wait its lifetime for nothing (each request is
+	 * bounded) */
+	if (!c->digest[0] || !f->reg)
 		goto done;
 	mc_error_save(&why);
 	ret = mc_registry_manifest_head(f->reg, c->repo, c->tag, d);
 	if (!ret && strcmp(d, c->digest)) {
 		drop_untagged(f, c); /* the tag names another host's marker now: not ours to remove */
 	} else if (!ret) {
-		/* the tag alone where the registry can; else by digest, ours alone */
-		if ((ret = mc_registry_tag_delete(f->reg, c->repo, c->tag)) == 1)
-			ret = mc_registry_manifest_delete(f->reg, c->repo, c->digest);
+		/* by digest, ours alone (the nonce): a tag delete could remove a
+		 * marker another host put between our HEAD and it; the tag alone only
+		 * where the registry deletes no digests */
+		if ((ret = mc_registry_manifest_delete(f->reg, c->repo, c->digest)) && ret != MC_ENOTFOUND) {
+			mc_error_clear();
+			if ((ret = mc_registry_tag_delete(f->reg, c->repo, c->tag)) == 1)
+				ret = mc_error_set(MC_EINVAL, "the registry deletes neither the digest nor the tag");
+		}
 	}
 	if (ret && ret != MC_ENOTFOUND) {
 		mc_format_utc(when, c->expires_ms);

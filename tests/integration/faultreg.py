@@ -7,7 +7,8 @@
 #   pull500   forward, but answer 500 to a blob GET that is not an image config
 #             (the configs are learnt from the manifests that pass through):
 #             the engine retries each layer, counting down "Retrying in N seconds"
-# Each request's method and path go to LOG.
+# Each request's mode, method, path and client (docker or molcache, from its
+# User-Agent) go to LOG.
 import http.client, http.server, json, sys, threading
 upstream, port_file, mode_file, log = sys.argv[1:5]
 configs = set()
@@ -34,7 +35,9 @@ class H(http.server.BaseHTTPRequestHandler):
     def forward(self):
         m = mode()
         with open(log, "a") as f:
-            f.write("%s %s %s\n" % (m, self.command, self.path))
+            ua = self.headers.get("User-Agent", "")
+            who = "docker" if ua.startswith("docker/") else "molcache" if ua.startswith("molcache/") else "other"
+            f.write("%s %s %s %s\n" % (m, self.command, self.path, who))
         if self.command not in ("GET", "HEAD"):
             n = int(self.headers.get("Content-Length") or 0)
             if n:

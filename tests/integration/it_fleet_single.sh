@@ -181,3 +181,39 @@ grep -q "deleted 1 expired build marker" "$IT_DIR/gc.out" || { cat "$IT_DIR/gc.o
 [ "$(marker_code "$key3")" = 404 ] || it_fail "gc --registry left the expired marker"
 [ "$(tags | wc -l)" = $((ntags - 1)) ] || it_fail "gc --registry deleted more than the marker: $(tags)"
 ok "gc --registry deletes a dead builder's marker once it expired twice over (a dry run first, a fresh one kept), and nothing else"
+
+# ---- a marker whose clock runs ahead: waited out once, never again ---------------------------
+# A marker that claims to expire in an hour but has a 3 s lifetime (a builder whose
+# clock is an hour ahead, then dead): a host waits at most its lifetime, once,
+# then builds; it does not wait on the same marker again (4 rounds of 3 s).
+commit codex Dockerfile "$(printf 'FROM %s\nRUN echo four > /built.txt' "$MC_BASE_IMAGE")"
+key4=$(on A explain codex --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+python3 - "$REG" "$key4" <<'PY' || it_fail "could not put the forged marker"
+import hashlib, json, sys, time, urllib.request
+reg, key = sys.argv[1:3]
+base = "http://%s/v2/mc/codex" % reg
+now = time.time()
+def ts(t): return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(t))
+fields = {"molcache.marker.key": key, "molcache.marker.host": "ahead (root 000000000000, pid 1)",
+          "molcache.marker.nonce": "0123456789abcdef0123456789abcdef", "molcache.marker.started": ts(now + 3600),
+          "molcache.marker.expires": ts(now + 3603), "molcache.marker.ttl-ms": "3000"}
+cfg = json.dumps(fields, sort_keys=True).encode()
+d = "sha256:" + hashlib.sha256(cfg).hexdigest()
+loc = urllib.request.urlopen(urllib.request.Request(base + "/blobs/uploads/", data=b"", method="POST")).headers["Location"]
+if loc.startswith("/"): loc = "http://" + reg + loc
+# octet-stream: Go reads a form-encoded PUT body as the form, and the digest no longer matches
+urllib.request.urlopen(urllib.request.Request(loc + ("&" if "?" in loc else "?") + "digest=" + d, data=cfg, method="PUT",
+                       headers={"Content-Type": "application/octet-stream"}))
+man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                  "config": {"mediaType": "application/vnd.molcache.marker.v1+json", "digest": d, "size": len(cfg)},
+                  "layers": [], "annotations": fields}).encode()
+urllib.request.urlopen(urllib.request.Request(base + "/manifests/%s.building" % key, data=man, method="PUT",
+                       headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"}))
+PY
+t0=$(date +%s%N)
+on B ensure codex --network none --log-format json >"$IT_DIR/ahead.out" 2>"$IT_DIR/ahead.err" ||
+	{ cat "$IT_DIR/ahead.err"; it_fail "ensure with a marker from the future"; }
+ms=$(ms_since "$t0")
+[ "$(grep -c "waiting for ahead" "$IT_DIR/ahead.err")" = 1 ] || { cat "$IT_DIR/ahead.err"; it_fail "not exactly one wait on the forged marker"; }
+[ "$ms" -lt 9000 ] || { cat "$IT_DIR/ahead.err"; it_fail "a marker with a 3 s lifetime held B for $ms ms"; }
+ok "a marker from a clock an hour ahead (3 s lifetime): B waits once, at most its lifetime, then builds ($ms ms)"
