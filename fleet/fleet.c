@@ -210,8 +210,7 @@ int mc_fleet_pull(struct mc_fleet *f, const struct mc_entry *e, char image_id[80
 		goto done;
 	}
 	if (ret) {
-		f->down = 1;
-		ret = degrade(f, ix, "registry lookup", t0);
+		ret = mc_fleet_degrade(f, "registry lookup", t0);
 		goto done;
 	}
 	remember(f, 0);
@@ -228,8 +227,7 @@ int mc_fleet_pull(struct mc_fleet *f, const struct mc_entry *e, char image_id[80
 	if (ret == MC_EENGINE || ret == MC_EINTR)
 		goto done;
 	if (ret) {
-		f->down = 1;
-		ret = degrade(f, ix, "registry pull", t0);
+		ret = mc_fleet_degrade(f, "registry pull", t0);
 		goto done;
 	}
 	if ((ret = mc_engine_image_json(&img, eng, ref)))
