@@ -56,6 +56,26 @@ tags() { curl -sf "http://$REG/v2/mc/codex/tags/list" | python3 -c 'import json,
 marker_code() { curl -s -o /dev/null -w '%{http_code}' -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
 	"http://$REG/v2/mc/codex/manifests/$1.building"; }
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+# crash_builder TTL SECS NAME: host A ensures with a marker lifetime of TTL, is
+# killed (-9) SECS after its marker appears; CRASHED_KEY is the marker's key
+crash_builder() {
+	local t
+	MOLCACHE_FLEET_MARKER_TTL=$1 DOCKER_HOST=$A_HOST MOLCACHE_HOME=$IT_DIR/rootA MOLCACHE_REGISTRY=$REG/mc \
+		"$MOLCACHE" ensure codex --network none >"$IT_DIR/$3.out" 2>"$IT_DIR/$3.err" &
+	KILLED=$!
+	CRASHED_KEY=
+	for _ in $(seq 1 200); do
+		t=$(tags || true)
+		CRASHED_KEY=$(sed -n '/\.building$/{s///p;q}' <<<"$t")
+		[ -n "$CRASHED_KEY" ] && break
+		sleep 0.1
+	done
+	[ -n "$CRASHED_KEY" ] || { cat "$IT_DIR/$3.err"; it_fail "A put no marker"; }
+	sleep "$2" # past the settle: A builds
+	kill -9 "$KILLED"
+	wait "$KILLED" 2>/dev/null || true
+	KILLED=
+}
 
 # a build that takes a few seconds, so that the three ensures overlap it
 d=$IT_DIR/src-codex
@@ -117,21 +137,8 @@ ok "three ensures at once ($ms ms): one build (host $b, one push), two waits and
 
 # ---- a crashed builder: its marker expires, the next host builds -------------------------
 commit codex Dockerfile "$(printf 'FROM %s\nRUN sleep 6 && echo two > /built.txt' "$MC_BASE_IMAGE")"
-MOLCACHE_FLEET_MARKER_TTL=8s DOCKER_HOST=$A_HOST MOLCACHE_HOME=$IT_DIR/rootA MOLCACHE_REGISTRY=$REG/mc \
-	"$MOLCACHE" ensure codex --network none >"$IT_DIR/k.out" 2>"$IT_DIR/k.err" &
-KILLED=$!
-key2=
-for _ in $(seq 1 200); do
-	t=$(tags || true)
-	key2=$(sed -n '/\.building$/{s///p;q}' <<<"$t")
-	[ -n "$key2" ] && break
-	sleep 0.1
-done
-[ -n "$key2" ] || { cat "$IT_DIR/k.err"; it_fail "A put no marker"; }
-sleep 1.5 # past the settle: A builds
-kill -9 "$KILLED"
-wait "$KILLED" 2>/dev/null || true
-KILLED=
+crash_builder 8s 1.5 k
+key2=$CRASHED_KEY
 b_builds=$(cnt B builds) b_pushes=$(cnt B pushes) c_hits=$(cnt C registry_hits) c_builds=$(cnt C builds)
 t0=$(date +%s%N)
 on B ensure codex --network none >"$IT_DIR/k2.out" 2>"$IT_DIR/k2.err" || { cat "$IT_DIR/k2.err"; it_fail "B after the crash"; }
@@ -153,20 +160,8 @@ ok "a builder killed mid-build: B waits for its marker to expire (8 s), then bui
 
 # ---- gc --registry deletes a dead builder's marker once it expired twice over --------------
 commit codex Dockerfile "$(printf 'FROM %s\nRUN sleep 6 && echo three > /built.txt' "$MC_BASE_IMAGE")"
-MOLCACHE_FLEET_MARKER_TTL=3s DOCKER_HOST=$A_HOST MOLCACHE_HOME=$IT_DIR/rootA MOLCACHE_REGISTRY=$REG/mc \
-	"$MOLCACHE" ensure codex --network none >"$IT_DIR/g.out" 2>"$IT_DIR/g.err" &
-KILLED=$!
-key3=
-for _ in $(seq 1 200); do
-	t=$(tags || true)
-	key3=$(sed -n '/\.building$/{s///p;q}' <<<"$t")
-	[ -n "$key3" ] && break
-	sleep 0.1
-done
-[ -n "$key3" ] || { cat "$IT_DIR/g.err"; it_fail "A put no marker"; }
-kill -9 "$KILLED"
-wait "$KILLED" 2>/dev/null || true
-KILLED=
+crash_builder 3s 0 g
+key3=$CRASHED_KEY
 ntags=$(tags | wc -l)
 on A gc --registry --max-age 3650d --dry-run --json >"$IT_DIR/gcd.json" || it_fail "gc --registry --dry-run"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["expired_markers"]==0, d' "$IT_DIR/gcd.json" ||
