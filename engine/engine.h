@@ -112,9 +112,8 @@ int mc_engine_image_remove(struct mc_engine *e, const char *name, int force);
  * MC_EUNREACHABLE "no progress for 20s …" (the registry, not the engine,
  * failed). Progress is a status a layer had not
  * reported, or more bytes than it had reported; the engine's "Retrying in N
- * seconds" countdown and a retry resending bytes are not. 0: no bound (tests
- * of the engine alone); < 0: the default. ensure sets it from registry_stall
- * (1 s or more). */
+ * seconds" countdown and a retry resending bytes are not. <= 0: the default.
+ * ensure sets it from registry_stall (1 s or more). */
 #define MC_ENGINE_TRANSFER_IDLE_MS (120 * 1000)
 void mc_engine_set_transfer_idle(struct mc_engine *e, int64_t ms);
 /* POST /images/create?fromImage=&tag=[&platform=]: pulls one reference (a

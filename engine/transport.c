@@ -513,7 +513,7 @@ done:
 
 void mc_engine_set_transfer_idle(struct mc_engine *e, int64_t ms)
 {
-	e->transfer_idle_ms = ms >= 0 ? ms : MC_ENGINE_TRANSFER_IDLE_MS;
+	e->transfer_idle_ms = ms > 0 ? ms : MC_ENGINE_TRANSFER_IDLE_MS;
 }
 
 int mc_engine_open(struct mc_engine **out, const char *host)

@@ -178,12 +178,12 @@ static void nonce_of(char out[33], const char *who)
 	free(seed);
 }
 
-/* The marker under c->tag: 1 (into m, its digest into d), 0 none (or not a
- * marker: someone's tag we may replace), < 0 the registry failed. */
-static int read_marker(struct mc_fleet *f, const struct mc_fleet_claim *c, struct mc_marker *m, char d[80])
+/* The marker under c->tag: 1 (into m), 0 none (or not a marker: someone's
+ * tag we may replace), < 0 the registry failed. */
+static int read_marker(struct mc_fleet *f, const struct mc_fleet_claim *c, struct mc_marker *m)
 {
 	json_t *doc = NULL;
-	int ret = mc_registry_manifest_get(f->reg, &doc, d, c->repo, c->tag);
+	int ret = mc_registry_manifest_get(f->reg, &doc, NULL, c->repo, c->tag);
 
 	if (ret == MC_ENOTFOUND) {
 		mc_error_clear();
@@ -217,7 +217,7 @@ static int put_marker(struct mc_fleet *f, const struct mc_entry *e, struct mc_fl
 	mc_sha256_hex(hex, man, strlen(man));
 	snprintf(c->digest, sizeof(c->digest), "sha256:%s", hex);
 	c->expires_ms = m->expires_ms;
-	ret = mc_registry_manifest_put(f->reg, NULL, c->repo, c->tag, OCI_MANIFEST, man, strlen(man));
+	ret = mc_registry_manifest_put(f->reg, c->repo, c->tag, OCI_MANIFEST, man, strlen(man));
 done:
 	free(cfg);
 	free(man);
@@ -270,7 +270,6 @@ static int wait_on(struct mc_fleet *f, const struct mc_entry *e, const struct mc
 	mc_index_counter_add(f->ix, "fleet_waits", 1);
 	for (int64_t n = 1;; n++) {
 		struct mc_marker now = { 0 };
-		char d[80] = "";
 		int64_t r0;
 
 		pause = mc_marker_poll_ms(n);
@@ -291,7 +290,7 @@ static int wait_on(struct mc_fleet *f, const struct mc_entry *e, const struct mc
 			break;
 		}
 		r0 = mc_mono_ms();
-		if ((ret = read_marker(f, c, &now, d)) < 0) {
+		if ((ret = read_marker(f, c, &now)) < 0) {
 			ret = mc_fleet_degrade(f, "build marker", r0);
 			break;
 		}
@@ -327,11 +326,10 @@ int mc_fleet_claim(struct mc_fleet *f, const struct mc_entry *e, const char *who
 	char waited[65] = "";
 	for (int round = 0; round < ROUNDS_MAX; round++) {
 		struct mc_marker m = { 0 }, mine = { 0 };
-		char d[80] = "";
 		int64_t t0 = mc_mono_ms();
 		int again = 0;
 
-		if ((ret = read_marker(f, c, &m, d)) < 0) {
+		if ((ret = read_marker(f, c, &m)) < 0) {
 			ret = mc_fleet_degrade(f, "build marker", t0);
 			break;
 		}
@@ -363,7 +361,7 @@ int mc_fleet_claim(struct mc_fleet *f, const struct mc_entry *e, const char *who
 		} else if (!(ret = nap(MC_MARKER_SETTLE_MS))) {
 			/* two hosts may have put theirs at once: the one whose marker stands builds */
 			t0 = mc_mono_ms();
-			if ((ret = read_marker(f, c, &m, d)) < 0) {
+			if ((ret = read_marker(f, c, &m)) < 0) {
 				ret = mc_fleet_degrade(f, "build marker", t0);
 			} else {
 				again = ret == 1 && strcmp(m.nonce, mine.nonce) && mc_marker_wait_ms(&m, mc_now_ms()) > 0;

@@ -131,10 +131,10 @@ int mc_registry_image_config(struct mc_registry *r, json_t **config, char *diges
  * <Location>&digest=<digest> with data (for small blobs). The Location must
  * be on the registry itself. digest (80 bytes) gets "sha256:<hex>" of data. */
 int mc_registry_blob_put(struct mc_registry *r, char *digest, const char *name, const void *data, size_t n);
-/* PUT /v2/<name>/manifests/<ref> with body of media_type. digest (80 bytes,
- * may be NULL) gets "sha256:<hex>" of body, which the registry keeps as sent. */
-int mc_registry_manifest_put(struct mc_registry *r, char *digest, const char *name, const char *ref,
-			     const char *media_type, const char *body, size_t n);
+/* PUT /v2/<name>/manifests/<ref> with body of media_type. The registry keeps
+ * the bytes as sent: their digest is "sha256:<hex>" of body. */
+int mc_registry_manifest_put(struct mc_registry *r, const char *name, const char *ref, const char *media_type,
+			     const char *body, size_t n);
 
 /* ---- inside fleet/ only: the raw call the writes (registry_write.c) are made of ---- */
 

@@ -55,23 +55,16 @@ done:
 	return ret;
 }
 
-int mc_registry_manifest_put(struct mc_registry *r, char *digest, const char *name, const char *ref,
-			     const char *media_type, const char *body, size_t n)
+int mc_registry_manifest_put(struct mc_registry *r, const char *name, const char *ref, const char *media_type,
+			     const char *body, size_t n)
 {
-	char hex[65], *path;
+	char *path;
 	int ret;
 
-	if (digest)
-		digest[0] = 0;
 	if (!mc_registry_path_ok(name, "") || !mc_registry_path_ok(ref, "") || strchr(ref, '/'))
 		return mc_error_set(MC_EINVAL, "registry: bad name '%.80s:%.80s'", name ? name : "", ref ? ref : "");
 	path = mc_asprintf("/v2/%s/manifests/%s", name, ref);
 	ret = mc_registry_send(r, "PUT", path, media_type, body, n, NULL);
-	if (!ret && digest) {
-		/* the digest of the bytes sent, which the registry keeps as they are */
-		mc_sha256_hex(hex, body, n);
-		snprintf(digest, 80, "sha256:%s", hex);
-	}
 	free(path);
 	return ret;
 }

@@ -8,8 +8,8 @@
 #  - doctor --repair moves nothing aside for a newer schema or a busy index, nor
 #    while the engine does not answer, nor while a live process has the index
 #    open (every one holds locks/root.lock shared; repair takes it exclusive).
-# The busy hit (the first check) needs the hit path to write nothing (issue 15
-# item 3's first half, cache/ensure.c): until that lands this script fails there.
+# The busy hit (the first check) holds because the hit path writes nothing
+# before it serves (cache/ensure.c: serve first, account best effort).
 . "$(dirname "$0")/../integration/lib.sh"
 it_setup
 
